@@ -1,0 +1,66 @@
+//! **global-malloc**: every value on the global heap, freed when it drops.
+//!
+//! The baseline the arenas are measured against. Nothing is shared between strands and
+//! nothing is reset, so it has no hazards by construction; its costs are one allocator
+//! call per value and one per release.
+
+use crate::allocator::{StrandCx, Ticket, ValueAllocator};
+use crate::error::AllocError;
+use crate::stats::Registry;
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// The global-malloc backend. See the [module documentation](self).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GlobalMalloc;
+
+static REGISTRY: Registry = Registry::new("global-malloc");
+
+// SAFETY: (1) memory comes from the global allocator and is freed only by `dealloc` of
+// that very allocation; nothing else ever frees it. (2) heap memory is valid on every
+// thread. (3) `dealloc` frees with the layout it was given, which is the allocation's.
+// (4) the only thread-local access is the out-of-line `Registry::with_slot`.
+unsafe impl ValueAllocator for GlobalMalloc {
+    const NAME: &'static str = "global-malloc";
+    const THREAD_BOUND: bool = false;
+    type StrandState = ();
+
+    fn registry() -> &'static Registry {
+        &REGISTRY
+    }
+
+    fn begin(_cx: &StrandCx) {}
+
+    #[inline]
+    fn try_alloc(
+        _: &(),
+        cx: &StrandCx,
+        layout: Layout,
+        _pinned: bool,
+    ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+        // SAFETY: `layout` has a non-zero size (the trait's contract).
+        let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
+            .ok_or_else(|| AllocError::oom(Self::NAME, layout))?;
+        let n = layout.size() as i64;
+        REGISTRY.with_slot(|slot| {
+            cx.observe_thread(slot.thread(), false);
+            slot.gauge(n, n);
+        });
+        cx.count_alloc(layout.size(), n, n);
+        Ok((ptr, Ticket::NONE))
+    }
+
+    #[inline]
+    unsafe fn dealloc(_: &(), cx: &StrandCx, ptr: NonNull<u8>, layout: Layout, _: Ticket) {
+        // SAFETY: the caller passes a live allocation from `try_alloc` and its layout.
+        unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+        let n = layout.size() as i64;
+        REGISTRY.with_slot(|slot| slot.gauge(-n, -n));
+        cx.count_gauge(-n, -n);
+    }
+
+    /// Nothing to do: every value was already freed when it dropped.
+    fn reset(_: &mut (), _cx: &StrandCx) {}
+
+    fn exit(_: (), _cx: &StrandCx) {}
+}

@@ -1,0 +1,430 @@
+//! **thread-arena**: a bumpalo arena per OS thread, shared by the strands running there,
+//! reset when no strand holds values in it, bounded by the threshold.
+//!
+//! This is the design of the Seq runtime's thread-local arena with its hazards removed:
+//!
+//! - An arena *generation* ([`Gen`]) is reference-counted. A strand takes a *hold* (an
+//!   `Arc`) on a generation the first time it allocates there, and counts its live
+//!   allocations in that hold. When the count drops to zero (and the generation is no
+//!   longer the one the strand is allocating from) or the strand exits, the hold is
+//!   released, on whatever thread the strand is then running.
+//! - A generation is reset only by its own thread, and only while it is that thread's
+//!   current generation and nobody else holds it (`Arc::get_mut` succeeds). So a strand's
+//!   exit never resets memory another strand still uses, and neither does a strand that
+//!   migrated away (it keeps its hold on the old thread's generation).
+//! - The threshold is checked *before* an allocation, against bytes *used* (requested
+//!   bytes plus worst-case alignment padding), never chunk capacity. An allocation that
+//!   would cross it resets the generation in place if it has no holders, or else
+//!   *rotates*: the thread starts a fresh generation and the old one lives on until its
+//!   last holder lets go. The value being allocated is never touched by either.
+//! - Each generation is created with one chunk big enough for the threshold (or for the
+//!   allocation that created it), so its reserved bytes stay within the threshold plus
+//!   the largest single allocation, plus bumpalo's rounding to a page.
+//! - Thread-local state is reached only through one `#[inline(never)]` function
+//!   ([`with_thread`]), and no borrow of it outlives that call.
+
+use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
+use crate::error::AllocError;
+use crate::stats::{Registry, ThreadSlot};
+use bumpalo::Bump;
+use std::alloc::Layout;
+use std::cell::{Cell, UnsafeCell};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// The thread-arena backend. See the [module documentation](self).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadArena;
+
+static REGISTRY: Registry = Registry::new("thread-arena");
+
+/// One generation of a thread's arena.
+pub struct Gen {
+    bump: Bump,
+    /// Bytes charged so far; written only by the owning thread while current.
+    used: AtomicUsize,
+    /// Bytes the generation may hand out before the threshold check moves on.
+    limit: usize,
+    /// `bump.allocated_bytes()` when last measured.
+    reserved: AtomicUsize,
+    /// Set once the owning thread has moved on from this generation.
+    retired: AtomicBool,
+}
+
+// SAFETY: the `Bump` is only used for allocation and reset by the thread whose current
+// generation this is (reached through that thread's `with_thread`), and reset needs
+// `Arc::get_mut`, i.e. no other holder. Other threads only drop their `Arc` (the last one
+// frees the chunks, with nobody left to use them) and read bytes of finished allocations,
+// which the owner never writes again. All other fields are atomics.
+unsafe impl Sync for Gen {}
+
+impl Gen {
+    fn empty() -> Self {
+        Gen {
+            bump: Bump::new(),
+            used: AtomicUsize::new(0),
+            limit: 0,
+            reserved: AtomicUsize::new(0),
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    fn try_new(capacity: usize) -> Result<Self, AllocError> {
+        let bump = Bump::try_with_capacity(capacity).map_err(|_| AllocError::OutOfMemory {
+            backend: ThreadArena::NAME,
+            requested: capacity,
+        })?;
+        let reserved = bump.allocated_bytes();
+        Ok(Gen {
+            bump,
+            used: AtomicUsize::new(0),
+            limit: capacity,
+            reserved: AtomicUsize::new(reserved),
+            retired: AtomicBool::new(false),
+        })
+    }
+
+    fn used(&self) -> usize {
+        self.used.load(Relaxed)
+    }
+
+    fn reserved(&self) -> usize {
+        self.reserved.load(Relaxed)
+    }
+}
+
+impl Drop for Gen {
+    fn drop(&mut self) {
+        if self.retired.load(Relaxed) {
+            REGISTRY.retire(-(self.used() as i64), -(self.reserved() as i64));
+        }
+    }
+}
+
+/// What each OS thread keeps.
+struct ThreadState {
+    current: Arc<Gen>,
+    slot: &'static ThreadSlot,
+    thread: u32,
+}
+
+impl ThreadState {
+    fn new() -> Self {
+        let slot = REGISTRY.acquire();
+        ThreadState {
+            current: Arc::new(Gen::empty()),
+            thread: crate::stats::thread_index(),
+            slot,
+        }
+    }
+
+    /// Replaces the current generation. If it still has holders it is retired (its bytes
+    /// move from this thread's figures to the registry's retired figures) and lives on
+    /// until its last holder lets go.
+    fn replace_current(&mut self, new: Gen) {
+        let new_reserved = new.reserved() as i64;
+        let old = std::mem::replace(&mut self.current, Arc::new(new));
+        let (used, reserved) = (old.used() as i64, old.reserved() as i64);
+        self.slot.gauge(-used, new_reserved - reserved);
+        if Arc::strong_count(&old) > 1 {
+            old.retired.store(true, Relaxed);
+            REGISTRY.retire(used, reserved);
+        }
+    }
+
+    /// Resets the current generation if nobody holds it and it has been used. Returns
+    /// whether it did.
+    fn reset_if_free(&mut self) -> bool {
+        let Some(gen) = Arc::get_mut(&mut self.current) else {
+            return false;
+        };
+        let used = *gen.used.get_mut();
+        if used == 0 {
+            return false;
+        }
+        gen.bump.reset();
+        *gen.used.get_mut() = 0;
+        self.slot.gauge(-(used as i64), 0);
+        true
+    }
+}
+
+impl Drop for ThreadState {
+    fn drop(&mut self) {
+        let (used, reserved) = (self.current.used() as i64, self.current.reserved() as i64);
+        self.slot.gauge(-used, -reserved);
+        if Arc::strong_count(&self.current) > 1 {
+            self.current.retired.store(true, Relaxed);
+            REGISTRY.retire(used, reserved);
+        }
+        self.slot.release();
+    }
+}
+
+thread_local! {
+    static THREAD: UnsafeCell<Option<ThreadState>> = const { UnsafeCell::new(None) };
+}
+
+/// Runs `f` with this OS thread's arena state. Out of line on purpose: a strand can move
+/// between threads at any call that yields, so the thread-local address must be computed
+/// afresh on every call and never cached by the caller. Returns `None` when the thread's
+/// locals are already being destroyed.
+#[inline(never)]
+fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
+    THREAD
+        .try_with(|cell| {
+            // SAFETY: the cell is only reached through this function, which is never
+            // re-entered: `f` is backend code that calls no user code and does not yield,
+            // so this is the only reference to the state while `f` runs.
+            let state = unsafe { &mut *cell.get() };
+            f(state.get_or_insert_with(ThreadState::new))
+        })
+        .ok()
+}
+
+/// A strand's hold on one generation.
+struct Hold {
+    gen: Option<Arc<Gen>>,
+    /// Live allocations of the strand in this generation.
+    live: usize,
+    /// Bytes the strand allocated in this generation.
+    bytes: usize,
+    /// Whether an `allocator-api2` allocation (which carries no ticket) was made here.
+    pinned: bool,
+}
+
+/// The strand's holds, and which one it allocates into now.
+pub struct Holds {
+    list: UnsafeCell<Vec<Hold>>,
+    free: UnsafeCell<Vec<u32>>,
+    /// The generation of the active hold (null when none).
+    active: Cell<*const Gen>,
+    active_idx: Cell<u32>,
+}
+
+impl Holds {
+    /// # Safety
+    ///
+    /// No other reference into the list may be alive (holds are used by one strand, and
+    /// no method here calls out to code that could reach them again).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn list(&self) -> &mut Vec<Hold> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { &mut *self.list.get() }
+    }
+
+    /// Lets go of hold `idx`: its `Arc` is dropped, possibly freeing a retired generation.
+    fn release(&self, idx: u32, cx: &StrandCx) {
+        // SAFETY: no reference into the list or free list is alive in any caller.
+        let (list, free) = unsafe { (self.list(), &mut *self.free.get()) };
+        let hold = &mut list[idx as usize];
+        let gen = hold.gen.take();
+        cx.count_gauge(-(hold.bytes as i64), 0);
+        *hold = Hold {
+            gen: None,
+            live: 0,
+            bytes: 0,
+            pinned: false,
+        };
+        free.push(idx);
+        if self.active_idx.get() == idx && gen.as_ref().map(Arc::as_ptr) == Some(self.active.get())
+        {
+            self.active.set(ptr::null());
+        }
+        drop(gen);
+    }
+
+    /// Releases the active hold if the strand has no live allocation in it.
+    fn drop_idle_active(&self, cx: &StrandCx) {
+        if self.active.get().is_null() {
+            return;
+        }
+        let idx = self.active_idx.get();
+        // SAFETY: no reference into the list is alive.
+        let hold = unsafe { &self.list()[idx as usize] };
+        if hold.live == 0 && !hold.pinned {
+            self.release(idx, cx);
+        }
+    }
+
+    /// Makes the hold on `gen` the active one, taking a new hold if the strand has none.
+    fn activate(&self, gen: &Arc<Gen>, cx: &StrandCx) -> u32 {
+        let ptr = Arc::as_ptr(gen);
+        self.drop_idle_active(cx);
+        // SAFETY: no reference into the list is alive.
+        let list = unsafe { self.list() };
+        let idx = match list
+            .iter()
+            .position(|h| h.gen.as_ref().map(Arc::as_ptr) == Some(ptr))
+        {
+            Some(i) => i as u32,
+            None => {
+                let hold = Hold {
+                    gen: Some(gen.clone()),
+                    live: 0,
+                    bytes: 0,
+                    pinned: false,
+                };
+                // SAFETY: no reference into the free list is alive.
+                match unsafe { (*self.free.get()).pop() } {
+                    Some(i) => {
+                        list[i as usize] = hold;
+                        i
+                    }
+                    None => {
+                        list.push(hold);
+                        (list.len() - 1) as u32
+                    }
+                }
+            }
+        };
+        self.active.set(ptr);
+        self.active_idx.set(idx);
+        idx
+    }
+
+    fn release_all(&self, cx: &StrandCx) {
+        // SAFETY: no reference into the list is alive.
+        let n = unsafe { self.list().len() };
+        for idx in 0..n as u32 {
+            // SAFETY: as above; the reference ends before `release`.
+            if unsafe { self.list()[idx as usize].gen.is_some() } {
+                self.release(idx, cx);
+            }
+        }
+        self.active.set(ptr::null());
+    }
+}
+
+/// Bytes an allocation may consume in a downward bump chunk: its size plus the worst-case
+/// padding to its alignment.
+#[inline]
+fn charge(layout: Layout) -> usize {
+    layout.size() + (layout.align() - 1)
+}
+
+/// Makes room for `charge` bytes in the current generation: reset it in place if nobody
+/// holds it, or rotate to a fresh one.
+#[cold]
+#[inline(never)]
+fn make_room(st: &mut ThreadState, holds: &Holds, cx: &StrandCx, charge: usize) -> Result<(), AllocError> {
+    holds.drop_idle_active(cx);
+    let capacity = cx.config.threshold().max(charge);
+    if let Some(gen) = Arc::get_mut(&mut st.current) {
+        if gen.limit >= charge {
+            if st.reset_if_free() {
+                cx.count_reset(ResetCause::Threshold);
+            }
+            return Ok(());
+        }
+    }
+    let was_used = st.current.used() > 0;
+    let fresh = Gen::try_new(capacity)?;
+    let shared = Arc::strong_count(&st.current) > 1;
+    st.replace_current(fresh);
+    if shared {
+        cx.count_rotation();
+    } else if was_used {
+        cx.count_reset(ResetCause::Threshold);
+    }
+    Ok(())
+}
+
+// SAFETY: (1) memory comes from a generation the strand holds an `Arc` on, counted in
+// that hold; the hold is released only when its count is zero (every allocation in it
+// released) or by `reset`/`exit`, and a generation is reset only when no hold exists
+// (`Arc::get_mut`), so no other strand's action can invalidate it. (2) Holds are `Arc`s,
+// valid from any thread. (3) tickets are hold indices, stable while the hold lives.
+// (4) `with_thread` is the only thread-local access and runs no user code.
+unsafe impl ValueAllocator for ThreadArena {
+    const NAME: &'static str = "thread-arena";
+    const THREAD_BOUND: bool = true;
+    type StrandState = Holds;
+
+    fn registry() -> &'static Registry {
+        &REGISTRY
+    }
+
+    fn begin(_cx: &StrandCx) -> Holds {
+        Holds {
+            list: UnsafeCell::new(Vec::new()),
+            free: UnsafeCell::new(Vec::new()),
+            active: Cell::new(ptr::null()),
+            active_idx: Cell::new(0),
+        }
+    }
+
+    #[inline]
+    fn try_alloc(
+        holds: &Holds,
+        cx: &StrandCx,
+        layout: Layout,
+        pinned: bool,
+    ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+        with_thread(|st| {
+            cx.observe_thread(st.thread, true);
+            let charge = charge(layout);
+            if st.current.used() + charge > st.current.limit {
+                make_room(st, holds, cx, charge)?;
+            }
+            let idx = if Arc::as_ptr(&st.current) == holds.active.get() {
+                holds.active_idx.get()
+            } else {
+                if st.reset_if_free() {
+                    cx.count_reset(ResetCause::StrandExit);
+                }
+                holds.activate(&st.current, cx)
+            };
+            let gen = &*st.current;
+            let ptr = gen
+                .bump
+                .try_alloc_layout(layout)
+                .map_err(|_| AllocError::oom(ThreadArena::NAME, layout))?;
+            gen.used.store(gen.used() + charge, Relaxed);
+            // SAFETY: no other reference into the list is alive.
+            let hold = unsafe { &mut holds.list()[idx as usize] };
+            if pinned {
+                hold.pinned = true;
+            } else {
+                hold.live += 1;
+            }
+            hold.bytes += charge;
+            st.slot.gauge(charge as i64, 0);
+            cx.count_alloc(layout.size(), charge as i64, 0);
+            Ok((ptr, Ticket(idx)))
+        })
+        .unwrap_or_else(|| Err(AllocError::oom(ThreadArena::NAME, layout)))
+    }
+
+    #[inline]
+    unsafe fn dealloc(holds: &Holds, cx: &StrandCx, _ptr: NonNull<u8>, _layout: Layout, t: Ticket) {
+        if t == Ticket::PINNED {
+            return;
+        }
+        // SAFETY: no other reference into the list is alive; the ticket is the index
+        // `try_alloc` returned for a hold that still counts this allocation.
+        let hold = unsafe { &mut holds.list()[t.0 as usize] };
+        hold.live -= 1;
+        if hold.live == 0
+            && !hold.pinned
+            && !(holds.active_idx.get() == t.0 && !holds.active.get().is_null())
+        {
+            holds.release(t.0, cx);
+        }
+    }
+
+    fn reset(holds: &mut Holds, cx: &StrandCx) {
+        holds.release_all(cx);
+        if with_thread(|st| st.reset_if_free()) == Some(true) {
+            cx.count_reset(ResetCause::Explicit);
+        }
+    }
+
+    fn exit(holds: Holds, cx: &StrandCx) {
+        holds.release_all(cx);
+        if with_thread(|st| st.reset_if_free()) == Some(true) {
+            cx.count_reset(ResetCause::StrandExit);
+        }
+    }
+}

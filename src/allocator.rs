@@ -1,0 +1,224 @@
+//! The [`ValueAllocator`] trait that every backend implements, and the per-strand context
+//! ([`StrandCx`]) the library keeps for each strand whatever the backend.
+
+use crate::config::Config;
+use crate::error::AllocError;
+use crate::stats::{Counter, Registry, StrandCounters, StrandReport};
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::ptr::NonNull;
+use std::sync::{Arc, OnceLock};
+
+/// Tells a backend which of its holds an allocation belongs to, so that releasing the
+/// allocation can find it again. Backends that need no such bookkeeping use
+/// [`Ticket::NONE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(pub(crate) u32);
+
+impl Ticket {
+    /// No bookkeeping attached.
+    pub const NONE: Ticket = Ticket(0);
+    /// An allocation made through the `allocator-api2` handle, which cannot carry a
+    /// ticket: it keeps what it came from alive until the strand exits or resets.
+    pub const PINNED: Ticket = Ticket(u32::MAX);
+}
+
+/// A source of memory for the values of strands.
+///
+/// A backend is a type with no instances: its per-strand state is
+/// [`ValueAllocator::StrandState`], created when a strand begins and consumed when it
+/// exits, and any per-thread state it keeps is its own business. The library calls the
+/// methods in this order for each strand: `begin`, then any number of `try_alloc` and
+/// `dealloc` (and `reset` through `&mut`), then `exit` exactly once (on normal return,
+/// on panic and on cancel).
+///
+/// # Safety
+///
+/// An implementation promises, for every strand state `s`:
+/// 1. A pointer returned by `try_alloc(s, ..)` is valid for reads and writes of
+///    `layout.size()` bytes, aligned to `layout.align()`, and not handed out again,
+///    until the first of: `dealloc` of that pointer, `reset(s)`, or `exit(s)`. In
+///    particular nothing that any *other* strand does (its exit, its allocations, a
+///    threshold being crossed) may invalidate it, whatever OS thread either strand runs
+///    on.
+/// 2. The memory stays valid when the strand moves between OS threads: the state may be
+///    used from any thread, one thread at a time.
+/// 3. `dealloc` accepts exactly the pointers, layouts and tickets that `try_alloc`
+///    returned, each once.
+/// 4. No method yields to the scheduler, calls user code, or panics while holding a
+///    borrow of thread-local data.
+pub unsafe trait ValueAllocator: Sized + 'static {
+    /// The backend's name, as the cargo feature spells it (`thread-arena`, ...).
+    const NAME: &'static str;
+
+    /// Whether the bytes a strand allocates stay with an OS thread when the strand moves
+    /// (then moving leaves them *stranded* on the old thread).
+    const THREAD_BOUND: bool;
+
+    /// What the backend keeps for each strand.
+    type StrandState;
+
+    /// The backend's statistics.
+    fn registry() -> &'static Registry;
+
+    /// Prepares a strand's state.
+    fn begin(cx: &StrandCx) -> Self::StrandState;
+
+    /// Allocates `layout` (whose size is not zero) for the strand.
+    ///
+    /// `pinned` allocations come with [`Ticket::PINNED`] on release and may keep their
+    /// memory alive until the strand exits or resets.
+    fn try_alloc(
+        state: &Self::StrandState,
+        cx: &StrandCx,
+        layout: Layout,
+        pinned: bool,
+    ) -> Result<(NonNull<u8>, Ticket), AllocError>;
+
+    /// Releases an allocation.
+    ///
+    /// # Safety
+    ///
+    /// `ptr`, `layout` and `ticket` come from one earlier `try_alloc` on this state, which
+    /// has not been released, reset or exited since, and nothing uses the memory after
+    /// this call.
+    unsafe fn dealloc(
+        state: &Self::StrandState,
+        cx: &StrandCx,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        ticket: Ticket,
+    );
+
+    /// Releases everything the strand allocated. The `&mut` proves that no value of the
+    /// strand is reachable any more.
+    fn reset(state: &mut Self::StrandState, cx: &StrandCx);
+
+    /// Ends the strand. Runs once, on the thread where the strand ends.
+    fn exit(state: Self::StrandState, cx: &StrandCx);
+
+    /// Bytes reserved for this strand alone (its own arena's capacity), if any.
+    fn strand_reserved(_state: &Self::StrandState) -> usize {
+        0
+    }
+}
+
+/// What the library keeps for every strand whatever the backend: identity, settings,
+/// counters, and where the strand last ran.
+pub struct StrandCx {
+    pub(crate) id: u64,
+    pub(crate) name: Option<String>,
+    pub(crate) config: Config,
+    pub(crate) counters: StrandCounters,
+    pub(crate) first_thread: u32,
+    pub(crate) last_thread: Cell<u32>,
+    /// Bytes allocated since the strand last moved to another thread.
+    pub(crate) bytes_here: Cell<u64>,
+    pub(crate) report: Option<Arc<OnceLock<StrandReport>>>,
+}
+
+impl StrandCx {
+    pub(crate) fn new(
+        id: u64,
+        name: Option<String>,
+        config: Config,
+        report: Option<Arc<OnceLock<StrandReport>>>,
+    ) -> Self {
+        let t = crate::stats::thread_index();
+        StrandCx {
+            id,
+            name,
+            config,
+            counters: StrandCounters::default(),
+            first_thread: t,
+            last_thread: Cell::new(t),
+            bytes_here: Cell::new(0),
+            report,
+        }
+    }
+
+    /// The strand's settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The strand's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Records that the strand is allocating on thread `thread`. When that is not the
+    /// thread of its previous allocation, counts a migration and, for thread-bound
+    /// backends, the bytes it left behind. Returns whether it moved.
+    #[inline]
+    pub fn observe_thread(&self, thread: u32, thread_bound: bool) -> bool {
+        if thread == self.last_thread.get() {
+            return false;
+        }
+        self.last_thread.set(thread);
+        self.counters.add(Counter::Migrations, 1);
+        if thread_bound {
+            self.counters
+                .add(Counter::StrandedBytes, self.bytes_here.get());
+        }
+        self.bytes_here.set(0);
+        true
+    }
+
+    /// Counts one allocation of `bytes` bytes: `used_delta` and `reserved_delta` move the
+    /// strand's gauges.
+    #[inline]
+    pub fn count_alloc(&self, bytes: usize, used_delta: i64, reserved_delta: i64) {
+        self.counters.add(Counter::Allocs, 1);
+        self.counters.add(Counter::BytesAllocated, bytes as u64);
+        self.bytes_here.set(self.bytes_here.get() + bytes as u64);
+        self.counters.gauge(used_delta, reserved_delta);
+    }
+
+    /// Moves the strand's gauges (for a release or a reset).
+    #[inline]
+    pub fn count_gauge(&self, used_delta: i64, reserved_delta: i64) {
+        self.counters.gauge(used_delta, reserved_delta);
+    }
+
+    /// Counts a reset the strand caused.
+    pub(crate) fn count(&self, c: Counter, n: u64) {
+        self.counters.add(c, n);
+    }
+
+    /// Bytes the strand holds now, as its backend counts them.
+    pub fn used(&self) -> usize {
+        self.counters.used.get().max(0) as usize
+    }
+
+    /// Resets caused by this strand, by cause.
+    pub fn count_reset(&self, cause: ResetCause) {
+        self.counters.add(cause.counter(), 1);
+    }
+
+    /// Counts a thread-arena rotation caused by this strand.
+    pub fn count_rotation(&self) {
+        self.counters.add(Counter::Rotations, 1);
+    }
+}
+
+/// Why an arena was reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetCause {
+    /// The last strand that held values in it exited.
+    StrandExit,
+    /// The threshold was crossed.
+    Threshold,
+    /// A strand called [`crate::Strand::reset`].
+    Explicit,
+}
+
+impl ResetCause {
+    pub(crate) fn counter(self) -> Counter {
+        match self {
+            ResetCause::StrandExit => Counter::ResetsExit,
+            ResetCause::Threshold => Counter::ResetsThreshold,
+            ResetCause::Explicit => Counter::ResetsExplicit,
+        }
+    }
+}

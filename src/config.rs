@@ -1,0 +1,306 @@
+//! Allocation settings: the arena threshold, a per-strand byte limit, the warm-arena pool.
+//!
+//! A [`Config`] is copied into each strand when it begins, so changing the process-wide
+//! default ([`Config::install`]) affects strands spawned afterwards, never running ones.
+//! The default threshold is 10 MiB, overridable through the `STRAND_ALLOC_THRESHOLD`
+//! environment variable, which is read once, the first time a default is needed.
+
+use crate::error::ConfigError;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// The environment variable that sets the default threshold.
+pub const THRESHOLD_ENV: &str = "STRAND_ALLOC_THRESHOLD";
+
+/// The threshold used when nothing else is configured: 10 MiB.
+pub const DEFAULT_THRESHOLD: usize = 10 * 1024 * 1024;
+
+/// How many warm arenas the strand-arena backend keeps for reuse by default.
+pub const DEFAULT_POOL_CAPACITY: usize = 256;
+
+/// Allocation settings for strands.
+///
+/// What the threshold means depends on the backend:
+/// - **thread-arena**: when the bytes *used* in a thread's current arena would pass the
+///   threshold, the thread moves on to a fresh arena (or resets the old one in place when
+///   no strand holds values in it). The old arena is freed when its last holder lets go.
+/// - **strand-arena**: when a strand holds no values and has used more than the
+///   threshold, its arena is reset in place; at strand exit an arena whose capacity is
+///   over the threshold is freed instead of being kept warm in the pool.
+/// - **global-malloc**: not used (every value is freed on drop).
+///
+/// ```
+/// use strand_alloc::Config;
+/// let cfg = Config::default().with_threshold_str("64KiB").unwrap();
+/// assert_eq!(cfg.threshold(), 64 * 1024);
+/// assert!(Config::default().with_threshold(0).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Config {
+    threshold: usize,
+    strand_limit: Option<usize>,
+    pool_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            threshold: DEFAULT_THRESHOLD,
+            strand_limit: None,
+            pool_capacity: DEFAULT_POOL_CAPACITY,
+        }
+    }
+}
+
+impl Config {
+    /// The arena threshold in bytes.
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// The most bytes one strand may hold, if limited. An allocation past it fails with
+    /// [`crate::AllocError::LimitExceeded`] on the `try_` paths.
+    pub fn strand_limit(&self) -> Option<usize> {
+        self.strand_limit
+    }
+
+    /// How many warm arenas the strand-arena backend keeps for reuse.
+    pub fn pool_capacity(&self) -> usize {
+        self.pool_capacity
+    }
+
+    /// Sets the threshold in bytes. Zero is rejected.
+    pub fn with_threshold(mut self, bytes: usize) -> Result<Self, ConfigError> {
+        if bytes == 0 {
+            return Err(ConfigError::Zero {
+                what: "the threshold",
+                input: "0".into(),
+            });
+        }
+        self.threshold = bytes;
+        Ok(self)
+    }
+
+    /// Sets the threshold from text such as `10MiB`, `10MB` or `1048576`.
+    pub fn with_threshold_str(self, text: &str) -> Result<Self, ConfigError> {
+        let bytes = parse_size("the threshold", text)?;
+        if bytes == 0 {
+            return Err(ConfigError::Zero {
+                what: "the threshold",
+                input: text.to_string(),
+            });
+        }
+        self.with_threshold(bytes)
+    }
+
+    /// Limits the bytes one strand may hold (`None`: no limit). Zero is rejected.
+    pub fn with_strand_limit(mut self, limit: Option<usize>) -> Result<Self, ConfigError> {
+        if limit == Some(0) {
+            return Err(ConfigError::Zero {
+                what: "the strand limit",
+                input: "0".into(),
+            });
+        }
+        self.strand_limit = limit;
+        Ok(self)
+    }
+
+    /// Sets how many warm arenas the strand-arena backend keeps (0 disables the pool).
+    pub fn with_pool_capacity(mut self, arenas: usize) -> Self {
+        self.pool_capacity = arenas;
+        self
+    }
+
+    /// The default configuration with the threshold taken from `STRAND_ALLOC_THRESHOLD`
+    /// when it is set. An unreadable or zero value is an error that quotes it.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match std::env::var(THRESHOLD_ENV) {
+            Ok(text) => Config::default()
+                .with_threshold_str(&text)
+                .map_err(|e| match e {
+                    ConfigError::BadSize { input, reason, .. } => ConfigError::BadSize {
+                        what: "STRAND_ALLOC_THRESHOLD",
+                        input,
+                        reason,
+                    },
+                    ConfigError::Zero { input, .. } => ConfigError::Zero {
+                        what: "STRAND_ALLOC_THRESHOLD",
+                        input,
+                    },
+                    other => other,
+                }),
+            Err(std::env::VarError::NotPresent) => Ok(Config::default()),
+            Err(std::env::VarError::NotUnicode(raw)) => Err(ConfigError::BadSize {
+                what: "STRAND_ALLOC_THRESHOLD",
+                input: raw.to_string_lossy().into_owned(),
+                reason: "not valid Unicode",
+            }),
+        }
+    }
+
+    /// The process-wide default: the last [`Config::install`]ed one, or else
+    /// [`Config::from_env`] (read once).
+    pub fn current() -> Result<Self, ConfigError> {
+        GLOBAL.init.get_or_init(|| Config::from_env().map(|c| GLOBAL.store(c)));
+        match GLOBAL.init.get() {
+            Some(Err(e)) if !GLOBAL.installed() => Err(e.clone()),
+            _ => Ok(GLOBAL.load()),
+        }
+    }
+
+    /// Makes this the process-wide default for strands spawned from now on.
+    pub fn install(self) {
+        GLOBAL.store(self);
+        GLOBAL.mark_installed();
+        let _ = GLOBAL.init.set(Ok(()));
+    }
+}
+
+struct GlobalConfig {
+    init: OnceLock<Result<(), ConfigError>>,
+    installed: AtomicUsize,
+    threshold: AtomicUsize,
+    strand_limit: AtomicUsize,
+    pool_capacity: AtomicUsize,
+}
+
+static GLOBAL: GlobalConfig = GlobalConfig {
+    init: OnceLock::new(),
+    installed: AtomicUsize::new(0),
+    threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
+    strand_limit: AtomicUsize::new(0),
+    pool_capacity: AtomicUsize::new(DEFAULT_POOL_CAPACITY),
+};
+
+impl GlobalConfig {
+    fn store(&self, c: Config) {
+        self.threshold.store(c.threshold, Ordering::Relaxed);
+        self.strand_limit
+            .store(c.strand_limit.unwrap_or(0), Ordering::Relaxed);
+        self.pool_capacity.store(c.pool_capacity, Ordering::Relaxed);
+    }
+    fn load(&self) -> Config {
+        let limit = self.strand_limit.load(Ordering::Relaxed);
+        Config {
+            threshold: self.threshold.load(Ordering::Relaxed),
+            strand_limit: (limit != 0).then_some(limit),
+            pool_capacity: self.pool_capacity.load(Ordering::Relaxed),
+        }
+    }
+    fn mark_installed(&self) {
+        self.installed.store(1, Ordering::Release);
+    }
+    fn installed(&self) -> bool {
+        self.installed.load(Ordering::Acquire) != 0
+    }
+}
+
+/// Reads a byte size: a plain number of bytes, or a number with a unit.
+///
+/// Units are case-insensitive: `B`, `K`/`KB` (1000), `KiB` (1024), `M`/`MB`, `MiB`,
+/// `G`/`GB`, `GiB`. A fractional number is allowed with a unit (`1.5MiB`). `what` names
+/// the setting in the error.
+///
+/// ```
+/// use strand_alloc::config::parse_size;
+/// assert_eq!(parse_size("threshold", "10MiB").unwrap(), 10 * 1024 * 1024);
+/// assert_eq!(parse_size("threshold", "10MB").unwrap(), 10_000_000);
+/// assert_eq!(parse_size("threshold", "1048576").unwrap(), 1 << 20);
+/// assert!(parse_size("threshold", "ten").is_err());
+/// ```
+pub fn parse_size(what: &'static str, text: &str) -> Result<usize, ConfigError> {
+    let bad = |reason| ConfigError::BadSize {
+        what,
+        input: text.to_string(),
+        reason,
+    };
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: String = num.chars().filter(|&c| c != '_').collect();
+    if num.is_empty() {
+        return Err(bad("it does not start with a number"));
+    }
+    let mult: u128 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        "t" | "tb" => 1_000_000_000_000,
+        "tib" => 1 << 40,
+        _ => return Err(bad("unknown unit")),
+    };
+    let bytes: u128 = if let Some((int, frac)) = num.split_once('.') {
+        if frac.contains('.') {
+            return Err(bad("more than one decimal point"));
+        }
+        if frac.len() > 9 {
+            return Err(bad("too many decimal places"));
+        }
+        let int: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| bad("the number is too large"))?
+        };
+        let scale = 10u128.pow(frac.len() as u32);
+        let frac: u128 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| bad("the number is not valid"))?
+        };
+        int.checked_mul(mult)
+            .and_then(|i| i.checked_add(frac * mult / scale))
+            .ok_or_else(|| bad("the number is too large"))?
+    } else {
+        let n: u128 = num.parse().map_err(|_| bad("the number is too large"))?;
+        n.checked_mul(mult)
+            .ok_or_else(|| bad("the number is too large"))?
+    };
+    if bytes > isize::MAX as u128 {
+        return Err(bad("the number is too large"));
+    }
+    Ok(bytes as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_in_every_form() {
+        assert_eq!(parse_size("t", "10MiB").unwrap(), 10 << 20);
+        assert_eq!(parse_size("t", "10mib").unwrap(), 10 << 20);
+        assert_eq!(parse_size("t", "10MB").unwrap(), 10_000_000);
+        assert_eq!(parse_size("t", " 64KiB ").unwrap(), 64 << 10);
+        assert_eq!(parse_size("t", "1048576").unwrap(), 1 << 20);
+        assert_eq!(parse_size("t", "1_048_576").unwrap(), 1 << 20);
+        assert_eq!(parse_size("t", "1.5MiB").unwrap(), 3 << 19);
+        assert_eq!(parse_size("t", "0").unwrap(), 0);
+    }
+
+    #[test]
+    fn bad_sizes_quote_the_input() {
+        for bad in ["", "MiB", "10XB", "1.2.3MB", "-5", "99999999999999999999999TiB"] {
+            let err = parse_size("the threshold", bad).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!("{bad:?}")),
+                "{err} should quote {bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_threshold_is_refused() {
+        let err = Config::default().with_threshold_str("0KiB").unwrap_err();
+        assert!(matches!(err, ConfigError::Zero { .. }), "{err}");
+        assert!(Config::default().with_strand_limit(Some(0)).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! Errors returned by the library: allocation, configuration, spawning and channels.
+//!
+//! Every error names what was asked for and why it was refused, so a caller can report it
+//! without digging into the library's internals.
+
+use std::alloc::Layout;
+
+/// An allocation could not be satisfied.
+///
+/// Returned by every `try_` allocation path; the infallible paths panic with this error's
+/// message instead of aborting the process.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllocError {
+    /// The strand's byte limit ([`crate::Config::strand_limit`]) would be exceeded.
+    #[error(
+        "allocation of {requested} bytes refused: the strand already holds {used} bytes and \
+         its limit is {limit} bytes"
+    )]
+    LimitExceeded {
+        /// Bytes asked for.
+        requested: usize,
+        /// Bytes the strand held before the request.
+        used: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The size or alignment cannot be described by a [`Layout`] (for example a length
+    /// that overflows `isize`).
+    #[error("allocation of {requested} bytes (align {align}) is not a valid layout")]
+    InvalidLayout {
+        /// Bytes asked for.
+        requested: usize,
+        /// Alignment asked for.
+        align: usize,
+    },
+    /// The memory source (the global allocator, or an arena's new chunk) refused the
+    /// request.
+    #[error("out of memory: the {backend} backend could not obtain {requested} bytes")]
+    OutOfMemory {
+        /// Backend that asked.
+        backend: &'static str,
+        /// Bytes asked for.
+        requested: usize,
+    },
+}
+
+impl AllocError {
+    pub(crate) fn invalid(size: usize, align: usize) -> Self {
+        AllocError::InvalidLayout {
+            requested: size,
+            align,
+        }
+    }
+
+    pub(crate) fn oom(backend: &'static str, layout: Layout) -> Self {
+        AllocError::OutOfMemory {
+            backend,
+            requested: layout.size(),
+        }
+    }
+}
+
+/// A configuration value was rejected. The message quotes the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A byte size could not be read (`10MB`, `10MiB`, `1048576` are valid forms).
+    #[error(
+        "cannot read {what} {input:?}: {reason} (expected a byte count such as 1048576, \
+         64KiB, 10MB or 10MiB)"
+    )]
+    BadSize {
+        /// Which setting was being read.
+        what: &'static str,
+        /// The text as given.
+        input: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A setting that must be positive was zero.
+    #[error("{what} must be greater than zero (got {input:?})")]
+    Zero {
+        /// Which setting.
+        what: &'static str,
+        /// The text or number as given.
+        input: String,
+    },
+    /// The scheduler was already started with another configuration.
+    #[error(
+        "the May scheduler is already running with {running}; {requested} cannot be applied \
+         (configure the scheduler before the first spawn)"
+    )]
+    SchedulerStarted {
+        /// The configuration in force.
+        running: String,
+        /// The configuration that was asked for.
+        requested: String,
+    },
+}
+
+/// Spawning a strand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The configuration (threshold from the environment, scheduler settings) is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// May could not create the coroutine.
+    #[error("May could not create the strand: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Sending a value failed because the receiving side is gone. The value is returned.
+#[derive(Debug, thiserror::Error)]
+#[error("the receiving side of the channel has been dropped")]
+pub struct SendError(pub crate::PortableValue);
+
+/// Receiving failed because every sender is gone and the channel is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("every sender of the channel has been dropped and the channel is empty")]
+pub struct RecvError;

@@ -1,0 +1,78 @@
+//! # strand-alloc
+//!
+//! Fast, safe allocation for the values (strings, byte strings, variants) of language
+//! runtimes that run many green threads — *strands* — on the [May](may) coroutine
+//! scheduler, with three interchangeable backends behind one [`ValueAllocator`] trait:
+//!
+//! | feature | backend | where a strand's values live |
+//! |---|---|---|
+//! | `thread-arena` (default) | [`ThreadArena`] | a bump arena per OS thread, shared by the strands there, reset when none of them holds values in it, bounded by the threshold |
+//! | `global-malloc` | [`GlobalMalloc`] | the global heap, freed on drop |
+//! | `strand-arena` | [`StrandArena`] | a bump arena owned by the strand, moving with it between threads, dropped (or pooled) when it ends |
+//!
+//! `all-backends` enables all three; generic code names each one explicitly
+//! ([`backends::for_each`]), so one process can run them all on one scheduler.
+//!
+//! ## Safety model
+//!
+//! Every value borrows the [`Strand`] that allocated it, so it cannot outlive the strand;
+//! values are neither `Send` nor `Sync`, so they cross to another strand only as a
+//! [`PortableValue`] deep copy ([`Strand::export`], [`channel`]). Each backend promises,
+//! under the `unsafe` contract of [`ValueAllocator`], that nothing another strand does
+//! can invalidate a live value, whatever OS thread either strand runs on.
+//!
+//! ```
+//! use strand_alloc::{channel, spawn};
+//!
+//! let (tx, rx) = channel();
+//! let producer = spawn(move |s| {
+//!     let name = s.str("Ada");
+//!     let msg = s.variant(7, [s.str("hello").into(), name.into()]);
+//!     tx.send(s, &msg.into()).unwrap();
+//! });
+//! let consumer = spawn(move |s| {
+//!     let msg = rx.recv_in(s).unwrap();
+//!     msg.as_variant().unwrap().fields()[1].as_str().unwrap().to_string()
+//! });
+//! producer.join().unwrap();
+//! assert_eq!(consumer.join().unwrap(), "Ada");
+//! ```
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod allocator;
+mod allocator_api;
+pub mod backends;
+pub mod channel;
+pub mod config;
+pub mod error;
+pub mod portable;
+pub mod scheduler;
+pub mod stats;
+pub mod strand;
+pub mod value;
+pub mod variant;
+
+pub use allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
+pub use allocator_api::StrandAllocator;
+pub use backends::DefaultBackend;
+#[cfg(feature = "global-malloc")]
+pub use backends::GlobalMalloc;
+#[cfg(feature = "strand-arena")]
+pub use backends::StrandArena;
+#[cfg(feature = "thread-arena")]
+pub use backends::ThreadArena;
+pub use channel::{channel, ValueReceiver, ValueSender};
+pub use config::Config;
+pub use error::{AllocError, ConfigError, RecvError, SendError, SpawnError};
+pub use portable::PortableValue;
+pub use scheduler::SchedulerConfig;
+pub use stats::{Figures, StatsSnapshot, StrandReport};
+pub use strand::{spawn, spawn_on, Builder, JoinHandle, Strand};
+pub use value::{Bytes, Str, Value};
+pub use variant::Variant;
+
+/// A snapshot of backend `A`'s statistics.
+pub fn stats<A: ValueAllocator>() -> StatsSnapshot {
+    A::registry().snapshot()
+}

@@ -1,0 +1,449 @@
+//! Strands: May coroutines that carry an allocation context.
+//!
+//! [`spawn`] (or a [`Builder`]) starts a May coroutine that creates a [`Strand`] for its
+//! backend, passes it to the closure, and ends it when the closure returns, panics or is
+//! cancelled. The strand's end is a drop guard inside the coroutine, not a scheduler hook
+//! (May has none), so it runs on whatever OS thread the strand finishes on.
+//!
+//! Every value a strand allocates borrows the strand (`Str<'s, A>` lives at most as long
+//! as `&'s Strand<A>`), and the closure must return a `Send + 'static` result, so no value
+//! can outlive its strand or leave it other than as a copied [`crate::PortableValue`].
+
+use crate::allocator::{StrandCx, Ticket, ValueAllocator};
+use crate::config::Config;
+use crate::error::{AllocError, ConfigError, SpawnError};
+use crate::portable::PortableValue;
+use crate::scheduler;
+use crate::stats::{Counter, Figures, StrandReport};
+use crate::value::{Bytes, Str, Value};
+use crate::variant::Variant;
+use std::alloc::Layout;
+use std::any::Any;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+static NEXT_STRAND: AtomicU64 = AtomicU64::new(1);
+
+/// A strand's allocation context: where its values come from, and its figures.
+///
+/// A `Strand` is created for each spawned strand and handed to its closure as
+/// `&mut Strand<A>`. Values borrow it, so they cannot outlive it; it is neither `Send`
+/// nor `Sync`, and neither are the values, so they never reach another strand except by
+/// copy ([`Strand::export`], [`crate::channel`]).
+///
+/// Outside May, [`Strand::local`] makes one for the calling OS thread: the home of values
+/// created outside any strand.
+///
+/// ```
+/// use strand_alloc::{Strand, DefaultBackend};
+/// let s = Strand::<DefaultBackend>::local().unwrap();
+/// let hello = s.str("hello");
+/// let greeting = s.variant(1, [s.str("greeting").into(), hello.into()]);
+/// assert_eq!(greeting.fields()[1].as_str(), Some("hello"));
+/// ```
+pub struct Strand<A: ValueAllocator> {
+    state: ManuallyDrop<A::StrandState>,
+    pub(crate) cx: StrandCx,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<A: ValueAllocator> Strand<A> {
+    fn begin(
+        name: Option<String>,
+        config: Config,
+        report: Option<Arc<OnceLock<StrandReport>>>,
+    ) -> Self {
+        let id = NEXT_STRAND.fetch_add(1, Ordering::Relaxed);
+        A::registry().strand_began();
+        let cx = StrandCx::new(id, name, config, report);
+        cx.count(Counter::StrandsBegun, 1);
+        let state = A::begin(&cx);
+        Strand {
+            state: ManuallyDrop::new(state),
+            cx,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// A strand context for the calling OS thread, outside any May coroutine, with the
+    /// process-wide [`Config::current`]. It ends (like a strand exit) when dropped.
+    pub fn local() -> Result<Self, ConfigError> {
+        Ok(Self::local_with(Config::current()?))
+    }
+
+    /// Like [`Strand::local`] with the given settings.
+    pub fn local_with(config: Config) -> Self {
+        Self::begin(None, config, None)
+    }
+
+    /// The strand's id, unique in the process.
+    pub fn id(&self) -> u64 {
+        self.cx.id
+    }
+
+    /// The strand's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.cx.name.as_deref()
+    }
+
+    /// The strand's settings.
+    pub fn config(&self) -> &Config {
+        &self.cx.config
+    }
+
+    /// The backend's name.
+    pub fn backend(&self) -> &'static str {
+        A::NAME
+    }
+
+    /// The strand's figures so far. Exact: only this strand writes them.
+    pub fn stats(&self) -> Figures {
+        let mut f = self.cx.counters.figures();
+        f.reserved = f.reserved.max(A::strand_reserved(&self.state) as i64);
+        f
+    }
+
+    /// Releases everything the strand allocated so far. Taking `&mut self` proves that
+    /// none of its values is still reachable.
+    pub fn reset(&mut self) {
+        A::reset(&mut self.state, &self.cx);
+    }
+
+    /// Allocates raw memory for `layout`. Zero-sized layouts get a dangling, aligned
+    /// pointer and touch no backend.
+    #[inline]
+    pub(crate) fn alloc_raw(
+        &self,
+        layout: Layout,
+        pinned: bool,
+    ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+        if layout.size() == 0 {
+            // SAFETY: an alignment is never zero.
+            let p = unsafe { NonNull::new_unchecked(layout.align() as *mut u8) };
+            return Ok((p, Ticket::NONE));
+        }
+        if let Some(limit) = self.cx.config.strand_limit() {
+            let used = self.cx.used();
+            if used.saturating_add(layout.size()) > limit {
+                return Err(AllocError::LimitExceeded {
+                    requested: layout.size(),
+                    used,
+                    limit,
+                });
+            }
+        }
+        A::try_alloc(&self.state, &self.cx, layout, pinned)
+    }
+
+    /// Releases memory from [`Strand::alloc_raw`].
+    ///
+    /// # Safety
+    ///
+    /// The arguments come from one earlier `alloc_raw` on this strand that was not
+    /// released yet, and nothing uses the memory afterwards.
+    #[inline]
+    pub(crate) unsafe fn dealloc_raw(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
+        if layout.size() != 0 {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { A::dealloc(&self.state, &self.cx, ptr, layout, ticket) }
+        }
+    }
+
+    /// Allocates a UTF-8 string, or says why it could not.
+    pub fn try_str(&self, s: &str) -> Result<Str<'_, A>, AllocError> {
+        Str::try_new_in(s, self)
+    }
+
+    /// Allocates a UTF-8 string.
+    ///
+    /// # Panics
+    ///
+    /// When the allocation is refused (see [`Strand::try_str`]).
+    pub fn str(&self, s: &str) -> Str<'_, A> {
+        self.try_str(s).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// Allocates a byte string, or says why it could not.
+    pub fn try_bytes(&self, b: &[u8]) -> Result<Bytes<'_, A>, AllocError> {
+        Bytes::try_new_in(b, self)
+    }
+
+    /// Allocates a byte string.
+    ///
+    /// # Panics
+    ///
+    /// When the allocation is refused (see [`Strand::try_bytes`]).
+    pub fn bytes(&self, b: &[u8]) -> Bytes<'_, A> {
+        self.try_bytes(b).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// Builds a variant from a tag and its fields, or says why it could not (the fields
+    /// are dropped then).
+    pub fn try_variant<'s, I>(&'s self, tag: u32, fields: I) -> Result<Variant<'s, A>, AllocError>
+    where
+        I: IntoIterator<Item = Value<'s, A>>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        Variant::try_new_in(tag, fields, self)
+    }
+
+    /// Builds a variant from a tag and its fields.
+    ///
+    /// # Panics
+    ///
+    /// When the allocation is refused (see [`Strand::try_variant`]).
+    pub fn variant<'s, I>(&'s self, tag: u32, fields: I) -> Variant<'s, A>
+    where
+        I: IntoIterator<Item = Value<'s, A>>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        self.try_variant(tag, fields)
+            .unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// A deep copy of `value` that owns its bytes on the global heap and can cross to
+    /// another strand or thread. Counted as one copy of all its bytes.
+    pub fn export(&self, value: &Value<'_, A>) -> PortableValue {
+        let (p, bytes) = PortableValue::copy_of(value);
+        self.cx.count(Counter::Copies, 1);
+        self.cx.count(Counter::CopiedBytes, bytes as u64);
+        p
+    }
+
+    /// Turns a portable value into a value of this strand. String bytes are adopted
+    /// as they are (they stay on the global heap and are freed when the value drops);
+    /// variant field arrays are allocated by this strand's backend.
+    pub fn try_import(&self, value: PortableValue) -> Result<Value<'_, A>, AllocError> {
+        Value::try_from_portable(value, self)
+    }
+
+    /// Like [`Strand::try_import`].
+    ///
+    /// # Panics
+    ///
+    /// When the allocation is refused.
+    pub fn import(&self, value: PortableValue) -> Value<'_, A> {
+        self.try_import(value).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// An `allocator-api2` allocator that allocates from this strand, for collections
+    /// of your own. Memory from it lives at most as long as the strand; on the
+    /// thread-arena backend it keeps the arena it came from alive until the strand exits
+    /// or resets, even after it is freed.
+    ///
+    /// ```
+    /// use strand_alloc::{Strand, DefaultBackend};
+    /// let s = Strand::<DefaultBackend>::local().unwrap();
+    /// let mut v = allocator_api2::vec::Vec::new_in(s.allocator());
+    /// v.extend_from_slice(&[1u32, 2, 3]);
+    /// assert_eq!(v.iter().sum::<u32>(), 6);
+    /// ```
+    pub fn allocator(&self) -> crate::StrandAllocator<'_, A> {
+        crate::StrandAllocator::new(self)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn alloc_failed(e: AllocError) -> ! {
+    panic!("strand-alloc: {e}")
+}
+
+impl<A: ValueAllocator> Drop for Strand<A> {
+    fn drop(&mut self) {
+        let panicked = std::thread::panicking();
+        // SAFETY: `state` is taken exactly once, here, and the strand is gone afterwards.
+        let state = unsafe { ManuallyDrop::take(&mut self.state) };
+        self.cx.count(Counter::StrandsExited, 1);
+        A::exit(state, &self.cx);
+        let counts = self.cx.counters.counts();
+        A::registry().with_slot(|slot| slot.add_all(&counts));
+        A::registry().strand_exited();
+        if let Some(report) = &self.cx.report {
+            let _ = report.set(StrandReport {
+                id: self.cx.id,
+                name: self.cx.name.clone(),
+                backend: A::NAME.to_string(),
+                figures: self.cx.counters.figures(),
+                first_thread: self.cx.first_thread,
+                last_thread: crate::stats::thread_index(),
+                panicked,
+            });
+        }
+    }
+}
+
+/// Configures and spawns a strand on backend `A`.
+///
+/// ```
+/// use strand_alloc::{Builder, DefaultBackend};
+/// let h = Builder::<DefaultBackend>::new()
+///     .name("worker")
+///     .spawn(|s| s.str("from a strand").len())
+///     .unwrap();
+/// assert_eq!(h.join().unwrap(), 13);
+/// ```
+pub struct Builder<A: ValueAllocator> {
+    name: Option<String>,
+    stack_size: Option<usize>,
+    config: Option<Config>,
+    _backend: PhantomData<fn() -> A>,
+}
+
+impl<A: ValueAllocator> Default for Builder<A> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A: ValueAllocator> Builder<A> {
+    /// A builder with no name, the scheduler's default stack and [`Config::current`].
+    pub fn new() -> Self {
+        Builder {
+            name: None,
+            stack_size: None,
+            config: None,
+            _backend: PhantomData,
+        }
+    }
+
+    /// Names the strand (shown in panic messages and reports).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets this strand's stack size in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Uses these allocation settings instead of the process-wide default.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Starts the strand. Fails on a bad configuration (for example an unreadable
+    /// `STRAND_ALLOC_THRESHOLD`) or when May cannot create the coroutine.
+    pub fn spawn<F, R>(self, f: F) -> Result<JoinHandle<R>, SpawnError>
+    where
+        F: FnOnce(&mut Strand<A>) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let config = match self.config {
+            Some(c) => c,
+            None => Config::current()?,
+        };
+        if let Some(bytes) = self.stack_size {
+            if bytes < 4096 {
+                return Err(ConfigError::BadSize {
+                    what: "the stack size",
+                    input: bytes.to_string(),
+                    reason: "a strand needs at least 4096 bytes of stack",
+                }
+                .into());
+            }
+        }
+        scheduler::ensure_configured();
+        let report = Arc::new(OnceLock::new());
+        let their_report = report.clone();
+        let mut b = may::coroutine::Builder::new();
+        if let Some(n) = &self.name {
+            b = b.name(n.clone());
+        }
+        if let Some(bytes) = self.stack_size {
+            b = b.stack_size(bytes.div_ceil(std::mem::size_of::<usize>()));
+        }
+        let name = self.name;
+        let body = move || {
+            let mut strand = Strand::<A>::begin(name, config, Some(their_report));
+            f(&mut strand)
+        };
+        // SAFETY: May marks spawning unsafe because thread-local storage read inside a
+        // coroutine can belong to another thread after the coroutine moves. This crate
+        // reads thread-locals only in `#[inline(never)]` functions that do not yield, and
+        // never keeps a thread-local borrow across a call that can; what the user's own
+        // closure does with thread-locals is its own concern, as with `may::go!`.
+        let inner = unsafe { b.spawn(body) }?;
+        Ok(JoinHandle { inner, report })
+    }
+}
+
+/// Spawns a strand on the [`crate::DefaultBackend`].
+///
+/// # Panics
+///
+/// When the configuration is invalid or May cannot create the coroutine; use
+/// [`Builder::spawn`] to get an error instead.
+///
+/// ```
+/// let h = strand_alloc::spawn(|s| s.str("hi").to_uppercase());
+/// assert_eq!(h.join().unwrap(), "HI");
+/// ```
+pub fn spawn<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce(&mut Strand<crate::DefaultBackend>) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    spawn_on::<crate::DefaultBackend, F, R>(f)
+}
+
+/// Spawns a strand on backend `A`.
+///
+/// # Panics
+///
+/// As [`spawn`].
+pub fn spawn_on<A, F, R>(f: F) -> JoinHandle<R>
+where
+    A: ValueAllocator,
+    F: FnOnce(&mut Strand<A>) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    Builder::<A>::new()
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("strand-alloc: cannot spawn a strand: {e}"))
+}
+
+/// Owns a strand: wait for it, get its result or panic, and its report.
+pub struct JoinHandle<R> {
+    inner: may::coroutine::JoinHandle<R>,
+    report: Arc<OnceLock<StrandReport>>,
+}
+
+impl<R> JoinHandle<R> {
+    /// Waits for the strand and returns its result, or the payload of its panic.
+    pub fn join(self) -> Result<R, Box<dyn Any + Send + 'static>> {
+        self.inner.join()
+    }
+
+    /// Waits for the strand and returns its result and its report. The report is `None`
+    /// only if the strand was cancelled before it began.
+    pub fn join_report(self) -> (Result<R, Box<dyn Any + Send + 'static>>, Option<StrandReport>) {
+        let JoinHandle { inner, report } = self;
+        let result = inner.join();
+        (result, report.get().cloned())
+    }
+
+    /// Whether the strand has finished.
+    pub fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// Cancels the strand: it unwinds at its next scheduling point, and its exit path
+    /// runs as for a panic.
+    ///
+    /// # Safety
+    ///
+    /// As [`may::coroutine::Coroutine::cancel`]: cancelling drops everything the strand
+    /// holds at whatever point it is suspended, which the strand's own code must be ready
+    /// for.
+    pub unsafe fn cancel(&self) {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.inner.coroutine().cancel() }
+    }
+}

@@ -1,0 +1,422 @@
+//! Values: byte strings, UTF-8 strings, and the [`Value`] enum that variants hold.
+//!
+//! A value borrows the [`Strand`] that allocated it, so the compiler keeps it from
+//! outliving the strand, and it is neither `Send` nor `Sync`. Its bytes live either in the
+//! strand's backend or, for strings adopted from a [`PortableValue`], on the global heap;
+//! either way dropping the value releases them exactly once.
+
+use crate::allocator::{Ticket, ValueAllocator};
+use crate::error::AllocError;
+use crate::portable::PortableValue;
+use crate::strand::Strand;
+use crate::variant::Variant;
+use std::alloc::Layout;
+use std::fmt;
+use std::ops::Deref;
+use std::ptr::NonNull;
+
+/// Where a byte string's memory comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// No memory (the empty string).
+    Empty,
+    /// The strand's backend, with the ticket it gave.
+    Backend(Ticket),
+    /// A `Box<[u8]>` on the global heap.
+    Heap,
+}
+
+/// An immutable byte string allocated for a strand.
+pub struct Bytes<'s, A: ValueAllocator> {
+    ptr: NonNull<u8>,
+    len: usize,
+    origin: Origin,
+    strand: &'s Strand<A>,
+}
+
+impl<'s, A: ValueAllocator> Bytes<'s, A> {
+    /// Copies `b` into memory from `strand`'s backend.
+    pub fn try_new_in(b: &[u8], strand: &'s Strand<A>) -> Result<Self, AllocError> {
+        if b.is_empty() {
+            return Ok(Self::empty(strand));
+        }
+        let layout =
+            Layout::array::<u8>(b.len()).map_err(|_| AllocError::invalid(b.len(), 1))?;
+        let (ptr, ticket) = strand.alloc_raw(layout, false)?;
+        // SAFETY: `ptr` is valid for `b.len()` bytes of writes (the backend's contract)
+        // and cannot overlap `b`, which the caller still borrows.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), ptr.as_ptr(), b.len()) };
+        Ok(Bytes {
+            ptr,
+            len: b.len(),
+            origin: Origin::Backend(ticket),
+            strand,
+        })
+    }
+
+    fn empty(strand: &'s Strand<A>) -> Self {
+        Bytes {
+            ptr: NonNull::dangling(),
+            len: 0,
+            origin: Origin::Empty,
+            strand,
+        }
+    }
+
+    /// Adopts a heap buffer without copying it; it is freed when the value drops.
+    pub fn from_heap(b: Box<[u8]>, strand: &'s Strand<A>) -> Self {
+        if b.is_empty() {
+            return Self::empty(strand);
+        }
+        let len = b.len();
+        let raw = Box::into_raw(b) as *mut u8;
+        Bytes {
+            // SAFETY: `Box::into_raw` never returns null.
+            ptr: unsafe { NonNull::new_unchecked(raw) },
+            len,
+            origin: Origin::Heap,
+            strand,
+        }
+    }
+
+    /// The bytes.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `ptr` is valid for `len` initialised bytes for as long as `self` exists:
+        // backend memory stays valid until it is released (by this value's drop) or its
+        // strand resets or exits, which needs `&mut Strand` or the strand's end, both
+        // impossible while `self` borrows it; heap memory is owned by `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Whether the bytes live on the global heap (adopted from a portable value) rather
+    /// than in the strand's backend.
+    pub fn is_heap(&self) -> bool {
+        self.origin == Origin::Heap
+    }
+
+    /// The strand the value belongs to.
+    pub fn strand(&self) -> &'s Strand<A> {
+        self.strand
+    }
+
+    /// A copy in the same strand.
+    pub fn try_clone(&self) -> Result<Self, AllocError> {
+        Self::try_new_in(self.as_slice(), self.strand)
+    }
+}
+
+impl<A: ValueAllocator> Drop for Bytes<'_, A> {
+    fn drop(&mut self) {
+        match self.origin {
+            Origin::Empty => {}
+            Origin::Backend(ticket) => {
+                // SAFETY: `ptr`, this layout and `ticket` came from one `alloc_raw` on
+                // `strand` in `try_new_in`; this value is its only owner and is going away.
+                unsafe {
+                    self.strand.dealloc_raw(
+                        self.ptr,
+                        Layout::from_size_align_unchecked(self.len, 1),
+                        ticket,
+                    )
+                }
+            }
+            Origin::Heap => {
+                let raw = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len);
+                // SAFETY: `raw` is the pointer and length `Box::into_raw` gave in
+                // `from_heap`, owned by this value alone.
+                drop(unsafe { Box::from_raw(raw) });
+            }
+        }
+    }
+}
+
+impl<A: ValueAllocator> Deref for Bytes<'_, A> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl<A: ValueAllocator> Clone for Bytes<'_, A> {
+    /// # Panics
+    ///
+    /// When the allocation is refused; use [`Bytes::try_clone`] to get an error.
+    fn clone(&self) -> Self {
+        self.try_clone()
+            .unwrap_or_else(|e| panic!("strand-alloc: {e}"))
+    }
+}
+
+impl<A: ValueAllocator> fmt::Debug for Bytes<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_slice(), f)
+    }
+}
+
+impl<A: ValueAllocator> PartialEq for Bytes<'_, A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<A: ValueAllocator> PartialEq<[u8]> for Bytes<'_, A> {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+/// An immutable UTF-8 string allocated for a strand.
+pub struct Str<'s, A: ValueAllocator>(Bytes<'s, A>);
+
+impl<'s, A: ValueAllocator> Str<'s, A> {
+    /// Copies `s` into memory from `strand`'s backend.
+    pub fn try_new_in(s: &str, strand: &'s Strand<A>) -> Result<Self, AllocError> {
+        Bytes::try_new_in(s.as_bytes(), strand).map(Str)
+    }
+
+    /// Adopts a heap string without copying it.
+    pub fn from_heap(s: Box<str>, strand: &'s Strand<A>) -> Self {
+        Str(Bytes::from_heap(s.into_boxed_bytes(), strand))
+    }
+
+    /// Checks that `bytes` are UTF-8 and makes them a string; gives them back if not.
+    pub fn from_utf8(bytes: Bytes<'s, A>) -> Result<Self, Bytes<'s, A>> {
+        if std::str::from_utf8(bytes.as_slice()).is_ok() {
+            Ok(Str(bytes))
+        } else {
+            Err(bytes)
+        }
+    }
+
+    /// The string.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        // SAFETY: every constructor checks or copies valid UTF-8, and the bytes never change.
+        unsafe { std::str::from_utf8_unchecked(self.0.as_slice()) }
+    }
+
+    /// The underlying bytes.
+    pub fn as_bytes(&self) -> &Bytes<'s, A> {
+        &self.0
+    }
+
+    /// Whether the bytes live on the global heap.
+    pub fn is_heap(&self) -> bool {
+        self.0.is_heap()
+    }
+
+    /// A copy in the same strand.
+    pub fn try_clone(&self) -> Result<Self, AllocError> {
+        self.0.try_clone().map(Str)
+    }
+}
+
+impl<A: ValueAllocator> Deref for Str<'_, A> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<A: ValueAllocator> Clone for Str<'_, A> {
+    /// # Panics
+    ///
+    /// When the allocation is refused; use [`Str::try_clone`] to get an error.
+    fn clone(&self) -> Self {
+        Str(self.0.clone())
+    }
+}
+
+impl<A: ValueAllocator> fmt::Debug for Str<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<A: ValueAllocator> fmt::Display for Str<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<A: ValueAllocator> PartialEq for Str<'_, A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl<A: ValueAllocator> PartialEq<str> for Str<'_, A> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl<A: ValueAllocator> PartialEq<&str> for Str<'_, A> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A runtime value: a scalar, a string, a byte string, or a variant of further values.
+pub enum Value<'s, A: ValueAllocator> {
+    /// A 64-bit integer.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A UTF-8 string.
+    Str(Str<'s, A>),
+    /// A byte string.
+    Bytes(Bytes<'s, A>),
+    /// A tagged tuple of values.
+    Variant(Variant<'s, A>),
+}
+
+impl<'s, A: ValueAllocator> Value<'s, A> {
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The variant, if this is one.
+    pub fn as_variant(&self) -> Option<&Variant<'s, A>> {
+        match self {
+            Value::Variant(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Whether this value has the same shape and contents as `p`.
+    pub fn matches(&self, p: &PortableValue) -> bool {
+        match (self, p) {
+            (Value::Int(a), PortableValue::Int(b)) => a == b,
+            (Value::Float(a), PortableValue::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::Bool(a), PortableValue::Bool(b)) => a == b,
+            (Value::Str(a), PortableValue::Str(b)) => a.as_str() == &**b,
+            (Value::Bytes(a), PortableValue::Bytes(b)) => a.as_slice() == &**b,
+            (Value::Variant(a), PortableValue::Variant { tag, fields }) => {
+                a.tag() == *tag
+                    && a.len() == fields.len()
+                    && a.fields().iter().zip(fields.iter()).all(|(x, y)| x.matches(y))
+            }
+            _ => false,
+        }
+    }
+
+    /// A deep copy in the same strand.
+    pub fn try_clone(&self) -> Result<Self, AllocError> {
+        Ok(match self {
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(x) => Value::Float(*x),
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Str(s) => Value::Str(s.try_clone()?),
+            Value::Bytes(b) => Value::Bytes(b.try_clone()?),
+            Value::Variant(v) => Value::Variant(v.try_clone()?),
+        })
+    }
+
+    pub(crate) fn try_from_portable(
+        p: PortableValue,
+        strand: &'s Strand<A>,
+    ) -> Result<Self, AllocError> {
+        Ok(match p {
+            PortableValue::Int(i) => Value::Int(i),
+            PortableValue::Float(x) => Value::Float(x),
+            PortableValue::Bool(b) => Value::Bool(b),
+            PortableValue::Str(s) => Value::Str(Str::from_heap(s, strand)),
+            PortableValue::Bytes(b) => Value::Bytes(Bytes::from_heap(b, strand)),
+            PortableValue::Variant { tag, fields } => {
+                let mut err = None;
+                let cap = fields.len();
+                let fields = fields.into_vec().into_iter().map_while(|f| {
+                    Value::try_from_portable(f, strand)
+                        .map_err(|e| err = Some(e))
+                        .ok()
+                });
+                let v = Variant::try_build(tag, cap, fields, strand)?;
+                match err {
+                    Some(e) => return Err(e),
+                    None => Value::Variant(v),
+                }
+            }
+        })
+    }
+}
+
+impl<A: ValueAllocator> fmt::Debug for Value<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "Int({i})"),
+            Value::Float(x) => write!(f, "Float({x})"),
+            Value::Bool(b) => write!(f, "Bool({b})"),
+            Value::Str(s) => write!(f, "Str({s:?})"),
+            Value::Bytes(b) => write!(f, "Bytes({b:?})"),
+            Value::Variant(v) => fmt::Debug::fmt(v, f),
+        }
+    }
+}
+
+impl<A: ValueAllocator> Clone for Value<'_, A> {
+    /// # Panics
+    ///
+    /// When an allocation is refused; use [`Value::try_clone`] to get an error.
+    fn clone(&self) -> Self {
+        self.try_clone()
+            .unwrap_or_else(|e| panic!("strand-alloc: {e}"))
+    }
+}
+
+impl<A: ValueAllocator> PartialEq for Value<'_, A> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::Variant(a), Value::Variant(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl<'s, A: ValueAllocator> From<Str<'s, A>> for Value<'s, A> {
+    fn from(s: Str<'s, A>) -> Self {
+        Value::Str(s)
+    }
+}
+
+impl<'s, A: ValueAllocator> From<Bytes<'s, A>> for Value<'s, A> {
+    fn from(b: Bytes<'s, A>) -> Self {
+        Value::Bytes(b)
+    }
+}
+
+impl<'s, A: ValueAllocator> From<Variant<'s, A>> for Value<'s, A> {
+    fn from(v: Variant<'s, A>) -> Self {
+        Value::Variant(v)
+    }
+}
+
+impl<A: ValueAllocator> From<i64> for Value<'_, A> {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+
+impl<A: ValueAllocator> From<bool> for Value<'_, A> {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl<A: ValueAllocator> From<f64> for Value<'_, A> {
+    fn from(x: f64) -> Self {
+        Value::Float(x)
+    }
+}

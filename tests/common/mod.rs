@@ -1,0 +1,75 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::Once;
+use strand_alloc::SchedulerConfig;
+
+/// Configures May once per test binary: `workers` workers, no pinning (parallel test
+/// processes must not pin onto the same cores).
+pub fn setup_workers(workers: usize) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        SchedulerConfig::default()
+            .with_workers(workers)
+            .unwrap()
+            .with_pin(false)
+            .apply()
+            .unwrap();
+    });
+}
+
+/// Two workers: enough for strands to migrate.
+pub fn setup() {
+    setup_workers(2)
+}
+
+/// Joins a strand and re-raises its panic, so the test fails with the strand's message.
+pub fn join<R>(h: strand_alloc::JoinHandle<R>) -> R {
+    match h.join() {
+        Ok(r) => r,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+/// Joins a strand, re-raising its panic, and returns its report too.
+pub fn join_report<R>(h: strand_alloc::JoinHandle<R>) -> (R, strand_alloc::StrandReport) {
+    let (r, report) = h.join_report();
+    match r {
+        Ok(r) => (r, report.expect("a strand that ran has a report")),
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+/// Forces the calling strand to another OS thread, most of the time: a zero sleep
+/// resumes on May's timer thread's wake-up path, and the yield puts it back in a queue.
+pub fn hop() {
+    may::coroutine::sleep(std::time::Duration::ZERO);
+    may::coroutine::yield_now();
+}
+
+/// Deterministic text for strand `s`, item `i`, of length about `len`.
+pub fn text(s: usize, i: usize, len: usize) -> String {
+    let head = format!("s{s}-i{i}:");
+    let mut t = head.clone();
+    while t.len() < len {
+        t.push((b'a' + ((s * 31 + i * 7 + t.len()) % 26) as u8) as char);
+    }
+    t.truncate(len.max(head.len()));
+    t
+}
+
+/// Runs `$f::<A>()` for every backend compiled in.
+#[macro_export]
+macro_rules! for_each_backend {
+    ($f:ident) => {{
+        struct Visit;
+        impl strand_alloc::backends::BackendVisitor for Visit {
+            type Output = ();
+            fn visit<A: strand_alloc::ValueAllocator>(&mut self) {
+                eprintln!("-- {}", A::NAME);
+                $f::<A>()
+            }
+        }
+        strand_alloc::backends::for_each(&mut Visit);
+    }};
+}

@@ -1,0 +1,64 @@
+//! Strands forced to move between OS threads keep every value intact, and the migration
+//! figures count exactly the moves the strands made between allocations.
+#![cfg(not(miri))]
+
+mod common;
+use common::*;
+use strand_alloc::{stats::thread_index, Builder, Str, ValueAllocator};
+
+const STRANDS: usize = 8;
+const ROUNDS: usize = 400;
+
+fn forced_migration<A: ValueAllocator>() {
+    setup();
+    let handles: Vec<_> = (0..STRANDS)
+        .map(|s| {
+            Builder::<A>::new()
+                .name(format!("hopper-{s}"))
+                .spawn(move |strand| {
+                    let mut kept: Vec<Str<'_, A>> = Vec::new();
+                    let mut threads = std::collections::BTreeSet::new();
+                    let mut moves = 0u64;
+                    let mut last = None;
+                    for i in 0..ROUNDS {
+                        let here = thread_index();
+                        threads.insert(here);
+                        if last.is_some_and(|l| l != here) {
+                            moves += 1;
+                        }
+                        last = Some(here);
+                        kept.push(strand.str(&text(s, i, 8 + (i * 13) % 200)));
+                        hop();
+                        // every value so far, read back after the move
+                        for (j, v) in kept.iter().enumerate() {
+                            assert_eq!(v.as_str(), text(s, j, 8 + (j * 13) % 200));
+                        }
+                    }
+                    (moves, threads)
+                })
+                .unwrap()
+        })
+        .collect();
+    let mut total = 0;
+    let mut threads = std::collections::BTreeSet::new();
+    for h in handles {
+        let ((moves, t), report) = join_report(h);
+        assert_eq!(report.figures.migrations, moves, "migrations counted exactly");
+        assert_eq!(report.figures.allocs, ROUNDS as u64);
+        if !A::THREAD_BOUND {
+            assert_eq!(report.figures.stranded_bytes, 0);
+        } else if moves > 0 {
+            assert!(report.figures.stranded_bytes > 0);
+        }
+        total += moves;
+        threads.extend(t);
+    }
+    eprintln!("{}: {total} migrations over {} threads", A::NAME, threads.len());
+    assert!(total >= 1000, "only {total} migrations observed");
+    assert!(threads.len() >= 2, "strands ran on {threads:?}");
+}
+
+#[test]
+fn forced_migration_keeps_every_value() {
+    for_each_backend!(forced_migration);
+}

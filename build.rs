@@ -86,5 +86,9 @@ fn main() {
              #[cfg(all(feature = \"{f}\", not(any({before}))))]\npub type DefaultBackend = {ty};\n"
         );
     }
-    fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("backends.rs"), out).unwrap();
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("backends.rs"),
+        out,
+    )
+    .unwrap();
 }

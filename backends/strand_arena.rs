@@ -15,11 +15,11 @@ use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 use crate::error::AllocError;
 use crate::stats::{thread_index, Registry};
 use bumpalo::Bump;
-use crossbeam_queue::SegQueue;
 use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// The strand-arena backend. See the [module documentation](self).
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,9 +27,14 @@ pub struct StrandArena;
 
 static REGISTRY: Registry = Registry::new("strand-arena");
 
-/// Warm arenas, reset and ready for the next strand.
-static POOL: SegQueue<Bump> = SegQueue::new();
+/// Warm arenas, reset and ready for the next strand. Touched once at strand begin and
+/// once at exit, never on the allocation path.
+static POOL: Mutex<Vec<Bump>> = Mutex::new(Vec::new());
 static POOLED: AtomicUsize = AtomicUsize::new(0);
+
+fn pool() -> std::sync::MutexGuard<'static, Vec<Bump>> {
+    POOL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The arena a strand owns.
 pub struct OwnArena {
@@ -42,6 +47,9 @@ pub struct OwnArena {
     reserved: Cell<usize>,
     /// A lower bound of the room left in the current chunk.
     room: Cell<usize>,
+    /// The part of `used` already added to a thread's figures (published on the slow
+    /// path only, to keep thread-local access off the bump path).
+    published: Cell<usize>,
 }
 
 impl OwnArena {
@@ -51,20 +59,23 @@ impl OwnArena {
         unsafe { &*self.bump.get() }
     }
 
-    /// Re-measures capacity after the arena grew or was reset, and moves the gauges.
+    /// Re-measures capacity after the arena grew or was reset, and publishes the used
+    /// and reserved bytes to this thread's figures.
     fn measure(&self, cx: &StrandCx) {
         let bump = self.bump();
         let reserved = bump.allocated_bytes();
         let delta = reserved as i64 - self.reserved.get() as i64;
         self.reserved.set(reserved);
         self.room.set(bump.chunk_capacity());
-        if delta != 0 {
-            cx.count_gauge(0, delta);
-            REGISTRY.with_slot(|s| s.gauge(0, delta));
-        }
+        cx.count_gauge(0, delta);
+        let used = self.used.get();
+        let used_delta = used as i64 - self.published.replace(used) as i64;
+        REGISTRY.with_slot(|s| s.gauge(used_delta, delta));
     }
 
-    /// Resets the arena.
+    /// Resets the arena. bumpalo keeps the largest chunk on reset; when that chunk is
+    /// larger than the threshold the arena starts over with a single threshold-sized
+    /// chunk instead, so a spike does not stay reserved for the rest of the strand.
     ///
     /// # Safety
     ///
@@ -72,11 +83,16 @@ impl OwnArena {
     unsafe fn reset_now(&self, cx: &StrandCx) {
         // SAFETY: by this function's contract nothing points into the arena, and no
         // `&Bump` is alive (none is kept beyond a single backend call).
-        unsafe { (*self.bump.get()).reset() };
+        let bump = unsafe { &mut *self.bump.get() };
+        let threshold = cx.config.threshold();
+        if bump.allocated_bytes() > threshold {
+            *bump = Bump::try_with_capacity(threshold).unwrap_or_else(|_| Bump::new());
+        } else {
+            bump.reset();
+        }
         let used = self.used.replace(0) as i64;
         self.live.set(0);
         cx.count_gauge(-used, 0);
-        REGISTRY.with_slot(|s| s.gauge(-used, 0));
         self.measure(cx);
     }
 }
@@ -96,7 +112,12 @@ unsafe impl ValueAllocator for StrandArena {
     }
 
     fn begin(cx: &StrandCx) -> OwnArena {
-        let bump = match POOL.pop() {
+        let pooled = if POOLED.load(Relaxed) > 0 {
+            pool().pop()
+        } else {
+            None
+        };
+        let bump = match pooled {
             Some(b) => {
                 POOLED.fetch_sub(1, Relaxed);
                 b
@@ -109,6 +130,7 @@ unsafe impl ValueAllocator for StrandArena {
             used: Cell::new(0),
             reserved: Cell::new(0),
             room: Cell::new(0),
+            published: Cell::new(0),
         };
         arena.measure(cx);
         arena
@@ -132,7 +154,6 @@ unsafe impl ValueAllocator for StrandArena {
         cx.count_alloc(layout.size(), layout.size() as i64, 0);
         if charge > a.room.get() {
             a.measure(cx);
-            REGISTRY.with_slot(|s| s.gauge(layout.size() as i64, 0));
         } else {
             a.room.set(a.room.get() - charge);
         }
@@ -166,15 +187,24 @@ unsafe impl ValueAllocator for StrandArena {
             cx.count_reset(ResetCause::StrandExit);
         }
         cx.count_gauge(-used, -reserved);
-        REGISTRY.with_slot(|s| s.gauge(-used, -reserved));
+        let published = a.published.get() as i64;
+        REGISTRY.with_slot(|s| s.gauge(-published, -reserved));
         let mut bump = a.bump.into_inner();
-        let keep = bump.allocated_bytes() <= cx.config.threshold()
-            && POOLED.load(Relaxed) < cx.config.pool_capacity();
-        if keep {
+        if bump.allocated_bytes() <= cx.config.threshold() {
             bump.reset();
-            POOLED.fetch_add(1, Relaxed);
-            POOL.push(bump);
+            let mut pool = pool();
+            if pool.len() < cx.config.pool_capacity() {
+                pool.push(bump);
+                POOLED.fetch_add(1, Relaxed);
+            }
         }
+    }
+
+    /// Frees the pool of warm arenas.
+    fn release_idle() {
+        let mut pool = pool();
+        POOLED.fetch_sub(pool.len(), Relaxed);
+        *pool = Vec::new();
     }
 
     fn strand_reserved(a: &OwnArena) -> usize {

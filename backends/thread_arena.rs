@@ -406,10 +406,8 @@ unsafe impl ValueAllocator for ThreadArena {
         // `try_alloc` returned for a hold that still counts this allocation.
         let hold = unsafe { &mut holds.list()[t.0 as usize] };
         hold.live -= 1;
-        if hold.live == 0
-            && !hold.pinned
-            && !(holds.active_idx.get() == t.0 && !holds.active.get().is_null())
-        {
+        let is_active = holds.active_idx.get() == t.0 && !holds.active.get().is_null();
+        if hold.live == 0 && !hold.pinned && !is_active {
             holds.release(t.0, cx);
         }
     }
@@ -419,6 +417,24 @@ unsafe impl ValueAllocator for ThreadArena {
         if with_thread(|st| st.reset_if_free()) == Some(true) {
             cx.count_reset(ResetCause::Explicit);
         }
+    }
+
+    fn with_thread_slot(f: impl FnOnce(&'static ThreadSlot)) {
+        let mut f = Some(f);
+        with_thread(|st| (f.take().unwrap())(st.slot));
+        if let Some(f) = f {
+            REGISTRY.with_slot(f);
+        }
+    }
+
+    /// Frees the calling thread's current generation if no strand holds it (the thread
+    /// starts a new one at its next allocation).
+    fn release_idle() {
+        with_thread(|st| {
+            if Arc::get_mut(&mut st.current).is_some() {
+                st.replace_current(Gen::empty());
+            }
+        });
     }
 
     fn exit(holds: Holds, cx: &StrandCx) {

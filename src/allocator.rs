@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::error::AllocError;
-use crate::stats::{Counter, Registry, StrandCounters, StrandReport};
+use crate::stats::{Counter, Registry, StrandCounters, StrandReport, ThreadSlot};
 use std::alloc::Layout;
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -96,6 +96,17 @@ pub unsafe trait ValueAllocator: Sized + 'static {
 
     /// Ends the strand. Runs once, on the thread where the strand ends.
     fn exit(state: Self::StrandState, cx: &StrandCx);
+
+    /// Runs `f` with the calling thread's slot in [`ValueAllocator::registry`]. A backend
+    /// that keeps its own per-thread state holding a slot overrides this, so that a
+    /// thread uses one slot only.
+    fn with_thread_slot(f: impl FnOnce(&'static ThreadSlot)) {
+        Self::registry().with_slot(f)
+    }
+
+    /// Gives back memory the backend keeps warm for reuse but nobody uses now (the
+    /// calling thread's idle arena, a pool of arenas). Never touches memory in use.
+    fn release_idle() {}
 
     /// Bytes reserved for this strand alone (its own arena's capacity), if any.
     fn strand_reserved(_state: &Self::StrandState) -> usize {

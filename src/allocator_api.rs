@@ -37,7 +37,10 @@ impl<'s, A: ValueAllocator> StrandAllocator<'s, A> {
 // them needs no ticket from the caller.
 unsafe impl<A: ValueAllocator> Allocator for StrandAllocator<'_, A> {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let (ptr, _) = self.strand.alloc_raw(layout, true).map_err(|_| AllocError)?;
+        let (ptr, _) = self
+            .strand
+            .alloc_raw(layout, true)
+            .map_err(|_| AllocError)?;
         Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
     }
 

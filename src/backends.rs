@@ -31,4 +31,3 @@ pub trait BackendVisitor {
 }
 
 include!(concat!(env!("OUT_DIR"), "/backends.rs"));
-

@@ -141,7 +141,9 @@ impl Config {
     /// The process-wide default: the last [`Config::install`]ed one, or else
     /// [`Config::from_env`] (read once).
     pub fn current() -> Result<Self, ConfigError> {
-        GLOBAL.init.get_or_init(|| Config::from_env().map(|c| GLOBAL.store(c)));
+        GLOBAL
+            .init
+            .get_or_init(|| Config::from_env().map(|c| GLOBAL.store(c)));
         match GLOBAL.init.get() {
             Some(Err(e)) if !GLOBAL.installed() => Err(e.clone()),
             _ => Ok(GLOBAL.load()),
@@ -288,7 +290,14 @@ mod tests {
 
     #[test]
     fn bad_sizes_quote_the_input() {
-        for bad in ["", "MiB", "10XB", "1.2.3MB", "-5", "99999999999999999999999TiB"] {
+        for bad in [
+            "",
+            "MiB",
+            "10XB",
+            "1.2.3MB",
+            "-5",
+            "99999999999999999999999TiB",
+        ] {
             let err = parse_size("the threshold", bad).unwrap_err();
             assert!(
                 err.to_string().contains(&format!("{bad:?}")),

@@ -76,3 +76,8 @@ pub use variant::Variant;
 pub fn stats<A: ValueAllocator>() -> StatsSnapshot {
     A::registry().snapshot()
 }
+
+/// The README's usage example, compiled and run as a doctest.
+#[cfg(all(doctest, feature = "thread-arena"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -260,7 +260,7 @@ impl<A: ValueAllocator> Drop for Strand<A> {
         self.cx.count(Counter::StrandsExited, 1);
         A::exit(state, &self.cx);
         let counts = self.cx.counters.counts();
-        A::registry().with_slot(|slot| slot.add_all(&counts));
+        A::with_thread_slot(|slot| slot.add_all(&counts));
         A::registry().strand_exited();
         if let Some(report) = &self.cx.report {
             let _ = report.set(StrandReport {
@@ -423,7 +423,12 @@ impl<R> JoinHandle<R> {
 
     /// Waits for the strand and returns its result and its report. The report is `None`
     /// only if the strand was cancelled before it began.
-    pub fn join_report(self) -> (Result<R, Box<dyn Any + Send + 'static>>, Option<StrandReport>) {
+    pub fn join_report(
+        self,
+    ) -> (
+        Result<R, Box<dyn Any + Send + 'static>>,
+        Option<StrandReport>,
+    ) {
         let JoinHandle { inner, report } = self;
         let result = inner.join();
         (result, report.get().cloned())

@@ -40,8 +40,7 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
         if b.is_empty() {
             return Ok(Self::empty(strand));
         }
-        let layout =
-            Layout::array::<u8>(b.len()).map_err(|_| AllocError::invalid(b.len(), 1))?;
+        let layout = Layout::array::<u8>(b.len()).map_err(|_| AllocError::invalid(b.len(), 1))?;
         let (ptr, ticket) = strand.alloc_raw(layout, false)?;
         // SAFETY: `ptr` is valid for `b.len()` bytes of writes (the backend's contract)
         // and cannot overlap `b`, which the caller still borrows.
@@ -302,7 +301,10 @@ impl<'s, A: ValueAllocator> Value<'s, A> {
             (Value::Variant(a), PortableValue::Variant { tag, fields }) => {
                 a.tag() == *tag
                     && a.len() == fields.len()
-                    && a.fields().iter().zip(fields.iter()).all(|(x, y)| x.matches(y))
+                    && a.fields()
+                        .iter()
+                        .zip(fields.iter())
+                        .all(|(x, y)| x.matches(y))
             }
             _ => false,
         }

@@ -132,7 +132,8 @@ impl<A: ValueAllocator> Drop for Variant<'_, A> {
                 self.cap as usize * size_of::<Value<'_, A>>(),
                 align_of::<Value<'_, A>>(),
             );
-            self.strand.dealloc_raw(self.fields.cast(), layout, self.ticket);
+            self.strand
+                .dealloc_raw(self.fields.cast(), layout, self.ticket);
         }
     }
 }

@@ -43,7 +43,10 @@ fn forced_migration<A: ValueAllocator>() {
     let mut threads = std::collections::BTreeSet::new();
     for h in handles {
         let ((moves, t), report) = join_report(h);
-        assert_eq!(report.figures.migrations, moves, "migrations counted exactly");
+        assert_eq!(
+            report.figures.migrations, moves,
+            "migrations counted exactly"
+        );
         assert_eq!(report.figures.allocs, ROUNDS as u64);
         if !A::THREAD_BOUND {
             assert_eq!(report.figures.stranded_bytes, 0);
@@ -53,7 +56,11 @@ fn forced_migration<A: ValueAllocator>() {
         total += moves;
         threads.extend(t);
     }
-    eprintln!("{}: {total} migrations over {} threads", A::NAME, threads.len());
+    eprintln!(
+        "{}: {total} migrations over {} threads",
+        A::NAME,
+        threads.len()
+    );
     assert!(total >= 1000, "only {total} migrations observed");
     assert!(threads.len() >= 2, "strands ran on {threads:?}");
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, the feature matrix (each backend alone and all
+# together), and the check that a build with no backend fails with a clear message.
+# Usage: bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (all features, all targets)"
+cargo clippy --all-targets --all-features -- -D warnings
+
+for features in thread-arena global-malloc strand-arena all-backends; do
+    step "tests with --features $features"
+    cargo test --no-default-features --features "$features"
+done
+
+step "a build with no backend is refused with a clear message"
+if out=$(cargo check --lib --no-default-features 2>&1); then
+    echo "a build with no backend feature succeeded; it must fail" >&2
+    exit 1
+fi
+grep -q "no backend enabled; enable at least one of the features" <<<"$out" || {
+    echo "$out" >&2
+    echo "the no-backend build failed without the expected message" >&2
+    exit 1
+}
+echo "refused as expected"
+
+step "all checks passed"

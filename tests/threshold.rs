@@ -1,0 +1,79 @@
+//! A string held while the arena crosses a small threshold many times stays intact, and
+//! memory stays bounded: per generation that still has holders, the threshold plus the
+//! largest single allocation (plus bumpalo's rounding to a page).
+
+mod common;
+use common::*;
+use strand_alloc::{Config, Strand, ValueAllocator};
+
+const THRESHOLD: usize = 64 * 1024;
+const BIG: usize = 100 * 1024;
+const PAGE: i64 = 4096;
+
+fn churn<A: ValueAllocator>() {
+    // A fresh OS thread: its statistics slot is this test's alone.
+    std::thread::spawn(churn_on_this_thread::<A>)
+        .join()
+        .unwrap();
+}
+
+fn churn_on_this_thread<A: ValueAllocator>() {
+    let cfg = Config::default().with_threshold(THRESHOLD).unwrap();
+    let s = Strand::<A>::local_with(cfg);
+    let keep = s.str(&text(7, 7, 300));
+    let keep_variant = s.variant(1, [s.str(&text(7, 8, 50)).into()]);
+    for round in 0..if cfg!(miri) { 12 } else { 200 } {
+        let batch: Vec<_> = (0..64).map(|i| s.str(&text(round, i, 256))).collect();
+        if round % 10 == 3 {
+            let big = s.str(&"B".repeat(BIG));
+            assert_eq!(big.len(), BIG);
+        }
+        for (i, b) in batch.iter().enumerate() {
+            assert_eq!(b.as_str(), text(round, i, 256));
+        }
+        drop(batch);
+        assert_eq!(keep.as_str(), text(7, 7, 300), "round {round}");
+        assert_eq!(keep_variant.fields()[0].as_str().unwrap(), text(7, 8, 50));
+    }
+    let f = s.stats();
+    let snap = strand_alloc::stats::<A>();
+    let me = strand_alloc::stats::thread_index();
+    let thread = snap.threads.iter().find(|t| t.thread == me).unwrap();
+    match A::NAME {
+        "thread-arena" => {
+            let crossings = f.rotations + f.resets.threshold;
+            assert!(
+                crossings >= 50,
+                "threshold crossed only {crossings} times: {f:?}"
+            );
+            assert!(
+                f.rotations >= 1,
+                "the held string's generation must be rotated out"
+            );
+            let bound = 2 * (THRESHOLD as i64 + BIG as i64 + PAGE);
+            let peak = thread.figures.peak_reserved + snap.retired.peak_reserved;
+            assert!(peak <= bound, "peak reserved {peak} over {bound}");
+        }
+        "strand-arena" => {
+            // The held string pins the strand's arena; once everything is dropped, the
+            // arena resets and its capacity falls back within the bound.
+            drop(keep);
+            drop(keep_variant);
+            for round in 0..20 {
+                let batch: Vec<_> = (0..64).map(|i| s.str(&text(round, i, 256))).collect();
+                drop(batch);
+            }
+            let f = s.stats();
+            assert!(f.resets.threshold >= 1, "{f:?}");
+            let bound = 2 * (THRESHOLD as i64 + BIG as i64 + PAGE);
+            assert!(f.reserved <= bound, "reserved {} over {bound}", f.reserved);
+        }
+        _ => assert_eq!(f.resets.total() + f.rotations, 0),
+    }
+    assert_eq!(snap.totals.hazards, 0);
+}
+
+#[test]
+fn held_string_survives_many_threshold_crossings() {
+    for_each_backend!(churn);
+}

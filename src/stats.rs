@@ -199,6 +199,7 @@ unsafe impl Send for ThreadSlot {}
 
 impl ThreadSlot {
     /// The index ([`thread_index`]) of the thread that owns the slot now.
+    #[cfg_attr(not(feature = "global-malloc"), allow(dead_code))]
     #[inline]
     pub(crate) fn thread(&self) -> u32 {
         self.thread.load(Ordering::Relaxed)
@@ -333,6 +334,7 @@ impl Registry {
         f(slot)
     }
 
+    #[cfg_attr(not(feature = "thread-arena"), allow(dead_code))]
     pub(crate) fn retire(&self, used: i64, reserved: i64) {
         self.retired_used.fetch_add(used, Ordering::Relaxed);
         let r = self.retired_reserved.fetch_add(reserved, Ordering::Relaxed) + reserved;

@@ -13,10 +13,14 @@ cargo fmt --all -- --check
 step "clippy (all features, all targets)"
 cargo clippy --all-targets --all-features -- -D warnings
 
-for features in thread-arena global-malloc strand-arena all-backends; do
+for features in thread-arena global-malloc strand-arena; do
     step "tests with --features $features"
     cargo test --no-default-features --features "$features"
 done
+
+# All backends together, with the comparison command (whose test runs the quick suite).
+step "tests with --features all-backends,cli"
+cargo test --no-default-features --features all-backends,cli
 
 step "a build with no backend is refused with a clear message"
 if out=$(cargo check --lib --no-default-features 2>&1); then

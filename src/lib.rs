@@ -52,6 +52,7 @@ pub mod stats;
 pub mod strand;
 pub mod value;
 pub mod variant;
+pub mod workload;
 
 pub use allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 pub use allocator_api::StrandAllocator;

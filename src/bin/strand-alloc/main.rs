@@ -1,194 +1,322 @@
-//! The backend comparison: every backend compiled in runs the same workloads, with the
-//! same inputs, under one May scheduler in this process, and the figures are printed side
-//! by side.
+//! `strand-alloc`: the backend comparison.
 //!
-//! `cargo run --release --features all-backends` runs the default suite. `--quick` runs a
-//! smaller one.
+//! Every backend compiled into this binary runs every selected workload with the same
+//! inputs, under one May scheduler configuration, once per threshold and repetition. Each
+//! run happens in a child process of its own (this executable, hidden subcommand
+//! `measure`), so peak RSS, CPU time and page faults belong to one backend alone. The
+//! result is printed as tables of medians (min–max) with the figures relative to
+//! global-malloc, optionally written as JSON or CSV, and drawn as an SVG chart.
+//!
+//! `cargo run --release --features all-backends` runs the default suite;
+//! `--quick` a tenth of it; `--help` lists every option.
 
-use std::time::Instant;
-use strand_alloc::backends::{self, BackendVisitor};
-use strand_alloc::{Builder, Config, Figures, SchedulerConfig, Str, ValueAllocator};
+mod chart;
+mod cli;
+mod measure;
+mod report;
 
-/// One workload: how many strands, how many allocations each, what they do between.
-#[derive(Clone, Copy)]
-struct Workload {
-    name: &'static str,
-    strands: usize,
-    allocs: usize,
-    /// Force a move to another thread between allocations.
-    migrate: bool,
-    /// Values kept alive at once by each strand (the rest are dropped as they go).
-    window: usize,
-}
+use clap::Parser;
+use cli::{Cli, Command};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use measure::{Measurement, Spec};
+use report::Row;
+use serde::Serialize;
+use std::path::Path;
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+use strand_alloc::backends;
+use strand_alloc::workload::{Kind, Workload};
+use strand_alloc::Config;
 
-const SUITE: &[Workload] = &[
-    Workload {
-        name: "requests",
-        strands: 20_000,
-        allocs: 24,
-        migrate: false,
-        window: 24,
-    },
-    Workload {
-        name: "long-lived",
-        strands: 4,
-        allocs: 200_000,
-        migrate: false,
-        window: 64,
-    },
-    Workload {
-        name: "migrate",
-        strands: 64,
-        allocs: 400,
-        migrate: true,
-        window: 32,
-    },
-];
-
-/// A deterministic size for allocation `i` of strand `s`: mostly small, some larger.
-fn size_of_alloc(s: usize, i: usize) -> usize {
-    let h = (s as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (i as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    match h % 16 {
-        0 => 256 + (h >> 8) as usize % 768,
-        1..=4 => 64 + (h >> 8) as usize % 64,
-        _ => 8 + (h >> 8) as usize % 24,
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Measure { spec }) = &cli.command {
+        return child(spec);
     }
-}
-
-struct Row {
-    backend: &'static str,
-    workload: &'static str,
-    seconds: f64,
-    figures: Figures,
-}
-
-struct Run {
-    workload: Workload,
-    scale: usize,
-    threshold: usize,
-    rows: Vec<Row>,
-}
-
-impl BackendVisitor for Run {
-    type Output = ();
-    fn visit<A: ValueAllocator>(&mut self) {
-        let w = self.workload;
-        let strands = (w.strands / self.scale).max(2);
-        let allocs = (w.allocs / self.scale).max(8);
-        let config = Config::default().with_threshold(self.threshold).unwrap();
-        let start = Instant::now();
-        let handles: Vec<_> = (0..strands)
-            .map(|s| {
-                Builder::<A>::new()
-                    .config(config)
-                    .spawn(move |strand| {
-                        let text = "x".repeat(1024);
-                        let mut window: std::collections::VecDeque<Str<'_, A>> =
-                            std::collections::VecDeque::with_capacity(w.window);
-                        let mut check = 0usize;
-                        for i in 0..allocs {
-                            let v = strand.str(&text[..size_of_alloc(s, i)]);
-                            check = check.wrapping_add(v.len());
-                            if window.len() == w.window {
-                                window.pop_front();
-                            }
-                            window.push_back(v);
-                            if w.migrate {
-                                may::coroutine::sleep(std::time::Duration::ZERO);
-                                may::coroutine::yield_now();
-                            }
-                        }
-                        check
-                    })
-                    .expect("spawn")
-            })
-            .collect();
-        let mut figures = Figures::default();
-        for h in handles {
-            let (r, report) = h.join_report();
-            r.unwrap_or_else(|p| std::panic::resume_unwind(p));
-            figures.accumulate(&report.expect("report").figures);
-        }
-        self.rows.push(Row {
-            backend: A::NAME,
-            workload: w.name,
-            seconds: start.elapsed().as_secs_f64(),
-            figures,
-        });
-    }
-}
-
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    if let Some(bad) = args.iter().find(|a| *a != "--quick") {
-        eprintln!("unknown argument {bad:?}; the only option so far is --quick");
-        std::process::exit(2);
-    }
-    let sched = SchedulerConfig::default();
-    if let Err(e) = sched.apply() {
-        eprintln!("error: {e}");
-        std::process::exit(2);
-    }
-    let threshold = match Config::current() {
-        Ok(c) => c.threshold(),
+    match compare(&cli) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
-    println!(
-        "strand-alloc comparison: backends {:?}, {} workers, threshold {} bytes{}",
-        backends::ENABLED,
-        sched.workers(),
-        threshold,
-        if quick { ", quick" } else { "" }
-    );
-    println!(
-        "{:<11} {:<14} {:>9} {:>10} {:>8} {:>12} {:>7} {:>9} {:>9} {:>11}",
-        "workload",
-        "backend",
-        "allocs",
-        "ns/alloc",
-        "vs heap",
-        "peak used",
-        "resets",
-        "rotations",
-        "migrated",
-        "stranded B"
-    );
-    for w in SUITE {
-        let mut run = Run {
-            workload: *w,
-            scale: if quick { 10 } else { 1 },
-            threshold,
-            rows: Vec::new(),
-        };
-        backends::for_each(&mut run);
-        let heap = run
-            .rows
-            .iter()
-            .find(|r| r.backend == "global-malloc")
-            .map(|r| r.seconds);
-        for r in &run.rows {
-            let f = &r.figures;
-            let ns = r.seconds * 1e9 / f.allocs.max(1) as f64;
-            let rel = heap.map_or("-".to_string(), |h| format!("{:.2}x", r.seconds / h));
-            println!(
-                "{:<11} {:<14} {:>9} {:>10.1} {:>8} {:>12} {:>7} {:>9} {:>9} {:>11}",
-                r.workload,
-                r.backend,
-                f.allocs,
-                ns,
-                rel,
-                f.peak_used,
-                f.resets.total(),
-                f.rotations,
-                f.migrations,
-                f.stranded_bytes
-            );
+            ExitCode::from(2)
         }
     }
-    println!("\nns/alloc is wall time per allocation including spawn and join; 'vs heap' is wall time relative to global-malloc; peak used sums each strand's own peak.");
+}
+
+/// The child side: run one spec and print its measurement.
+fn child(spec: &str) -> ExitCode {
+    let result = serde_json::from_str::<Spec>(spec)
+        .map_err(|e| format!("the measurement spec is not valid JSON: {e}"))
+        .and_then(|s| measure::run(&s));
+    match result {
+        Ok(m) => {
+            println!(
+                "{}",
+                serde_json::to_string(&m).expect("a measurement serialises")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where the comparison ran.
+#[derive(Debug, Serialize)]
+struct Machine {
+    cpu: String,
+    cores: usize,
+    kernel: String,
+}
+
+impl Machine {
+    fn here() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|m| m.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        Machine {
+            cpu,
+            cores: cores(),
+            kernel,
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The whole result, as written by `--json`.
+#[derive(Serialize)]
+struct Comparison<'a> {
+    version: &'static str,
+    command: Vec<String>,
+    machine: Machine,
+    workers: usize,
+    repetitions: usize,
+    quick: bool,
+    rows: &'a [Row],
+    failures: &'a [String],
+}
+
+fn workloads(cli: &Cli) -> Result<Vec<Workload>, String> {
+    let kinds = if cli.workload.is_empty() {
+        Kind::ALL.to_vec()
+    } else {
+        cli.workload.clone()
+    };
+    let mut out = Vec::new();
+    for k in kinds {
+        let mut w = if cli.quick {
+            Workload::quick(k)
+        } else {
+            Workload::new(k)
+        };
+        if let Some(n) = cli.strands {
+            w = w.with_strands(n);
+        }
+        if let Some(n) = cli.allocs {
+            w = w.with_allocs(n);
+        }
+        if let Some(s) = cli.sizes {
+            w = w.with_sizes(s);
+        }
+        w = w.with_seed(cli.seed);
+        w.validate().map_err(|e| e.to_string())?;
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    Ok(out)
+}
+
+fn run_child(spec: &Spec) -> Result<Measurement, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let json = serde_json::to_string(spec).expect("a spec serialises");
+    let out = std::process::Command::new(exe)
+        .arg("measure")
+        .arg("--spec")
+        .arg(json)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start a measurement process: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let err = err.trim();
+        return Err(format!(
+            "{} on {} (threshold {}): {}",
+            spec.workload.kind,
+            spec.backend,
+            spec.threshold,
+            if err.is_empty() {
+                format!("the process ended with {}", out.status)
+            } else {
+                err.to_string()
+            }
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "{} on {}: unreadable measurement: {e}",
+            spec.workload.kind, spec.backend
+        )
+    })
+}
+
+fn write_out(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn compare(cli: &Cli) -> Result<ExitCode, String> {
+    let workloads = workloads(cli)?;
+    let backends: Vec<&str> = if cli.backend.is_empty() {
+        backends::ENABLED.to_vec()
+    } else {
+        let mut b = Vec::new();
+        for x in &cli.backend {
+            if !b.contains(x) {
+                b.push(*x);
+            }
+        }
+        b
+    };
+    let thresholds = if cli.threshold.is_empty() {
+        vec![Config::current().map_err(|e| e.to_string())?.threshold()]
+    } else {
+        cli.threshold.clone()
+    };
+    let workers = cli.workers.unwrap_or_else(cores);
+    let repeat = cli.repeat.unwrap_or(if cli.quick { 3 } else { 5 });
+    let to_stdout = |p: &Option<std::path::PathBuf>| p.as_deref() == Some(Path::new("-"));
+    let table_on_stdout = !to_stdout(&cli.json) && !to_stdout(&cli.csv);
+
+    let total = workloads.len() * thresholds.len() * repeat * backends.len();
+    let bar = if cli.no_progress {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let machine = Machine::here();
+    if table_on_stdout {
+        println!(
+            "strand-alloc comparison: backends {}; {} workers on {} cores ({}, Linux {}); {} repetitions{}",
+            backends.join(", "),
+            workers,
+            machine.cores,
+            machine.cpu,
+            machine.kernel,
+            repeat,
+            if cli.quick { "; quick suite" } else { "" }
+        );
+    }
+
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for w in &workloads {
+        for &threshold in &thresholds {
+            let mut runs: Vec<Vec<Measurement>> = backends.iter().map(|_| Vec::new()).collect();
+            // Backends take turns within each repetition, so drift on the machine falls
+            // on all of them alike.
+            for rep in 0..repeat {
+                for (bi, b) in backends.iter().enumerate() {
+                    bar.set_message(format!("{} · {} · rep {}", w.kind, b, rep + 1));
+                    let spec = Spec {
+                        backend: b.to_string(),
+                        workload: *w,
+                        threshold,
+                        workers,
+                        sample_every: Duration::from_millis(2),
+                    };
+                    match run_child(&spec) {
+                        Ok(m) => runs[bi].push(m),
+                        Err(e) => failures.push(e),
+                    }
+                    bar.inc(1);
+                }
+            }
+            rows.extend(runs.into_iter().filter(|r| !r.is_empty()).map(Row::new));
+        }
+    }
+    bar.finish_and_clear();
+    report::relate(&mut rows);
+
+    let doc = Comparison {
+        version: env!("CARGO_PKG_VERSION"),
+        command: std::env::args().collect(),
+        machine,
+        workers,
+        repetitions: repeat,
+        quick: cli.quick,
+        rows: &rows,
+        failures: &failures,
+    };
+    if let Some(p) = &cli.json {
+        let text = serde_json::to_string_pretty(&doc).expect("the comparison serialises");
+        if to_stdout(&cli.json) {
+            println!("{text}");
+        } else {
+            write_out(p, &text)?;
+        }
+    }
+    if let Some(p) = &cli.csv {
+        let text = report::render_csv(&rows);
+        if to_stdout(&cli.csv) {
+            print!("{text}");
+        } else {
+            write_out(p, &text)?;
+        }
+    }
+    if table_on_stdout {
+        print!("{}", report::render_tables(&rows));
+        println!(
+            "\nwall time covers spawning, running and joining every strand; 'vs heap' is the \
+             median relative to global-malloc; peak used/reserved are sampled every 2 ms over \
+             all threads; hazards are accesses to invalid memory detected and refused."
+        );
+    }
+    if !cli.no_chart && !rows.is_empty() {
+        let kind = cli
+            .chart_workload
+            .filter(|k| workloads.iter().any(|w| w.kind == *k))
+            .or_else(|| {
+                workloads
+                    .iter()
+                    .map(|w| w.kind)
+                    .find(|k| *k == Kind::LongLived)
+            })
+            .unwrap_or(workloads[0].kind);
+        chart::draw(&rows, kind, &cli.chart)?;
+        if table_on_stdout {
+            println!("chart: {}", cli.chart.display());
+        }
+    }
+    for f in &failures {
+        eprintln!("failed: {f}");
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -1,0 +1,192 @@
+//! The command line: what to compare and where to write it.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use strand_alloc::backends;
+use strand_alloc::workload::{Kind, Sizes};
+
+/// Compare strand-alloc's backends on the same workloads under one May scheduler.
+///
+/// Every backend compiled in runs every selected workload, with the same inputs, once per
+/// threshold and repetition, each run in a child process of its own. The result is a
+/// table with medians (and min–max) and the figures relative to global-malloc, plus an
+/// optional JSON or CSV file and an SVG chart.
+#[derive(Debug, Parser)]
+#[command(name = "strand-alloc", version, about, long_about = None)]
+pub struct Cli {
+    /// Workloads to run, comma-separated [default: all].
+    #[arg(long, short, value_delimiter = ',', value_parser = parse_kind)]
+    pub workload: Vec<Kind>,
+
+    /// Backends to run, comma-separated [default: every backend compiled in].
+    #[arg(long, short, value_delimiter = ',', value_parser = parse_backend)]
+    pub backend: Vec<&'static str>,
+
+    /// Arena thresholds to sweep, comma-separated sizes such as 64KiB,1MiB,10MiB
+    /// [default: STRAND_ALLOC_THRESHOLD, or 10MiB].
+    #[arg(long, short, value_delimiter = ',', value_parser = parse_threshold)]
+    pub threshold: Vec<usize>,
+
+    /// May worker threads [default: the number of cores].
+    #[arg(long, value_parser = parse_workers)]
+    pub workers: Option<usize>,
+
+    /// Repetitions of each run; the table shows the median [default: 5, or 3 with --quick].
+    #[arg(long, short, value_parser = parse_repeat)]
+    pub repeat: Option<usize>,
+
+    /// The quick suite: a tenth of the work, finishing in under a minute.
+    #[arg(long, short)]
+    pub quick: bool,
+
+    /// Strands per workload, replacing each workload's own default.
+    #[arg(long, value_parser = parse_positive)]
+    pub strands: Option<usize>,
+
+    /// Allocations per strand, replacing each workload's own default.
+    #[arg(long, value_parser = parse_positive)]
+    pub allocs: Option<usize>,
+
+    /// String size distribution: small, mixed or large [default: mixed].
+    #[arg(long, value_parser = parse_sizes)]
+    pub sizes: Option<Sizes>,
+
+    /// Seed of the size generator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Also write every figure as JSON to this file ('-' for standard output, which
+    /// then replaces the table).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Also write the summary as CSV to this file ('-' for standard output, which then
+    /// replaces the table).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
+    /// Where to draw the SVG chart.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "target/strand-alloc/comparison.svg"
+    )]
+    pub chart: PathBuf,
+
+    /// Draw no chart.
+    #[arg(long)]
+    pub no_chart: bool,
+
+    /// The workload whose memory over time the chart shows [default: long-lived, or the
+    /// first selected].
+    #[arg(long, value_parser = parse_kind)]
+    pub chart_workload: Option<Kind>,
+
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands (internal).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one measurement in this process and print it as JSON (used by the comparison
+    /// for its child processes).
+    #[command(hide = true)]
+    Measure {
+        /// The run, as JSON.
+        #[arg(long)]
+        spec: String,
+    },
+}
+
+fn parse_kind(s: &str) -> Result<Kind, String> {
+    s.trim()
+        .parse()
+        .map_err(|e: strand_alloc::workload::WorkloadError| {
+            // The workload error already lists the valid names.
+            e.to_string()
+        })
+}
+
+fn parse_sizes(s: &str) -> Result<Sizes, String> {
+    s.trim()
+        .parse()
+        .map_err(|e: strand_alloc::workload::WorkloadError| e.to_string())
+}
+
+fn parse_backend(s: &str) -> Result<&'static str, String> {
+    let s = s.trim();
+    backends::ENABLED
+        .iter()
+        .copied()
+        .find(|b| *b == s)
+        .ok_or_else(|| {
+            let known = ["thread-arena", "global-malloc", "strand-arena"];
+            let hint = if known.contains(&s) {
+                " (it exists but is not compiled in: build with --features all-backends)"
+            } else {
+                ""
+            };
+            format!(
+                "unknown backend {s:?}{hint}; the backends compiled in are: {}",
+                backends::ENABLED.join(", ")
+            )
+        })
+}
+
+fn parse_threshold(s: &str) -> Result<usize, String> {
+    strand_alloc::Config::default()
+        .with_threshold_str(s.trim())
+        .map(|c| c.threshold())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_workers(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of worker threads"))?;
+    strand_alloc::SchedulerConfig::default()
+        .with_workers(n)
+        .map(|c| c.workers())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+fn parse_repeat(s: &str) -> Result<usize, String> {
+    parse_positive(s).map_err(|e| format!("the repetition count {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_list_the_valid_choices() {
+        let e = parse_kind("reqests").unwrap_err();
+        assert!(e.contains("requests") && e.contains("handoff"), "{e}");
+        let e = parse_backend("tls").unwrap_err();
+        assert!(e.contains(backends::ENABLED[0]), "{e}");
+        assert!(parse_threshold("ten").is_err());
+        assert!(parse_threshold("0").is_err());
+        assert!(parse_workers("0").unwrap_err().contains("worker"));
+        assert_eq!(parse_threshold("64KiB").unwrap(), 64 * 1024);
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,193 @@
+//! One measured run: one backend, one workload, one threshold, in a process of its own.
+//!
+//! The parent starts this same executable with the hidden `measure` subcommand and a
+//! [`Spec`]; the child runs the workload, samples its memory while it runs, and prints
+//! one [`Measurement`] as JSON on standard output. Running each measurement in its own
+//! process makes peak RSS, CPU time and page faults belong to that backend alone.
+
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use strand_alloc::backends::{self, BackendVisitor};
+use strand_alloc::workload::{self, Workload};
+use strand_alloc::{Config, Figures, SchedulerConfig, ValueAllocator};
+
+/// What one child process runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Spec {
+    /// Backend name (one of `backends::ENABLED`).
+    pub backend: String,
+    /// The workload and its parameters.
+    pub workload: Workload,
+    /// Arena threshold in bytes.
+    pub threshold: usize,
+    /// May worker threads.
+    pub workers: usize,
+    /// Take a memory sample this often.
+    pub sample_every: Duration,
+}
+
+/// One memory sample.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Sample {
+    /// Milliseconds since the workload started.
+    pub ms: f64,
+    /// Resident set size, bytes.
+    pub rss: u64,
+    /// Arena (or heap) bytes in use, over all threads.
+    pub used: i64,
+    /// Arena (or heap) bytes reserved, over all threads.
+    pub reserved: i64,
+}
+
+/// What one child process measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    /// The run's spec.
+    pub spec: Spec,
+    /// Wall time of the workload, nanoseconds.
+    pub wall_ns: u64,
+    /// Figures of every strand of the workload, added up.
+    pub figures: Figures,
+    /// Values read back and checked.
+    pub checked: u64,
+    /// Values refused because their memory was found invalid.
+    pub refused: u64,
+    /// Highest sampled `used` over all threads.
+    pub peak_used: i64,
+    /// Highest sampled `reserved` over all threads.
+    pub peak_reserved: i64,
+    /// Peak resident set size of the process, bytes.
+    pub peak_rss: u64,
+    /// User CPU time during the workload, nanoseconds.
+    pub user_ns: u64,
+    /// System CPU time during the workload, nanoseconds.
+    pub sys_ns: u64,
+    /// Minor page faults during the workload.
+    pub minor_faults: u64,
+    /// Memory over time.
+    pub samples: Vec<Sample>,
+}
+
+/// The process's resource usage now.
+struct Usage {
+    user_ns: u64,
+    sys_ns: u64,
+    minor_faults: u64,
+    max_rss: u64,
+}
+
+fn usage() -> Usage {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `ru` points to writable memory the size of `rusage`; getrusage with
+    // RUSAGE_SELF only writes that struct and cannot fail with a valid pointer.
+    let ru = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr());
+        ru.assume_init()
+    };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    Usage {
+        user_ns: ns(ru.ru_utime),
+        sys_ns: ns(ru.ru_stime),
+        minor_faults: ru.ru_minflt as u64,
+        max_rss: ru.ru_maxrss as u64 * 1024,
+    }
+}
+
+/// Resident set size now, from `/proc/self/statm` (0 where it cannot be read).
+fn rss_now() -> u64 {
+    let page = 4096u64;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * page)
+}
+
+struct Child<'a> {
+    spec: &'a Spec,
+}
+
+impl BackendVisitor for Child<'_> {
+    type Output = Result<Measurement, String>;
+
+    fn visit<A: ValueAllocator>(&mut self) -> Self::Output {
+        let spec = self.spec.clone();
+        let config = Config::default()
+            .with_threshold(spec.threshold)
+            .map_err(|e| e.to_string())?;
+        // Start the scheduler before the clock does.
+        strand_alloc::Builder::<A>::new()
+            .config(config)
+            .spawn(|_| ())
+            .map_err(|e| e.to_string())?
+            .join()
+            .map_err(|_| "the warm-up strand panicked".to_string())?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let start = Instant::now();
+        let sampler = {
+            let stop = stop.clone();
+            let every = spec.sample_every;
+            std::thread::spawn(move || {
+                let mut samples = Vec::new();
+                let mut every = every;
+                loop {
+                    let t = strand_alloc::stats::<A>().totals;
+                    samples.push(Sample {
+                        ms: start.elapsed().as_secs_f64() * 1e3,
+                        rss: rss_now(),
+                        used: t.used,
+                        reserved: t.reserved,
+                    });
+                    if stop.load(Ordering::Relaxed) {
+                        return samples;
+                    }
+                    // Keep the series short: halve it and sample half as often.
+                    if samples.len() >= 2048 {
+                        samples = samples.into_iter().step_by(2).collect();
+                        every *= 2;
+                    }
+                    std::thread::sleep(every);
+                }
+            })
+        };
+        let before = usage();
+        let outcome = workload::run::<A>(&spec.workload, config);
+        let after = usage();
+        stop.store(true, Ordering::Relaxed);
+        let samples = sampler
+            .join()
+            .map_err(|_| "the memory sampler panicked".to_string())?;
+        let outcome = outcome.map_err(|e| e.to_string())?;
+        Ok(Measurement {
+            wall_ns: outcome.wall.as_nanos() as u64,
+            figures: outcome.figures,
+            checked: outcome.checked,
+            refused: outcome.refused,
+            peak_used: samples.iter().map(|s| s.used).max().unwrap_or(0),
+            peak_reserved: samples.iter().map(|s| s.reserved).max().unwrap_or(0),
+            peak_rss: after.max_rss,
+            user_ns: after.user_ns - before.user_ns,
+            sys_ns: after.sys_ns - before.sys_ns,
+            minor_faults: after.minor_faults - before.minor_faults,
+            samples,
+            spec,
+        })
+    }
+}
+
+/// Runs `spec` in this process and returns its measurement, or why it could not run.
+pub fn run(spec: &Spec) -> Result<Measurement, String> {
+    SchedulerConfig::default()
+        .with_workers(spec.workers)
+        .and_then(|s| s.apply())
+        .map_err(|e| e.to_string())?;
+    backends::visit(&spec.backend, &mut Child { spec }).unwrap_or_else(|| {
+        Err(format!(
+            "backend {:?} is not compiled in; compiled in: {}",
+            spec.backend,
+            backends::ENABLED.join(", ")
+        ))
+    })
+}

@@ -20,6 +20,7 @@
 //! until the strand exits or resets, since its release carries no ticket.
 
 use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
+use crate::checked::ArenaTag;
 use crate::error::AllocError;
 use crate::stats::{thread_index, Registry};
 use bumpalo::Bump;
@@ -47,6 +48,8 @@ fn pool() -> std::sync::MutexGuard<'static, Vec<Bump>> {
 /// A retired generation: older memory of the strand that still has live allocations.
 struct Retired {
     bump: Bump,
+    /// Dropped (which invalidates its stamps) when the generation is reset.
+    _tag: ArenaTag,
     id: u32,
     live: usize,
     used: usize,
@@ -58,6 +61,8 @@ struct Retired {
 /// aside.
 pub struct OwnArena {
     bump: UnsafeCell<Bump>,
+    /// The current generation's identity, validated by every access under `checked`.
+    tag: UnsafeCell<ArenaTag>,
     /// The current generation's id, the ticket of its allocations (never 0 or `u32::MAX`).
     id: Cell<u32>,
     /// Live allocations in the current generation (values not yet dropped).
@@ -87,6 +92,7 @@ impl OwnArena {
     fn new(bump: Bump) -> Self {
         OwnArena {
             bump: UnsafeCell::new(bump),
+            tag: UnsafeCell::new(ArenaTag::new(None)),
             id: Cell::new(1),
             live: Cell::new(0),
             pinned: Cell::new(false),
@@ -108,6 +114,12 @@ impl OwnArena {
         unsafe { &*self.bump.get() }
     }
 
+    fn tag(&self) -> &ArenaTag {
+        // SAFETY: as for `bump`: `&mut ArenaTag` is formed only in `take_current`, while
+        // no `&ArenaTag` is alive.
+        unsafe { &*self.tag.get() }
+    }
+
     /// Re-measures the current generation's capacity after it grew or changed, and
     /// publishes the strand's used and reserved bytes to this thread's figures.
     fn measure(&self, cx: &StrandCx) {
@@ -127,15 +139,21 @@ impl OwnArena {
         REGISTRY.with_slot(|s| s.gauge(used as i64 - pu as i64, reserved as i64 - pr as i64));
     }
 
-    /// Replaces the current generation with `next` and returns the old one.
+    /// Replaces the current generation with `next` (under a fresh tag) and returns the
+    /// old one with its tag.
     ///
     /// # Safety
     ///
-    /// No `&Bump` of the current generation is alive.
-    unsafe fn take_current(&self, next: Bump) -> Bump {
-        // SAFETY: by this function's contract nobody borrows the current `Bump`; moving it
-        // out does not move the chunks its allocations live in.
-        std::mem::replace(unsafe { &mut *self.bump.get() }, next)
+    /// No `&Bump` or `&ArenaTag` of the current generation is alive.
+    unsafe fn take_current(&self, next: Bump) -> (Bump, ArenaTag) {
+        // SAFETY: by this function's contract nobody borrows the current `Bump` or tag;
+        // moving the `Bump` does not move the chunks its allocations live in.
+        unsafe {
+            (
+                std::mem::replace(&mut *self.bump.get(), next),
+                std::mem::replace(&mut *self.tag.get(), ArenaTag::new(None)),
+            )
+        }
     }
 
     fn next_id(&self) -> u32 {
@@ -167,10 +185,11 @@ impl OwnArena {
         let used = self.used.replace(0);
         let reserved = self.reserved.replace(0);
         // SAFETY: no `&Bump` is alive here (this runs before the allocation borrows it).
-        let mut old = unsafe { self.take_current(fresh) };
+        let (mut old, tag) = unsafe { self.take_current(fresh) };
         if self.live.get() == 0 && !self.pinned.get() {
             // Nothing in the old generation is live: reset it and keep it as the spare.
             cx.count_gauge(-(used as i64), -(reserved as i64));
+            drop(tag);
             old.reset();
             self.keep_spare(old, threshold, cx);
             cx.count_reset(ResetCause::Threshold);
@@ -179,6 +198,7 @@ impl OwnArena {
             self.aside_reserved.set(self.aside_reserved.get() + reserved);
             self.retired.borrow_mut().push(Retired {
                 bump: old,
+                _tag: tag,
                 id: self.id.get(),
                 live: self.live.get(),
                 used,
@@ -218,14 +238,21 @@ impl OwnArena {
         if g.live > 0 || g.pinned {
             return;
         }
-        let mut g = retired.swap_remove(i);
+        let Retired {
+            mut bump,
+            _tag: tag,
+            used,
+            reserved,
+            ..
+        } = retired.swap_remove(i);
         drop(retired);
-        self.aside_used.set(self.aside_used.get() - g.used);
-        self.aside_reserved.set(self.aside_reserved.get() - g.reserved);
-        cx.count_gauge(-(g.used as i64), -(g.reserved as i64));
+        drop(tag);
+        self.aside_used.set(self.aside_used.get() - used);
+        self.aside_reserved.set(self.aside_reserved.get() - reserved);
+        cx.count_gauge(-(used as i64), -(reserved as i64));
         // Every allocation of the generation has been released: nothing points into it.
-        g.bump.reset();
-        self.keep_spare(g.bump, cx.config.threshold(), cx);
+        bump.reset();
+        self.keep_spare(bump, cx.config.threshold(), cx);
         cx.count_reset(ResetCause::Threshold);
         self.publish();
     }
@@ -252,11 +279,12 @@ impl OwnArena {
             Bump::new()
         };
         // SAFETY: no `&Bump` is alive (none is kept beyond a single backend call).
-        let mut old = unsafe { self.take_current(fresh) };
+        let (mut old, tag) = unsafe { self.take_current(fresh) };
+        drop(tag);
         if old.allocated_bytes() <= threshold {
-            // SAFETY (of the reset): by this function's contract nothing points into it.
+            // By this function's contract nothing points into it.
             old.reset();
-            // SAFETY: as above, nobody borrows the current `Bump`.
+            // SAFETY: as above, nobody borrows the current `Bump` or tag.
             drop(unsafe { self.take_current(old) });
         }
         cx.count_gauge(-(self.used.replace(0) as i64), 0);
@@ -332,17 +360,17 @@ unsafe impl ValueAllocator for StrandArena {
             if pinned {
                 Ticket::PINNED
             } else {
-                Ticket(a.id.get())
+                Ticket::new(a.id.get()).with_stamp(a.tag().stamp())
             },
         ))
     }
 
     #[inline]
     unsafe fn dealloc(a: &OwnArena, cx: &StrandCx, _: NonNull<u8>, _: Layout, ticket: Ticket) {
-        if ticket == Ticket(a.id.get()) {
+        if ticket.id() == a.id.get() {
             a.live.set(a.live.get() - 1);
         } else if ticket != Ticket::PINNED {
-            a.release_retired(ticket.0, cx);
+            a.release_retired(ticket.id(), cx);
         }
     }
 

@@ -24,6 +24,7 @@
 //!   ([`with_thread`]), and no borrow of it outlives that call.
 
 use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
+use crate::checked::ArenaTag;
 use crate::error::AllocError;
 use crate::stats::{Registry, ThreadSlot};
 use bumpalo::Bump;
@@ -50,6 +51,8 @@ pub struct Gen {
     reserved: AtomicUsize,
     /// Set once the owning thread has moved on from this generation.
     retired: AtomicBool,
+    /// Identity and reset count, validated by every access under `checked`.
+    tag: ArenaTag,
 }
 
 // SAFETY: the `Bump` is only used for allocation and reset by the thread whose current
@@ -67,6 +70,7 @@ impl Gen {
             limit: 0,
             reserved: AtomicUsize::new(0),
             retired: AtomicBool::new(false),
+            tag: ArenaTag::new(None),
         }
     }
 
@@ -82,6 +86,7 @@ impl Gen {
             limit: capacity,
             reserved: AtomicUsize::new(reserved),
             retired: AtomicBool::new(false),
+            tag: ArenaTag::new(None),
         })
     }
 
@@ -143,6 +148,7 @@ impl ThreadState {
         if used == 0 {
             return false;
         }
+        gen.tag.invalidate();
         gen.bump.reset();
         *gen.used.get_mut() = 0;
         self.slot.gauge(-(used as i64), 0);
@@ -392,7 +398,7 @@ unsafe impl ValueAllocator for ThreadArena {
             hold.bytes += charge;
             st.slot.gauge(charge as i64, 0);
             cx.count_alloc(layout.size(), charge as i64, 0);
-            Ok((ptr, Ticket(idx)))
+            Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
         })
         .unwrap_or_else(|| Err(AllocError::oom(ThreadArena::NAME, layout)))
     }
@@ -404,11 +410,11 @@ unsafe impl ValueAllocator for ThreadArena {
         }
         // SAFETY: no other reference into the list is alive; the ticket is the index
         // `try_alloc` returned for a hold that still counts this allocation.
-        let hold = unsafe { &mut holds.list()[t.0 as usize] };
+        let hold = unsafe { &mut holds.list()[t.id() as usize] };
         hold.live -= 1;
-        let is_active = holds.active_idx.get() == t.0 && !holds.active.get().is_null();
+        let is_active = holds.active_idx.get() == t.id() && !holds.active.get().is_null();
         if hold.live == 0 && !hold.pinned && !is_active {
-            holds.release(t.0, cx);
+            holds.release(t.id(), cx);
         }
     }
 

@@ -22,6 +22,10 @@ done
 step "tests with --features all-backends,cli"
 cargo test --no-default-features --features all-backends,cli
 
+# The same with checked handles and the seed policy, whose hazards must all be caught.
+step "tests with --features all-backends,seed-arena,cli (checked)"
+cargo test --no-default-features --features all-backends,seed-arena,cli
+
 step "a build with no backend is refused with a clear message"
 if out=$(cargo check --lib --no-default-features 2>&1); then
     echo "a build with no backend feature succeeded; it must fail" >&2

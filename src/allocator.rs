@@ -1,6 +1,7 @@
 //! The [`ValueAllocator`] trait that every backend implements, and the per-strand context
 //! ([`StrandCx`]) the library keeps for each strand whatever the backend.
 
+use crate::checked::Stamp;
 use crate::config::Config;
 use crate::error::AllocError;
 use crate::stats::{Counter, Registry, StrandCounters, StrandReport, ThreadSlot};
@@ -11,16 +12,46 @@ use std::sync::{Arc, OnceLock};
 
 /// Tells a backend which of its holds an allocation belongs to, so that releasing the
 /// allocation can find it again. Backends that need no such bookkeeping use
-/// [`Ticket::NONE`].
+/// [`Ticket::NONE`]. With the `checked` feature it also carries the allocation's
+/// [`Stamp`], which every access to the value validates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ticket(pub(crate) u32);
+pub struct Ticket {
+    id: u32,
+    stamp: Stamp,
+}
 
 impl Ticket {
     /// No bookkeeping attached.
-    pub const NONE: Ticket = Ticket(0);
+    pub const NONE: Ticket = Ticket::new(0);
     /// An allocation made through the `allocator-api2` handle, which cannot carry a
     /// ticket: it keeps what it came from alive until the strand exits or resets.
-    pub const PINNED: Ticket = Ticket(u32::MAX);
+    pub const PINNED: Ticket = Ticket::new(u32::MAX);
+
+    /// A ticket with this backend-defined number and no stamp.
+    pub const fn new(id: u32) -> Ticket {
+        Ticket {
+            id,
+            stamp: Stamp::NONE,
+        }
+    }
+
+    /// This ticket, stamped with the arena generation the allocation came from.
+    #[inline]
+    pub fn with_stamp(self, stamp: Stamp) -> Ticket {
+        Ticket { stamp, ..self }
+    }
+
+    /// The backend-defined number.
+    #[inline]
+    pub fn id(self) -> u32 {
+        self.id
+    }
+
+    /// The arena generation the allocation came from.
+    #[inline]
+    pub fn stamp(self) -> Stamp {
+        self.stamp
+    }
 }
 
 /// A source of memory for the values of strands.
@@ -54,6 +85,13 @@ pub unsafe trait ValueAllocator: Sized + 'static {
     /// Whether the bytes a strand allocates stay with an OS thread when the strand moves
     /// (then moving leaves them *stranded* on the old thread).
     const THREAD_BOUND: bool;
+
+    /// Whether the backend keeps promise 1 of the contract. Only the seed policy
+    /// (`seed-arena`, which exists only with the `checked` feature) sets this to `false`:
+    /// it invalidates memory on purpose so that the hazards can be shown, and `checked`
+    /// refuses every access to such memory. Tests and comparisons that expect zero hazards
+    /// skip backends that are not safe.
+    const SAFE: bool = true;
 
     /// What the backend keeps for each strand.
     type StrandState;

@@ -117,3 +117,28 @@ pub struct SendError(pub crate::PortableValue);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("every sender of the channel has been dropped and the channel is empty")]
 pub struct RecvError;
+
+/// A value's memory was found invalid when it was accessed (only with the `checked`
+/// feature, and only on a backend that breaks the allocation contract on purpose, such as
+/// the seed policy; or on a bug). The access is refused, so stale memory is never read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "strand-alloc hazard on the {backend} backend: a value's memory was invalidated before \
+     it was read (arena generation {arena} was at reset count {stamped} when the value was \
+     made and is at {now}; arena owned by thread {owner_thread}, read on thread \
+     {reading_thread}); the access was refused"
+)]
+pub struct Hazard {
+    /// The backend the value came from.
+    pub backend: &'static str,
+    /// The arena generation's tag.
+    pub arena: u32,
+    /// The generation's reset count when the value was allocated.
+    pub stamped: u32,
+    /// Its reset count now.
+    pub now: u32,
+    /// The only thread that may read the arena (0: any).
+    pub owner_thread: u32,
+    /// The thread that tried to read.
+    pub reading_thread: u32,
+}

@@ -44,6 +44,7 @@ pub mod allocator;
 mod allocator_api;
 pub mod backends;
 pub mod channel;
+pub mod checked;
 pub mod config;
 pub mod error;
 pub mod portable;
@@ -59,13 +60,15 @@ pub use allocator_api::StrandAllocator;
 pub use backends::DefaultBackend;
 #[cfg(feature = "global-malloc")]
 pub use backends::GlobalMalloc;
+#[cfg(feature = "seed-arena")]
+pub use backends::SeedArena;
 #[cfg(feature = "strand-arena")]
 pub use backends::StrandArena;
 #[cfg(feature = "thread-arena")]
 pub use backends::ThreadArena;
 pub use channel::{channel, ValueReceiver, ValueSender};
 pub use config::Config;
-pub use error::{AllocError, ConfigError, RecvError, SendError, SpawnError};
+pub use error::{AllocError, ConfigError, Hazard, RecvError, SendError, SpawnError};
 pub use portable::PortableValue;
 pub use scheduler::SchedulerConfig;
 pub use stats::{Figures, StatsSnapshot, StrandReport};

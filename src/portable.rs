@@ -2,6 +2,7 @@
 //! which a value crosses from one strand to another (channels, join results).
 
 use crate::allocator::ValueAllocator;
+use crate::error::Hazard;
 use crate::value::Value;
 
 /// A value that owns all its memory on the global heap: `Send`, `Sync` and `'static`.
@@ -32,34 +33,39 @@ pub enum PortableValue {
 impl PortableValue {
     /// Copies `v` and every value nested in it; returns the copy and the number of string
     /// and byte-string bytes copied.
-    pub(crate) fn copy_of<A: ValueAllocator>(v: &Value<'_, A>) -> (PortableValue, usize) {
+    pub(crate) fn copy_of<A: ValueAllocator>(
+        v: &Value<'_, A>,
+    ) -> Result<(PortableValue, usize), Hazard> {
         let mut bytes = 0;
-        let p = Self::copy_counting(v, &mut bytes);
-        (p, bytes)
+        let p = Self::copy_counting(v, &mut bytes)?;
+        Ok((p, bytes))
     }
 
-    fn copy_counting<A: ValueAllocator>(v: &Value<'_, A>, bytes: &mut usize) -> PortableValue {
-        match v {
+    fn copy_counting<A: ValueAllocator>(
+        v: &Value<'_, A>,
+        bytes: &mut usize,
+    ) -> Result<PortableValue, Hazard> {
+        Ok(match v {
             Value::Int(i) => PortableValue::Int(*i),
             Value::Float(x) => PortableValue::Float(*x),
             Value::Bool(b) => PortableValue::Bool(*b),
             Value::Str(s) => {
                 *bytes += s.len();
-                PortableValue::Str(s.as_str().into())
+                PortableValue::Str(s.try_as_str()?.into())
             }
             Value::Bytes(b) => {
                 *bytes += b.len();
-                PortableValue::Bytes(b.as_slice().into())
+                PortableValue::Bytes(b.try_as_slice()?.into())
             }
             Value::Variant(var) => PortableValue::Variant {
                 tag: var.tag(),
                 fields: var
-                    .fields()
+                    .try_fields()?
                     .iter()
                     .map(|f| Self::copy_counting(f, bytes))
-                    .collect(),
+                    .collect::<Result<_, _>>()?,
             },
-        }
+        })
     }
 
     /// The number of string and byte-string bytes in this value and its fields.

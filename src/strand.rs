@@ -138,6 +138,15 @@ impl<A: ValueAllocator> Strand<A> {
         A::try_alloc(&self.state, &self.cx, layout, pinned)
     }
 
+    /// Validates an allocation's stamp; a failure is counted as a hazard of this strand.
+    #[inline]
+    pub(crate) fn checked(&self, ticket: Ticket) -> Result<(), crate::error::Hazard> {
+        ticket
+            .stamp()
+            .check(A::NAME)
+            .inspect_err(|_| self.cx.count(Counter::Hazards, 1))
+    }
+
     /// Releases memory from [`Strand::alloc_raw`].
     ///
     /// # Safety
@@ -206,11 +215,22 @@ impl<A: ValueAllocator> Strand<A> {
 
     /// A deep copy of `value` that owns its bytes on the global heap and can cross to
     /// another strand or thread. Counted as one copy of all its bytes.
+    ///
+    /// # Panics
+    ///
+    /// As [`Bytes::as_slice`]: only on a hazard, only with `checked`.
     pub fn export(&self, value: &Value<'_, A>) -> PortableValue {
-        let (p, bytes) = PortableValue::copy_of(value);
+        self.try_export(value)
+            .unwrap_or_else(|h| crate::value::hazard(h))
+    }
+
+    /// Like [`Strand::export`], or the [`crate::Hazard`] that refused reading the value
+    /// (always `Ok` without the `checked` feature).
+    pub fn try_export(&self, value: &Value<'_, A>) -> Result<PortableValue, crate::Hazard> {
+        let (p, bytes) = PortableValue::copy_of(value)?;
         self.cx.count(Counter::Copies, 1);
         self.cx.count(Counter::CopiedBytes, bytes as u64);
-        p
+        Ok(p)
     }
 
     /// Turns a portable value into a value of this strand. String bytes are adopted

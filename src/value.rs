@@ -6,7 +6,7 @@
 //! either way dropping the value releases them exactly once.
 
 use crate::allocator::{Ticket, ValueAllocator};
-use crate::error::AllocError;
+use crate::error::{AllocError, Hazard};
 use crate::portable::PortableValue;
 use crate::strand::Strand;
 use crate::variant::Variant;
@@ -79,13 +79,41 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
     }
 
     /// The bytes.
+    ///
+    /// # Panics
+    ///
+    /// With the `checked` feature, when the value's memory was invalidated (a
+    /// [`Hazard`], counted in the strand's figures); only a backend that breaks the
+    /// allocation contract on purpose (the seed policy) can cause it.
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
+        match self.try_as_slice() {
+            Ok(b) => b,
+            Err(h) => hazard(h),
+        }
+    }
+
+    /// The bytes, or the [`Hazard`] that refused the access (always `Ok` without the
+    /// `checked` feature).
+    #[inline]
+    pub fn try_as_slice(&self) -> Result<&[u8], Hazard> {
+        self.check()?;
         // SAFETY: `ptr` is valid for `len` initialised bytes for as long as `self` exists:
         // backend memory stays valid until it is released (by this value's drop) or its
         // strand resets or exits, which needs `&mut Strand` or the strand's end, both
-        // impossible while `self` borrows it; heap memory is owned by `self`.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        // impossible while `self` borrows it; heap memory is owned by `self`. (A backend
+        // that breaks this on purpose exists only with `checked`, whose `check` above has
+        // just refused any invalidated memory.)
+        Ok(unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) })
+    }
+
+    /// Validates the value's arena stamp (nothing to do without `checked`).
+    #[inline]
+    pub(crate) fn check(&self) -> Result<(), Hazard> {
+        match self.origin {
+            Origin::Backend(t) => self.strand.checked(t),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the bytes live on the global heap (adopted from a portable value) rather
@@ -189,10 +217,26 @@ impl<'s, A: ValueAllocator> Str<'s, A> {
     }
 
     /// The string.
+    ///
+    /// # Panics
+    ///
+    /// As [`Bytes::as_slice`]: only on a hazard, only with `checked`.
     #[inline]
     pub fn as_str(&self) -> &str {
+        match self.try_as_str() {
+            Ok(s) => s,
+            Err(h) => hazard(h),
+        }
+    }
+
+    /// The string, or the [`Hazard`] that refused the access (always `Ok` without the
+    /// `checked` feature).
+    #[inline]
+    pub fn try_as_str(&self) -> Result<&str, Hazard> {
         // SAFETY: every constructor checks or copies valid UTF-8, and the bytes never change.
-        unsafe { std::str::from_utf8_unchecked(self.0.as_slice()) }
+        self.0
+            .try_as_slice()
+            .map(|b| unsafe { std::str::from_utf8_unchecked(b) })
     }
 
     /// The underlying bytes.
@@ -421,4 +465,11 @@ impl<A: ValueAllocator> From<f64> for Value<'_, A> {
     fn from(x: f64) -> Self {
         Value::Float(x)
     }
+}
+
+/// Refuses an access to invalidated memory.
+#[cold]
+#[inline(never)]
+pub(crate) fn hazard(h: Hazard) -> ! {
+    panic!("{h}")
 }

@@ -6,7 +6,7 @@
 //! the array.
 
 use crate::allocator::{Ticket, ValueAllocator};
-use crate::error::AllocError;
+use crate::error::{AllocError, Hazard};
 use crate::strand::Strand;
 use crate::value::Value;
 use std::alloc::Layout;
@@ -98,10 +98,24 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
     }
 
     /// The fields.
+    ///
+    /// # Panics
+    ///
+    /// As [`crate::Bytes::as_slice`]: only on a hazard, only with `checked`.
     pub fn fields(&self) -> &[Value<'s, A>] {
+        match self.try_fields() {
+            Ok(f) => f,
+            Err(h) => crate::value::hazard(h),
+        }
+    }
+
+    /// The fields, or the [`Hazard`] that refused the access (always `Ok` without the
+    /// `checked` feature).
+    pub fn try_fields(&self) -> Result<&[Value<'s, A>], Hazard> {
+        self.strand.checked(self.ticket)?;
         // SAFETY: the first `len` slots were initialised in `try_build` and stay valid
-        // while `self` (which borrows the strand) exists; see `Bytes::as_slice`.
-        unsafe { std::slice::from_raw_parts(self.fields.as_ptr(), self.len as usize) }
+        // while `self` (which borrows the strand) exists; see `Bytes::try_as_slice`.
+        Ok(unsafe { std::slice::from_raw_parts(self.fields.as_ptr(), self.len as usize) })
     }
 
     /// A deep copy in the same strand.
@@ -121,10 +135,11 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
 
 impl<A: ValueAllocator> Drop for Variant<'_, A> {
     fn drop(&mut self) {
-        let fields = std::ptr::slice_from_raw_parts_mut(self.fields.as_ptr(), self.len as usize);
-        // SAFETY: the first `len` slots hold initialised fields owned by this variant
-        // alone; they are dropped once, here.
-        unsafe { std::ptr::drop_in_place(fields) };
+        // An invalidated array (a hazard, counted) cannot be read: its fields are leaked
+        // rather than dropped from stale memory.
+        if self.strand.checked(self.ticket).is_ok() {
+            self.drop_fields();
+        }
         // SAFETY: this is the size and alignment `try_build` allocated with (it fit in a
         // `Layout` then) and the ticket it got; the array is not used after this.
         unsafe {
@@ -135,6 +150,15 @@ impl<A: ValueAllocator> Drop for Variant<'_, A> {
             self.strand
                 .dealloc_raw(self.fields.cast(), layout, self.ticket);
         }
+    }
+}
+
+impl<A: ValueAllocator> Variant<'_, A> {
+    fn drop_fields(&mut self) {
+        let fields = std::ptr::slice_from_raw_parts_mut(self.fields.as_ptr(), self.len as usize);
+        // SAFETY: the first `len` slots hold initialised fields owned by this variant
+        // alone; they are dropped once, here.
+        unsafe { std::ptr::drop_in_place(fields) };
     }
 }
 

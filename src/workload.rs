@@ -383,7 +383,7 @@ struct Ctx<'s, A: ValueAllocator> {
     rng: Rng,
     sizes: Sizes,
     kind: Kind,
-    checked: u64,
+    tally: Tally,
 }
 
 /// A string made by [`Ctx::make`], with what it must contain.
@@ -400,7 +400,7 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
             rng: Rng::new(w.seed, stream),
             sizes: w.sizes,
             kind: w.kind,
-            checked: 0,
+            tally: Tally::default(),
         }
     }
 
@@ -421,8 +421,14 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
         }
     }
 
-    fn check_str(&mut self, s: &str, letter: u8, len: usize) -> Result<(), WorkloadError> {
-        self.checked += 1;
+    /// Checks a string's contents. A value the backend refuses to read (a hazard, only
+    /// on the seed policy) is counted as refused instead.
+    fn check_str(&mut self, s: &Str<'s, A>, letter: u8, len: usize) -> Result<(), WorkloadError> {
+        let Ok(s) = s.try_as_str() else {
+            self.tally.refused += 1;
+            return Ok(());
+        };
+        self.tally.checked += 1;
         if s.len() != len || !s.bytes().all(|b| b == letter) {
             let shown: String = s.chars().take(16).collect();
             return Err(self.corrupt(format!(
@@ -435,7 +441,33 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
     }
 
     fn check(&mut self, m: &Made<'s, A>) -> Result<(), WorkloadError> {
-        self.check_str(m.value.as_str(), m.letter, m.len)
+        self.check_str(&m.value, m.letter, m.len)
+    }
+
+    /// Sends a copy of `v`; a value the backend refuses to read is counted as refused and
+    /// replaced by an empty message with the same key, so the receiver's count holds.
+    fn send(
+        &mut self,
+        tx: &crate::ValueSender,
+        v: &Value<'s, A>,
+        key: u64,
+    ) -> Result<(), WorkloadError> {
+        let p = match self.strand.try_export(v) {
+            Ok(p) => p,
+            Err(_) => {
+                self.tally.refused += 1;
+                PortableValue::Variant {
+                    tag: key as u32,
+                    fields: vec![
+                        PortableValue::Int(key as i64),
+                        PortableValue::Str("".into()),
+                    ]
+                    .into(),
+                }
+            }
+        };
+        tx.send_portable(p)
+            .map_err(|_| self.corrupt("the receiving strand hung up".into()))
     }
 
     /// A message: variant `tag` of (Int key, Str payload).
@@ -447,23 +479,34 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
         (v.into(), m.letter, m.len)
     }
 
-    /// Checks a received message and returns its key, letter and length.
-    fn read_message(&mut self, v: &Value<'s, A>) -> Result<(u64, u8, usize), WorkloadError> {
+    /// Checks a received message and returns its key, letter and length (`None` when
+    /// the backend refused to read it).
+    fn read_message(
+        &mut self,
+        v: &Value<'s, A>,
+    ) -> Result<Option<(u64, u8, usize)>, WorkloadError> {
         let var = v
             .as_variant()
             .ok_or_else(|| self.corrupt("a message is not a variant".into()))?;
-        let (key, payload) = match var.fields() {
+        let Ok(fields) = var.try_fields() else {
+            self.tally.refused += 1;
+            return Ok(None);
+        };
+        let (key, payload) = match fields {
             [Value::Int(k), Value::Str(s)] => (*k as u64, s),
             _ => return Err(self.corrupt("a message has the wrong fields".into())),
         };
         if var.tag() != key as u32 {
             return Err(self.corrupt(format!("tag {} does not match key {key}", var.tag())));
         }
-        let s = payload.as_str();
+        let Ok(s) = payload.try_as_str() else {
+            self.tally.refused += 1;
+            return Ok(None);
+        };
         let l = s.as_bytes().first().copied().unwrap_or(b'a');
         let len = s.len();
-        self.check_str(s, l, len)?;
-        Ok((key, l, len))
+        self.check_str(payload, l, len)?;
+        Ok(Some((key, l, len)))
     }
 }
 
@@ -474,15 +517,23 @@ fn hop() {
     may::coroutine::yield_now();
 }
 
-type Body<A> = Box<dyn FnOnce(&mut Strand<A>) -> Result<u64, WorkloadError> + Send>;
+/// What one strand checked.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    checked: u64,
+    refused: u64,
+}
+
+type Body<A> = Box<dyn FnOnce(&mut Strand<A>) -> Result<Tally, WorkloadError> + Send>;
 
 /// Spawned strands of one run, joined together.
 struct Crew<A: ValueAllocator> {
     kind: Kind,
     config: Config,
-    handles: Vec<JoinHandle<Result<u64, WorkloadError>>>,
+    handles: Vec<JoinHandle<Result<Tally, WorkloadError>>>,
     figures: Figures,
     checked: u64,
+    refused: u64,
     _backend: std::marker::PhantomData<fn() -> A>,
 }
 
@@ -494,6 +545,7 @@ impl<A: ValueAllocator> Crew<A> {
             handles: Vec::new(),
             figures: Figures::default(),
             checked: 0,
+            refused: 0,
             _backend: std::marker::PhantomData,
         }
     }
@@ -519,8 +571,9 @@ impl<A: ValueAllocator> Crew<A> {
                 self.figures.accumulate(&rep.figures);
             }
             let r = match r {
-                Ok(Ok(checked)) => {
-                    self.checked += checked;
+                Ok(Ok(t)) => {
+                    self.checked += t.checked;
+                    self.refused += t.refused;
                     Ok(())
                 }
                 Ok(Err(e)) => Err(e),
@@ -570,7 +623,7 @@ pub fn run<A: ValueAllocator>(w: &Workload, config: Config) -> Result<Outcome, W
         wall,
         figures: crew.figures,
         checked: crew.checked,
-        refused: 0,
+        refused: crew.refused,
     })
 }
 
@@ -603,12 +656,13 @@ fn requests<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), W
                 cx.check(m)?;
             }
             for (v, l, len) in &variants {
-                let (_, l2, len2) = cx.read_message(v)?;
-                if (l2, len2) != (*l, *len) {
-                    return Err(cx.corrupt("a response variant changed".into()));
+                if let Some((_, l2, len2)) = cx.read_message(v)? {
+                    if (l2, len2) != (*l, *len) {
+                        return Err(cx.corrupt("a response variant changed".into()));
+                    }
                 }
             }
-            Ok(cx.checked)
+            Ok(cx.tally)
         }))?;
     }
     Ok(())
@@ -623,7 +677,7 @@ fn churn<A: ValueAllocator>(
     strand: &Strand<A>,
     window: usize,
     every_hop: Option<usize>,
-) -> Result<u64, WorkloadError> {
+) -> Result<Tally, WorkloadError> {
     let mut cx = Ctx::new(strand, &w, s as u64);
     let mut live: VecDeque<Made<'_, A>> = VecDeque::with_capacity(window);
     for i in 0..w.allocs {
@@ -642,7 +696,7 @@ fn churn<A: ValueAllocator>(
     for m in &live {
         cx.check(m)?;
     }
-    Ok(cx.checked)
+    Ok(cx.tally)
 }
 
 fn long_lived<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), WorkloadError> {
@@ -674,11 +728,9 @@ fn pipeline<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), W
             let mut cx = Ctx::new(strand, &w, stream);
             for k in 0..w.allocs as u64 {
                 let (v, _, _) = cx.message(k);
-                first_tx
-                    .send(strand, &v)
-                    .map_err(|_| cx.corrupt("a stage hung up".into()))?;
+                cx.send(&first_tx, &v, k)?;
             }
-            Ok(cx.checked)
+            Ok(cx.tally)
         }))?;
         for stage in 1..STAGES - 1 {
             let (output, next_input) = channel();
@@ -688,7 +740,7 @@ fn pipeline<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), W
                 let mut cx = Ctx::new(strand, &w, stream);
                 let mut expect = 0u64;
                 while let Ok(v) = stage_input.recv_in(strand) {
-                    let (key, l, len) = cx.read_message(&v)?;
+                    let (key, l, len) = cx.read_message(&v)?.unwrap_or((expect, b'a', 0));
                     if key != expect {
                         return Err(cx.corrupt(format!("message {key} arrived for {expect}")));
                     }
@@ -698,11 +750,9 @@ fn pipeline<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), W
                     let s = strand.str(text(next, len));
                     let out = strand.variant(key as u32, [Value::Int(key as i64), s.into()]);
                     drop(v);
-                    output
-                        .send(strand, &out.into())
-                        .map_err(|_| cx.corrupt("a stage hung up".into()))?;
+                    cx.send(&output, &out.into(), key)?;
                 }
-                Ok(cx.checked)
+                Ok(cx.tally)
             }))?;
         }
         let stream = stream + (STAGES - 1) as u64;
@@ -710,7 +760,7 @@ fn pipeline<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), W
             let mut cx = Ctx::new(strand, &w, stream);
             let mut got = 0u64;
             while let Ok(v) = input.recv_in(strand) {
-                let (key, _, _) = cx.read_message(&v)?;
+                let (key, _, _) = cx.read_message(&v)?.unwrap_or((got, b'a', 0));
                 if key != got {
                     return Err(cx.corrupt(format!("message {key} arrived for {got}")));
                 }
@@ -719,7 +769,7 @@ fn pipeline<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), W
             if got != w.allocs as u64 {
                 return Err(cx.corrupt(format!("{got} of {} messages arrived", w.allocs)));
             }
-            Ok(cx.checked)
+            Ok(cx.tally)
         }))?;
     }
     Ok(())
@@ -765,16 +815,16 @@ fn phases<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), Wor
                     cx.read_message(v)?;
                 }
                 for (i, (v, l, len)) in own.iter().enumerate() {
-                    let (_, l2, len2) = cx.read_message(v)?;
-                    if (l2, len2) != (*l, *len) {
-                        return Err(cx.corrupt("a kept variant changed".into()));
+                    if let Some((_, l2, len2)) = cx.read_message(v)? {
+                        if (l2, len2) != (*l, *len) {
+                            return Err(cx.corrupt("a kept variant changed".into()));
+                        }
                     }
                     if i % SURVIVE_EVERY == 0 {
-                        tx.send(strand, v)
-                            .map_err(|_| cx.corrupt("the phase channel closed".into()))?;
+                        cx.send(&tx, v, ((stream << 20) | i as u64) & 0xFFFF_FFFF)?;
                     }
                 }
-                Ok(cx.checked)
+                Ok(cx.tally)
             }))?;
         }
         drop(tx);
@@ -808,13 +858,12 @@ fn handoff<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), Wo
             let mut cx = Ctx::new(strand, &w, stream);
             for k in 0..w.allocs as u64 {
                 let (v, _, _) = cx.message(k);
-                tx.send(strand, &v)
-                    .map_err(|_| cx.corrupt("the consumer hung up".into()))?;
+                cx.send(&tx, &v, k)?;
                 if k % 32 == 31 {
                     may::coroutine::yield_now();
                 }
             }
-            Ok(cx.checked)
+            Ok(cx.tally)
         }))?;
         crew.spawn(Box::new(move |strand| {
             let mut cx = Ctx::new(strand, &w, stream + 1);
@@ -836,7 +885,7 @@ fn handoff<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), Wo
             if got != w.allocs as u64 {
                 return Err(cx.corrupt(format!("{got} of {} values arrived", w.allocs)));
             }
-            Ok(cx.checked)
+            Ok(cx.tally)
         }))?;
     }
     Ok(())

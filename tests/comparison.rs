@@ -55,15 +55,24 @@ fn quick_comparison_figures_are_consistent() {
     assert_eq!(doc["failures"].as_array().unwrap().len(), 0);
     assert_eq!(doc["workers"], 2);
     let rows = doc["rows"].as_array().unwrap();
+    let mut backends: Vec<&str> = rows
+        .iter()
+        .map(|r| r["backend"].as_str().unwrap())
+        .collect();
+    backends.sort();
+    backends.dedup();
+    let seed = backends.contains(&"seed-arena");
+    assert_eq!(backends.len(), SAFE.len() + seed as usize, "{backends:?}");
     assert_eq!(
         rows.len(),
-        WORKLOADS.len() * SAFE.len(),
+        WORKLOADS.len() * backends.len(),
         "one row per workload and backend"
     );
+    let mut seed_hazards = 0;
 
     for w in WORKLOADS {
         let here: Vec<&Json> = rows.iter().filter(|r| r["workload"]["kind"] == w).collect();
-        assert_eq!(here.len(), SAFE.len(), "{w}: every backend ran");
+        assert_eq!(here.len(), backends.len(), "{w}: every backend ran");
         let mut allocs = Vec::new();
         for r in &here {
             let backend = r["backend"].as_str().unwrap();
@@ -71,6 +80,12 @@ fn quick_comparison_figures_are_consistent() {
             assert_eq!(runs.len(), 1);
             let m = &runs[0];
             let f = &m["figures"];
+            if backend == "seed-arena" {
+                // The seed policy: hazards are expected, and every one refused a read.
+                seed_hazards += figure(f, &["hazards"]);
+                assert!(figure(m, &["refused"]) <= figure(f, &["hazards"]), "{w}");
+                continue;
+            }
             allocs.push((
                 backend,
                 figure(f, &["allocs"]),
@@ -139,6 +154,12 @@ fn quick_comparison_figures_are_consistent() {
             );
         }
     }
+    if seed {
+        assert!(
+            seed_hazards > 0,
+            "the seed policy's hazards show in the comparison"
+        );
+    }
 }
 
 #[test]
@@ -172,8 +193,9 @@ fn outputs_csv_and_chart() {
     );
     let text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    // A header, then 2 workloads × 2 thresholds × 3 backends.
-    assert_eq!(lines.len(), 1 + 2 * 2 * 3, "{text}");
+    // A header, then 2 workloads × 2 thresholds × every backend.
+    let backends = 3 + cfg!(feature = "seed-arena") as usize;
+    assert_eq!(lines.len(), 1 + 2 * 2 * backends, "{text}");
     assert!(lines[0].starts_with("workload,") && lines[0].contains("wall_ms_median"));
     assert!(lines[1..].iter().any(|l| l.contains(",65536,")));
     let chart = std::fs::read_to_string(&svg).unwrap();

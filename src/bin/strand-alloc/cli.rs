@@ -125,11 +125,14 @@ fn parse_backend(s: &str) -> Result<&'static str, String> {
         .copied()
         .find(|b| *b == s)
         .ok_or_else(|| {
-            let known = ["thread-arena", "global-malloc", "strand-arena"];
-            let hint = if known.contains(&s) {
-                " (it exists but is not compiled in: build with --features all-backends)"
-            } else {
-                ""
+            let hint = match s {
+                "thread-arena" | "global-malloc" | "strand-arena" => {
+                    " (it exists but is not compiled in: build with --features all-backends)"
+                }
+                "seed-arena" => {
+                    " (it exists but is not compiled in: build with --features seed-arena)"
+                }
+                _ => "",
             };
             format!(
                 "unknown backend {s:?}{hint}; the backends compiled in are: {}",

@@ -1,0 +1,340 @@
+//! Model-based tests: random programs of strand operations run against every backend and
+//! are checked, after every step, against a plain model of what each live value must
+//! contain, and at each strand's end against exact statistics.
+//!
+//! `PROPTEST_CASES` raises the number of cases (256 per backend by default); failures are
+//! kept in `proptest-regressions/` and replayed first.
+
+mod common;
+use common::*;
+use proptest::prelude::*;
+use proptest::test_runner::{Config as RunnerConfig, FileFailurePersistence};
+use strand_alloc::{channel, Builder, Config, PortableValue, Strand, Value, ValueAllocator};
+use strand_alloc::{ValueReceiver, ValueSender};
+
+/// One step of a strand's program.
+#[derive(Debug, Clone)]
+enum Op {
+    /// Allocate a string of this length.
+    Str(usize),
+    /// Allocate a variant of strings of these lengths.
+    Variant(Vec<usize>),
+    /// Clone the live value at this index (modulo the count).
+    Clone(usize),
+    /// Drop the live value at this index.
+    Drop(usize),
+    /// Send a copy of the live value at this index to the next strand.
+    Send(usize),
+    /// Take a message if one is waiting, check it, keep it.
+    Recv,
+    /// Yield to the scheduler.
+    Yield,
+    /// Force a move to another OS thread.
+    Migrate,
+    /// Drop every live value and reset the strand's memory.
+    Reset,
+}
+
+fn len() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        8 => 0usize..64,
+        4 => 64usize..4096,
+        1 => 4096usize..(256 << 10),
+        1 => (1usize << 20)..(3 << 20),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => len().prop_map(Op::Str),
+        2 => prop::collection::vec(0usize..200, 0..5).prop_map(Op::Variant),
+        2 => any::<usize>().prop_map(Op::Clone),
+        3 => any::<usize>().prop_map(Op::Drop),
+        2 => any::<usize>().prop_map(Op::Send),
+        2 => Just(Op::Recv),
+        1 => Just(Op::Yield),
+        1 => Just(Op::Migrate),
+        1 => Just(Op::Reset),
+    ]
+}
+
+/// A strand's program and its threshold.
+#[derive(Debug, Clone)]
+struct Program {
+    threshold: usize,
+    ops: Vec<Op>,
+}
+
+fn program() -> impl Strategy<Value = Program> {
+    (
+        prop_oneof![Just(16usize << 10), Just(64 << 10), Just(1 << 20), Just(10 << 20)],
+        prop::collection::vec(op(), 0..40),
+    )
+        .prop_map(|(threshold, ops)| Program { threshold, ops })
+}
+
+/// What a live value must contain.
+#[derive(Debug, Clone, PartialEq)]
+enum Expect {
+    Str(String),
+    Variant(u32, Vec<String>),
+}
+
+/// The text of a value: its length and a letter chosen by its serial number.
+fn content(serial: u64, len: usize) -> String {
+    let c = (b'a' + (serial % 26) as u8) as char;
+    let mut s = format!("#{serial}:");
+    while s.len() < len {
+        s.push(c);
+    }
+    s.truncate(len);
+    s
+}
+
+/// The exact allocation figures the model predicts for a strand.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Predicted {
+    allocs: u64,
+    bytes: u64,
+    copies: u64,
+    copied_bytes: u64,
+}
+
+struct Runner<'s, A: ValueAllocator> {
+    s: &'s Strand<A>,
+    live: Vec<(Value<'s, A>, Expect)>,
+    serial: u64,
+    p: Predicted,
+    field_bytes: usize,
+}
+
+impl<'s, A: ValueAllocator> Runner<'s, A> {
+    fn count_str(&mut self, len: usize) {
+        if len > 0 {
+            self.p.allocs += 1;
+            self.p.bytes += len as u64;
+        }
+    }
+
+    fn count_array(&mut self, n: usize) {
+        if n > 0 {
+            self.p.allocs += 1;
+            self.p.bytes += (n * self.field_bytes) as u64;
+        }
+    }
+
+    fn make(&mut self, e: &Expect) -> Value<'s, A> {
+        match e {
+            Expect::Str(t) => {
+                self.count_str(t.len());
+                self.s.str(t).into()
+            }
+            Expect::Variant(tag, fields) => {
+                let vals: Vec<Value<'s, A>> = fields
+                    .iter()
+                    .map(|f| {
+                        self.count_str(f.len());
+                        self.s.str(f).into()
+                    })
+                    .collect();
+                self.count_array(vals.len());
+                self.s.variant(*tag, vals).into()
+            }
+        }
+    }
+
+    fn check_all(&self) -> Result<(), String> {
+        for (i, (v, e)) in self.live.iter().enumerate() {
+            let ok = match (v, e) {
+                (Value::Str(s), Expect::Str(t)) => s.try_as_str().map_err(|h| h.to_string())? == t,
+                (Value::Variant(var), Expect::Variant(tag, fields)) => {
+                    var.tag() == *tag
+                        && var.try_fields().map_err(|h| h.to_string())?.len() == fields.len()
+                        && var
+                            .fields()
+                            .iter()
+                            .zip(fields)
+                            .all(|(f, t)| f.as_str() == Some(t.as_str()))
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(format!("live value {i} is {v:?}, expected {e:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, op: &Op, tx: &ValueSender, rx: &ValueReceiver) -> Result<(), String> {
+        let n = self.live.len();
+        match op {
+            Op::Str(len) => {
+                self.serial += 1;
+                let e = Expect::Str(content(self.serial, *len));
+                let v = self.make(&e);
+                self.live.push((v, e));
+            }
+            Op::Variant(lens) => {
+                self.serial += 1;
+                let fields = lens.iter().map(|l| content(self.serial, *l)).collect();
+                let e = Expect::Variant(self.serial as u32, fields);
+                let v = self.make(&e);
+                self.live.push((v, e));
+            }
+            Op::Clone(i) if n > 0 => {
+                let (v, e) = &self.live[i % n];
+                let c = v.clone();
+                let e = e.clone();
+                match &e {
+                    Expect::Str(t) => self.count_str(t.len()),
+                    Expect::Variant(_, f) => {
+                        f.iter().for_each(|t| self.count_str(t.len()));
+                        self.count_array(f.len());
+                    }
+                }
+                self.live.push((c, e));
+            }
+            Op::Drop(i) if n > 0 => {
+                self.live.swap_remove(i % n);
+            }
+            Op::Send(i) if n > 0 => {
+                let (v, e) = &self.live[i % n];
+                let bytes = match e {
+                    Expect::Str(t) => t.len(),
+                    Expect::Variant(_, f) => f.iter().map(String::len).sum(),
+                };
+                // The copy is made (and counted) even when the receiver has already ended.
+                let _ = tx.send(self.s, v);
+                self.p.copies += 1;
+                self.p.copied_bytes += bytes as u64;
+            }
+            Op::Recv => {
+                if let Some(p) = rx.try_recv() {
+                    // Messages describe themselves: check against what their text says.
+                    let e = match &p {
+                        PortableValue::Str(t) => Expect::Str(t.to_string()),
+                        PortableValue::Variant { tag, fields } => Expect::Variant(
+                            *tag,
+                            fields.iter().map(|f| f.as_str().unwrap().to_string()).collect(),
+                        ),
+                        other => return Err(format!("unexpected message {other:?}")),
+                    };
+                    if let Expect::Variant(_, f) = &e {
+                        self.count_array(f.len());
+                    }
+                    let v = self.s.import(p);
+                    self.live.push((v, e));
+                }
+            }
+            Op::Yield => may::coroutine::yield_now(),
+            Op::Migrate => hop(),
+            Op::Reset | Op::Clone(_) | Op::Drop(_) | Op::Send(_) => {}
+        }
+        self.check_all()
+    }
+}
+
+/// Runs one strand's program; returns the model's prediction and an error if a value
+/// ever read back wrong.
+fn run_program<A: ValueAllocator>(
+    s: &mut Strand<A>,
+    prog: &Program,
+    tx: ValueSender,
+    rx: ValueReceiver,
+) -> Result<Predicted, String> {
+    let mut predicted = Predicted::default();
+    let mut serial = s.id() << 32;
+    let mut ops = prog.ops.iter().peekable();
+    while ops.peek().is_some() {
+        let mut r = Runner {
+            s,
+            live: Vec::new(),
+            serial,
+            p: predicted,
+            field_bytes: std::mem::size_of::<Value<'static, A>>(),
+        };
+        for op in ops.by_ref() {
+            if matches!(op, Op::Reset) {
+                break;
+            }
+            r.step(op, &tx, &rx)?;
+        }
+        predicted = r.p;
+        serial = r.serial;
+        drop(r);
+        s.reset();
+    }
+    Ok(predicted)
+}
+
+fn run_case<A: ValueAllocator>(programs: &[Program]) -> Result<(), TestCaseError> {
+    setup();
+    let k = programs.len();
+    let chans: Vec<_> = (0..k).map(|_| channel()).collect();
+    let (txs, mut rxs): (Vec<_>, Vec<_>) = chans.into_iter().unzip();
+    let handles: Vec<_> = programs
+        .iter()
+        .enumerate()
+        .map(|(i, prog)| {
+            let prog = prog.clone();
+            let tx = txs[(i + 1) % k].clone();
+            let rx = std::mem::replace(&mut rxs[i], channel().1);
+            Builder::<A>::new()
+                .config(Config::default().with_threshold(prog.threshold).unwrap())
+                .stack_size(256 << 10)
+                .spawn(move |s| run_program(s, &prog, tx, rx))
+                .unwrap()
+        })
+        .collect();
+    drop(txs);
+    for h in handles {
+        let (predicted, report) = join_report(h);
+        let predicted = predicted.map_err(TestCaseError::fail)?;
+        let f = report.figures;
+        prop_assert_eq!(f.hazards, 0);
+        prop_assert_eq!(f.allocs, predicted.allocs, "allocations");
+        prop_assert_eq!(f.bytes_allocated, predicted.bytes, "bytes allocated");
+        prop_assert_eq!(f.copies, predicted.copies, "copies");
+        prop_assert_eq!(f.copied_bytes, predicted.copied_bytes, "bytes copied");
+        prop_assert_eq!((f.strands_begun, f.strands_exited), (1, 1));
+        prop_assert_eq!(f.used, 0, "nothing is held after exit");
+        if A::NAME == "global-malloc" {
+            prop_assert_eq!(f.resets.total() + f.rotations, 0);
+        }
+        if A::NAME == "strand-arena" {
+            prop_assert_eq!(f.stranded_bytes, 0);
+        }
+    }
+    Ok(())
+}
+
+fn runner_config() -> RunnerConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(256);
+    RunnerConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/model.txt",
+        ))),
+        ..RunnerConfig::default()
+    }
+}
+
+macro_rules! model_test {
+    ($feature:literal, $name:ident, $backend:ident) => {
+        #[cfg(feature = $feature)]
+        proptest! {
+            #![proptest_config(runner_config())]
+            #[test]
+            fn $name(programs in prop::collection::vec(program(), 1..4)) {
+                run_case::<strand_alloc::$backend>(&programs)?;
+            }
+        }
+    };
+}
+
+model_test!("thread-arena", model_thread_arena, ThreadArena);
+model_test!("global-malloc", model_global_malloc, GlobalMalloc);
+model_test!("strand-arena", model_strand_arena, StrandArena);

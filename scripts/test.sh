@@ -26,6 +26,9 @@ cargo test --no-default-features --features all-backends,cli
 step "tests with --features all-backends,seed-arena,cli (checked)"
 cargo test --no-default-features --features all-backends,seed-arena,cli
 
+step "cargo-fuzz: every target for 30 s (installs nightly and cargo-fuzz if missing)"
+bash scripts/fuzz.sh 30
+
 step "a build with no backend is refused with a clear message"
 if out=$(cargo check --lib --no-default-features 2>&1); then
     echo "a build with no backend feature succeeded; it must fail" >&2

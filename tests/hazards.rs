@@ -146,6 +146,7 @@ fn shared_thread_reset_is_caught_and_absent_from_the_safe_policy() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs May, which Miri cannot run")]
 fn migration_is_caught_and_absent_from_the_safe_policy() {
     let seed = migration::<SeedArena>();
     assert_caught("migration", &seed);

@@ -73,9 +73,18 @@ mod imp {
         unsafe { &*p.add(i) }
     }
 
-    /// The identity of one arena generation in the epoch table.
-    #[derive(Debug)]
-    pub struct ArenaTag(u32);
+    /// The identity of one arena generation in the epoch table (its number, and its
+    /// entry, looked up once so that stamping an allocation is a single load).
+    pub struct ArenaTag {
+        tag: u32,
+        entry: &'static Entry,
+    }
+
+    impl std::fmt::Debug for ArenaTag {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_tuple("ArenaTag").field(&self.tag).finish()
+        }
+    }
 
     impl ArenaTag {
         /// Registers a generation; `owner` limits reads to one thread (by its
@@ -88,31 +97,32 @@ mod imp {
                 "strand-alloc (checked): more than {} arena generations alive at once",
                 SEGMENT * SEGMENTS - 1
             );
-            entry(tag)
-                .owner
-                .store(owner.unwrap_or(0), Ordering::Relaxed);
-            ArenaTag(tag)
+            let entry = entry(tag);
+            entry.owner.store(owner.unwrap_or(0), Ordering::Relaxed);
+            ArenaTag { tag, entry }
         }
 
         /// The stamp of an allocation made now.
         #[inline]
         pub fn stamp(&self) -> Stamp {
             Stamp {
-                tag: self.0,
-                epoch: entry(self.0).epoch.load(Ordering::Relaxed),
+                tag: self.tag,
+                epoch: self.entry.epoch.load(Ordering::Relaxed),
             }
         }
 
         /// Marks every allocation stamped so far as invalid (the memory is being reset).
         pub fn invalidate(&self) {
-            entry(self.0).epoch.fetch_add(1, Ordering::Release);
+            self.entry.epoch.fetch_add(1, Ordering::Release);
         }
     }
 
     impl Drop for ArenaTag {
         fn drop(&mut self) {
             self.invalidate();
-            FREE.lock().unwrap_or_else(|e| e.into_inner()).push(self.0);
+            FREE.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.tag);
         }
     }
 
@@ -198,6 +208,3 @@ mod imp {
 }
 
 pub use imp::{ArenaTag, Stamp};
-
-/// Whether this build validates every access (the `checked` feature).
-pub const ENABLED: bool = cfg!(feature = "checked");

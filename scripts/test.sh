@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the feature matrix (each backend alone and all
-# together), and the check that a build with no backend fails with a clear message.
+# together), fuzzing, Miri, the stress run, and the check that a build with no backend
+# fails with a clear message.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,12 @@ cargo test --no-default-features --features all-backends,seed-arena,cli
 
 step "cargo-fuzz: every target for 30 s (installs nightly and cargo-fuzz if missing)"
 bash scripts/fuzz.sh 30
+
+step "Miri (strict provenance) on every test that does not need May (installs Miri if missing)"
+bash scripts/miri.sh
+
+step "stress: 100,000 strands and over 1,000,000 forced migrations per backend (release)"
+cargo run --release --no-default-features --features all-backends,cli -- stress
 
 step "a build with no backend is refused with a clear message"
 if out=$(cargo check --lib --no-default-features 2>&1); then

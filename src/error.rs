@@ -106,6 +106,25 @@ pub enum SpawnError {
     /// May could not create the coroutine.
     #[error("May could not create the strand: {0}")]
     Io(#[from] std::io::Error),
+    /// Another strand would exceed the memory maps the operating system allows this
+    /// process: each live strand's stack takes two (the stack and its guard page), and
+    /// May aborts the process instead of failing when it runs out of them.
+    #[error(
+        "too many live strands: {live} are running and the system allows about {limit} \
+         (vm.max_map_count is {max_map_count}, and each strand's stack takes 2 memory maps); \
+         let some strands finish first, or raise the limit, for example with \
+         `sysctl -w vm.max_map_count={suggested}`"
+    )]
+    TooManyStrands {
+        /// Strands alive when the spawn was refused.
+        live: usize,
+        /// The most this process may hold at once.
+        limit: usize,
+        /// The system's `vm.max_map_count`.
+        max_map_count: usize,
+        /// A `vm.max_map_count` with room for twice as many strands.
+        suggested: usize,
+    },
 }
 
 /// Sending a value failed because the receiving side is gone. The value is returned.

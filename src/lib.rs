@@ -70,7 +70,7 @@ pub use channel::{channel, ValueReceiver, ValueSender};
 pub use config::Config;
 pub use error::{AllocError, ConfigError, Hazard, RecvError, SendError, SpawnError};
 pub use portable::PortableValue;
-pub use scheduler::SchedulerConfig;
+pub use scheduler::{hop, live_strands, SchedulerConfig};
 pub use stats::{Figures, StatsSnapshot, StrandReport};
 pub use strand::{spawn, spawn_on, Builder, JoinHandle, Strand};
 pub use value::{Bytes, Str, Value};

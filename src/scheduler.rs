@@ -5,8 +5,9 @@
 //! strand is spawned, and reports an error (instead of silently doing nothing) when the
 //! scheduler is already running with other settings.
 
-use crate::error::ConfigError;
-use std::sync::Mutex;
+use crate::error::{ConfigError, SpawnError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// Worker threads, default stack size and pinning for the May scheduler.
 ///
@@ -140,4 +141,136 @@ pub(crate) fn ensure_configured() {
     });
 }
 
-static STARTED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+static STARTED: OnceLock<()> = OnceLock::new();
+
+/// Gives the scheduler a chance to move the calling strand to another worker thread.
+///
+/// The strand leaves its worker through May's timer thread (a zero-length sleep, which
+/// May resumes on the timer thread) and then yields from there, which puts it on May's
+/// global queue: whichever worker takes it next runs it, so about half of the hops on two
+/// workers land on another thread. This is the migration the tests, the stress run and
+/// the `migrate` workload force. Outside a strand it only yields the OS thread.
+///
+/// # A guard around May's sleep
+///
+/// May's zero-length sleep hands the strand to the timer thread and only then records the
+/// strand's cancel data, on the worker it left. If the strand ends and its
+/// [`JoinHandle`](crate::JoinHandle) is dropped in between, that write lands in freed
+/// memory. `hop` keeps a handle to the strand on the worker it leaves until that worker
+/// makes its next hop; by then the worker has finished recording, since it runs one
+/// strand at a time. Each worker holds at most one such handle.
+///
+/// ```
+/// use strand_alloc::{hop, spawn};
+/// let h = spawn(|s| {
+///     let v = s.str("still here");
+///     hop();
+///     v.as_str().to_owned()
+/// });
+/// assert_eq!(h.join().unwrap(), "still here");
+/// ```
+pub fn hop() {
+    if !may::coroutine::is_coroutine() {
+        std::thread::yield_now();
+        return;
+    }
+    let me = may::coroutine::current();
+    // The handle this worker kept at its previous hop: that hop's sleep has long been
+    // recorded, because this worker is running strand code again.
+    let previous = DEPARTED.with(|d| d.replace(Some(me)));
+    drop(previous);
+    may::coroutine::sleep(std::time::Duration::ZERO);
+    may::coroutine::yield_now();
+}
+
+thread_local! {
+    /// The last strand that left this worker through [`hop`], kept alive until May has
+    /// finished recording its sleep here.
+    static DEPARTED: std::cell::RefCell<Option<may::coroutine::Coroutine>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Memory maps each live strand's stack takes: May maps the stack and turns its lowest
+/// page into a guard page, which splits it in two.
+const MAPS_PER_STRAND: usize = 2;
+
+/// Memory maps left for everything else in the process: the heap's large allocations,
+/// arena chunks, libraries, thread stacks.
+const MAPS_RESERVED: usize = 8192;
+
+/// Strands alive now, spawned through this crate.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// The system's `vm.max_map_count`, read once; `None` where it cannot be read (then no
+/// limit is applied).
+fn max_map_count() -> Option<usize> {
+    static MAX: OnceLock<Option<usize>> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// A live strand's place in the process's strand budget; given back on drop.
+pub(crate) struct Admitted(());
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Admits one more live strand, or refuses it with [`SpawnError::TooManyStrands`] when
+/// its stack would take the process past the system's memory-map limit. Past that limit
+/// May cannot map the stack and panics inside the spawn, and the panic itself then finds
+/// no memory to report with; refusing here keeps the failure a clear error.
+pub(crate) fn admit() -> Result<Admitted, SpawnError> {
+    let live = LIVE.fetch_add(1, Ordering::AcqRel);
+    let admitted = Admitted(());
+    if let Some(max_map_count) = max_map_count() {
+        let limit = strand_limit(max_map_count);
+        if live >= limit {
+            return Err(SpawnError::TooManyStrands {
+                live,
+                limit,
+                max_map_count,
+                suggested: MAPS_RESERVED + 2 * MAPS_PER_STRAND * live.max(1),
+            });
+        }
+    }
+    Ok(admitted)
+}
+
+/// The most strands that may live at once under a `vm.max_map_count` of `max`.
+fn strand_limit(max: usize) -> usize {
+    max.saturating_sub(MAPS_RESERVED) / MAPS_PER_STRAND
+}
+
+/// Strands spawned through this crate that have not finished yet.
+pub fn live_strands() -> usize {
+    LIVE.load(Ordering::Acquire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_strand_limit_leaves_room_for_the_rest_of_the_process() {
+        // Linux's default limit.
+        assert_eq!(strand_limit(65_530), 28_669);
+        assert_eq!(strand_limit(1_000), 0);
+        let e = SpawnError::TooManyStrands {
+            live: 28_669,
+            limit: 28_669,
+            max_map_count: 65_530,
+            suggested: 122_868,
+        }
+        .to_string();
+        assert!(e.contains("vm.max_map_count is 65530"), "{e}");
+        assert!(e.contains("sysctl -w vm.max_map_count=122868"), "{e}");
+    }
+}

@@ -370,6 +370,7 @@ impl<A: ValueAllocator> Builder<A> {
             }
         }
         scheduler::ensure_configured();
+        let admitted = scheduler::admit()?;
         let report = Arc::new(OnceLock::new());
         let their_report = report.clone();
         let mut b = may::coroutine::Builder::new();
@@ -381,6 +382,8 @@ impl<A: ValueAllocator> Builder<A> {
         }
         let name = self.name;
         let body = move || {
+            // Held until the strand's body is done (or unwinds).
+            let _admitted = admitted;
             let mut strand = Strand::<A>::begin(name, config, Some(their_report));
             f(&mut strand)
         };

@@ -22,8 +22,8 @@
 //! ```
 
 use crate::{
-    channel, Builder, Config, Figures, JoinHandle, PortableValue, SpawnError, Str, Strand, Value,
-    ValueAllocator,
+    channel, hop, Builder, Config, Figures, JoinHandle, PortableValue, SpawnError, Str, Strand,
+    Value, ValueAllocator,
 };
 use std::collections::VecDeque;
 use std::fmt;
@@ -508,13 +508,6 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
         self.check_str(payload, l, len)?;
         Ok(Some((key, l, len)))
     }
-}
-
-/// A move to another OS thread, as far as May allows forcing one: a zero sleep resumes
-/// the strand on the timer thread's wake-up, and a yield lets another worker steal it.
-fn hop() {
-    may::coroutine::sleep(Duration::ZERO);
-    may::coroutine::yield_now();
 }
 
 /// What one strand checked.

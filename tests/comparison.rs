@@ -1,6 +1,8 @@
 //! The comparison command, run as a user would: the quick suite across every backend must
 //! give figures that agree with each other, and bad input must give clear errors.
+//! It starts child processes, which Miri cannot run.
 #![cfg(all(
+    not(miri),
     feature = "cli",
     feature = "thread-arena",
     feature = "global-malloc",

@@ -8,7 +8,9 @@ mod common;
 use common::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::SeqCst};
-use strand_alloc::{Builder, Config, PortableValue, Strand, ValueAllocator};
+#[cfg(not(miri))]
+use strand_alloc::Builder;
+use strand_alloc::{Config, PortableValue, Strand, ValueAllocator};
 
 struct Counting;
 static OUTSTANDING: AtomicIsize = AtomicIsize::new(0);
@@ -43,7 +45,7 @@ fn workload<A: ValueAllocator>(s: &Strand<A>, n: usize) {
     let nested = s.variant(1, [s.str("a").into(), adopted, s.bytes(&[9; 100]).into()]);
     let copy = s.export(&nested.clone().into());
     let mut v = allocator_api2::vec::Vec::new_in(s.allocator());
-    v.extend(0..1000u64);
+    v.extend(0..if cfg!(miri) { 100 } else { 1000u64 });
     drop(copy);
     drop(nested);
     drop(keep);
@@ -62,7 +64,7 @@ fn plain_threads<A: ValueAllocator>() {
                     let s = Strand::<A>::local_with(cfg);
                     workload(&s, t * 10);
                     together.wait();
-                    for n in 1..5 {
+                    for n in 1..if cfg!(miri) { 2 } else { 5 } {
                         workload(&s, t * 10 + n);
                     }
                 })

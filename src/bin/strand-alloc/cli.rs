@@ -90,9 +90,13 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Subcommands (internal).
+/// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The stress run: every backend runs the `migrate` workload at scale, in this one
+    /// process under one scheduler, with every value checked; fails unless each safe
+    /// backend saw the required migrations and strands with zero hazards.
+    Stress(StressArgs),
     /// Run one measurement in this process and print it as JSON (used by the comparison
     /// for its child processes).
     #[command(hide = true)]
@@ -101,6 +105,41 @@ pub enum Command {
         #[arg(long)]
         spec: String,
     },
+}
+
+/// The stress run's parameters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StressArgs {
+    /// Strands per backend.
+    #[arg(long, default_value_t = 100_000, value_parser = parse_positive)]
+    pub strands: usize,
+
+    /// Strands live at once: the strands run in waves of this many. Each live strand
+    /// takes two of the process's memory maps (`vm.max_map_count`, 65530 by default on
+    /// Linux, allows about 28,000).
+    #[arg(long, default_value_t = 20_000, value_parser = parse_positive)]
+    pub live: usize,
+
+    /// Forced moves (hops) per strand; each allocates and keeps a value first.
+    #[arg(long, default_value_t = 32, value_parser = parse_positive)]
+    pub hops: usize,
+
+    /// Migrations each backend must see (strands that were found on another OS thread
+    /// after a hop).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub min_migrations: u64,
+
+    /// Backends to run, comma-separated [default: every backend compiled in].
+    #[arg(long, short, value_delimiter = ',', value_parser = parse_backend)]
+    pub backend: Vec<&'static str>,
+
+    /// Arena threshold [default: STRAND_ALLOC_THRESHOLD, or 10MiB].
+    #[arg(long, short, value_parser = parse_threshold)]
+    pub threshold: Option<usize>,
+
+    /// May worker threads [default: the number of cores, at least 2 so strands can move].
+    #[arg(long, value_parser = parse_workers)]
+    pub workers: Option<usize>,
 }
 
 fn parse_kind(s: &str) -> Result<Kind, String> {

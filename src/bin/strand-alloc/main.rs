@@ -14,6 +14,7 @@ mod chart;
 mod cli;
 mod measure;
 mod report;
+mod stress;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -30,8 +31,10 @@ use strand_alloc::Config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Measure { spec }) = &cli.command {
-        return child(spec);
+    match &cli.command {
+        Some(Command::Measure { spec }) => return child(spec),
+        Some(Command::Stress(args)) => return stress::run(args),
+        None => {}
     }
     match compare(&cli) {
         Ok(code) => code,

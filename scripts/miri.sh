@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test that does not need May under Miri, with strict provenance: the library's
+# unit tests and the integration tests that use plain OS threads (threshold, leaks, the
+# hazards of the seed policy). Tests that need May are compiled out or ignored under
+# Miri, which cannot run May's stack switching.
+# Installs the nightly toolchain, Miri and rust-src when they are missing.
+# Usage: bash scripts/miri.sh [extra cargo test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+    rustup toolchain install nightly --profile minimal
+fi
+installed=$(rustup +nightly component list --installed)
+for component in miri rust-src; do
+    if ! grep -q "^$component" <<<"$installed"; then
+        rustup component add "$component" --toolchain nightly
+    fi
+done
+cargo +nightly miri setup
+
+# Every safe backend and the seed policy (which brings in `checked`), so the checked
+# paths and the hazards are interpreted too.
+MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}" \
+    cargo +nightly miri test --no-default-features --features all-backends,seed-arena \
+    --lib --tests "$@"

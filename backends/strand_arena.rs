@@ -59,14 +59,18 @@ struct Retired {
 
 /// The arena a strand owns: its current generation inline (the hot path), retired ones
 /// aside.
+// `live` is kept away from the other counters: next to `used`, the compiler updates both
+// with one 16-byte load and store, and the 8-byte store of `live` by the release before
+// it makes that load wait (a failed store-to-load forward) on every allocation.
+#[repr(C)]
 pub struct OwnArena {
+    /// Live allocations in the current generation (values not yet dropped).
+    live: Cell<usize>,
     bump: UnsafeCell<Bump>,
     /// The current generation's identity, validated by every access under `checked`.
     tag: UnsafeCell<ArenaTag>,
     /// The current generation's id, the ticket of its allocations (never 0 or `u32::MAX`).
     id: Cell<u32>,
-    /// Live allocations in the current generation (values not yet dropped).
-    live: Cell<usize>,
     /// Whether the current generation holds pinned (`allocator-api2`) memory.
     pinned: Cell<bool>,
     /// Bytes handed out by the current generation since it began.
@@ -136,7 +140,9 @@ impl OwnArena {
         let used = self.used.get() + self.aside_used.get();
         let reserved = self.reserved.get() + self.aside_reserved.get();
         let (pu, pr) = self.published.replace((used, reserved));
-        REGISTRY.with_slot(|s| s.gauge(used as i64 - pu as i64, reserved as i64 - pr as i64));
+        if (pu, pr) != (used, reserved) {
+            REGISTRY.with_slot(|s| s.gauge(used as i64 - pu as i64, reserved as i64 - pr as i64));
+        }
     }
 
     /// Replaces the current generation with `next` (under a fresh tag) and returns the
@@ -390,10 +396,15 @@ unsafe impl ValueAllocator for StrandArena {
         }
         cx.count_gauge(-used, -reserved);
         let (pu, pr) = a.published.get();
-        REGISTRY.with_slot(|s| s.gauge(-(pu as i64), -(pr as i64)));
+        if (pu, pr) != (0, 0) {
+            REGISTRY.with_slot(|s| s.gauge(-(pu as i64), -(pr as i64)));
+        }
         drop(a.retired);
         let mut bump = a.spare.into_inner().unwrap_or_else(|| a.bump.into_inner());
-        if bump.allocated_bytes() <= cx.config.threshold() {
+        // An arena that never allocated has nothing worth keeping warm (and pooling it
+        // would cost two locks for every strand that allocates nothing).
+        let reserved = bump.allocated_bytes();
+        if reserved > 0 && reserved <= cx.config.threshold() {
             bump.reset();
             let mut pool = pool();
             if pool.len() < cx.config.pool_capacity() {

@@ -90,6 +90,7 @@ impl Gen {
         })
     }
 
+    #[inline]
     fn used(&self) -> usize {
         self.used.load(Relaxed)
     }
@@ -158,6 +159,8 @@ impl ThreadState {
 
 impl Drop for ThreadState {
     fn drop(&mut self) {
+        // Nothing may take the fast path into a generation this thread no longer owns.
+        let _ = CURRENT.try_with(|c| c.set((ptr::null(), ptr::null())));
         let (used, reserved) = (self.current.used() as i64, self.current.reserved() as i64);
         self.slot.gauge(-used, -reserved);
         if Arc::strong_count(&self.current) > 1 {
@@ -170,6 +173,19 @@ impl Drop for ThreadState {
 
 thread_local! {
     static THREAD: UnsafeCell<Option<ThreadState>> = const { UnsafeCell::new(None) };
+    /// This thread's current generation and statistics slot, for the allocation fast
+    /// path: set after every [`with_thread`] call (the only place the current generation
+    /// changes) and cleared when the thread's state is destroyed. Constant-initialised
+    /// and without a destructor, so reading it is a single thread-local load.
+    static CURRENT: Cell<(*const Gen, *const ThreadSlot)> =
+        const { Cell::new((ptr::null(), ptr::null())) };
+}
+
+/// The calling thread's current generation and slot (null before the thread's arena
+/// exists and after it is destroyed). Out of line for the same reason as [`with_thread`].
+#[inline(never)]
+fn current() -> (*const Gen, *const ThreadSlot) {
+    CURRENT.with(Cell::get)
 }
 
 /// Runs `f` with this OS thread's arena state. Out of line on purpose: a strand can move
@@ -184,16 +200,23 @@ fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
             // re-entered: `f` is backend code that calls no user code and does not yield,
             // so this is the only reference to the state while `f` runs.
             let state = unsafe { &mut *cell.get() };
-            f(state.get_or_insert_with(ThreadState::new))
+            let st = state.get_or_insert_with(ThreadState::new);
+            let r = f(st);
+            CURRENT.set((Arc::as_ptr(&st.current), st.slot));
+            r
         })
         .ok()
 }
 
 /// A strand's hold on one generation.
+// `live` and `bytes` are kept apart: side by side, the compiler updates both with one
+// 16-byte load and store, and the 8-byte store of `live` by the release before it makes
+// that load wait (a failed store-to-load forward), which tripled the allocation's cost.
+#[repr(C)]
 struct Hold {
-    gen: Option<Arc<Gen>>,
     /// Live allocations of the strand in this generation.
     live: usize,
+    gen: Option<Arc<Gen>>,
     /// Bytes the strand allocated in this generation.
     bytes: usize,
     /// Whether an `allocator-api2` allocation (which carries no ticket) was made here.
@@ -215,6 +238,7 @@ impl Holds {
     /// No other reference into the list may be alive (holds are used by one strand, and
     /// no method here calls out to code that could reach them again).
     #[allow(clippy::mut_from_ref)]
+    #[inline]
     unsafe fn list(&self) -> &mut Vec<Hold> {
         // SAFETY: forwarded from this function's contract.
         unsafe { &mut *self.list.get() }
@@ -310,6 +334,108 @@ fn charge(layout: Layout) -> usize {
     layout.size() + (layout.align() - 1)
 }
 
+/// The allocation fast path: the strand allocates again in the generation it allocated
+/// from last (its *active* hold), that generation is still this thread's current one,
+/// and the allocation fits under its limit. Then nothing about the thread or the hold
+/// changes, and the allocation is a bump plus counting. Anything else (first allocation
+/// here, a move to another thread, a rotation, the threshold) returns `None` for the
+/// full path.
+///
+/// No migration can be missed: the active generation belongs to the thread the strand
+/// last allocated on, and equals this thread's current generation only on that thread.
+#[inline]
+fn fast_alloc(
+    holds: &Holds,
+    cx: &StrandCx,
+    layout: Layout,
+    pinned: bool,
+) -> Option<(NonNull<u8>, Ticket)> {
+    let active = holds.active.get();
+    let (gen, slot) = current();
+    if active.is_null() || active != gen {
+        return None;
+    }
+    // SAFETY: `gen` is this thread's current generation (`CURRENT` is refreshed after
+    // every change to it, and cleared before it is dropped), and the strand's active hold
+    // keeps an `Arc` on it, so it is alive; only this thread allocates from its `Bump`,
+    // and no `&mut` to it exists outside `with_thread`, which is not running.
+    let gen = unsafe { &*gen };
+    let charge = charge(layout);
+    let used = gen.used() + charge;
+    if used > gen.limit {
+        return None;
+    }
+    // The generation's one chunk has room for `limit` bytes with worst-case padding, so
+    // this never allocates a new chunk (and never changes the reserved bytes).
+    let ptr = gen.bump.try_alloc_layout(layout).ok()?;
+    gen.used.store(used, Relaxed);
+    let idx = holds.active_idx.get();
+    // SAFETY: slots are leaked, never freed; `slot` is this thread's, set with `gen`.
+    let slot = unsafe { &*slot };
+    count(holds, idx, pinned, charge, slot, cx, layout);
+    Some((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
+}
+
+/// Counts an allocation of `charge` bytes in hold `idx` (live, or pinned) and in the
+/// strand's and thread's figures.
+#[inline]
+fn count(
+    holds: &Holds,
+    idx: u32,
+    pinned: bool,
+    charge: usize,
+    slot: &ThreadSlot,
+    cx: &StrandCx,
+    layout: Layout,
+) {
+    // SAFETY: no other reference into the list is alive; `idx` is a live hold's index.
+    let hold = unsafe { &mut holds.list()[idx as usize] };
+    if pinned {
+        hold.pinned = true;
+    } else {
+        hold.live += 1;
+    }
+    hold.bytes += charge;
+    slot.gauge(charge as i64, 0);
+    cx.count_alloc(layout.size(), charge as i64, 0);
+}
+
+/// The full allocation path: through the thread's state, taking a hold on its current
+/// generation if the strand has none there yet, and making room when the threshold
+/// would be crossed. Out of line so that the fast path stays small enough to inline.
+#[inline(never)]
+fn slow_alloc(
+    holds: &Holds,
+    cx: &StrandCx,
+    layout: Layout,
+    pinned: bool,
+) -> Result<(NonNull<u8>, Ticket), AllocError> {
+    with_thread(|st| {
+        cx.observe_thread(st.thread, true);
+        let charge = charge(layout);
+        if st.current.used() + charge > st.current.limit {
+            make_room(st, holds, cx, charge)?;
+        }
+        let idx = if Arc::as_ptr(&st.current) == holds.active.get() {
+            holds.active_idx.get()
+        } else {
+            if st.reset_if_free() {
+                cx.count_reset(ResetCause::StrandExit);
+            }
+            holds.activate(&st.current, cx)
+        };
+        let gen = &*st.current;
+        let ptr = gen
+            .bump
+            .try_alloc_layout(layout)
+            .map_err(|_| AllocError::oom(ThreadArena::NAME, layout))?;
+        gen.used.store(gen.used() + charge, Relaxed);
+        count(holds, idx, pinned, charge, st.slot, cx, layout);
+        Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
+    })
+    .unwrap_or_else(|| Err(AllocError::oom(ThreadArena::NAME, layout)))
+}
+
 /// Makes room for `charge` bytes in the current generation: reset it in place if nobody
 /// holds it, or rotate to a fresh one.
 #[cold]
@@ -368,39 +494,10 @@ unsafe impl ValueAllocator for ThreadArena {
         layout: Layout,
         pinned: bool,
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
-        with_thread(|st| {
-            cx.observe_thread(st.thread, true);
-            let charge = charge(layout);
-            if st.current.used() + charge > st.current.limit {
-                make_room(st, holds, cx, charge)?;
-            }
-            let idx = if Arc::as_ptr(&st.current) == holds.active.get() {
-                holds.active_idx.get()
-            } else {
-                if st.reset_if_free() {
-                    cx.count_reset(ResetCause::StrandExit);
-                }
-                holds.activate(&st.current, cx)
-            };
-            let gen = &*st.current;
-            let ptr = gen
-                .bump
-                .try_alloc_layout(layout)
-                .map_err(|_| AllocError::oom(ThreadArena::NAME, layout))?;
-            gen.used.store(gen.used() + charge, Relaxed);
-            // SAFETY: no other reference into the list is alive.
-            let hold = unsafe { &mut holds.list()[idx as usize] };
-            if pinned {
-                hold.pinned = true;
-            } else {
-                hold.live += 1;
-            }
-            hold.bytes += charge;
-            st.slot.gauge(charge as i64, 0);
-            cx.count_alloc(layout.size(), charge as i64, 0);
-            Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
-        })
-        .unwrap_or_else(|| Err(AllocError::oom(ThreadArena::NAME, layout)))
+        match fast_alloc(holds, cx, layout, pinned) {
+            Some(done) => Ok(done),
+            None => slow_alloc(holds, cx, layout, pinned),
+        }
     }
 
     #[inline]

@@ -4,11 +4,10 @@
 use crate::checked::Stamp;
 use crate::config::Config;
 use crate::error::AllocError;
-use crate::stats::{Counter, Registry, StrandCounters, StrandReport, ThreadSlot};
+use crate::stats::{Counter, Registry, StrandCounters, ThreadSlot};
 use std::alloc::Layout;
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::{Arc, OnceLock};
 
 /// Tells a backend which of its holds an allocation belongs to, so that releasing the
 /// allocation can find it again. Backends that need no such bookkeeping use
@@ -163,16 +162,10 @@ pub struct StrandCx {
     pub(crate) last_thread: Cell<u32>,
     /// Bytes allocated since the strand last moved to another thread.
     pub(crate) bytes_here: Cell<u64>,
-    pub(crate) report: Option<Arc<OnceLock<StrandReport>>>,
 }
 
 impl StrandCx {
-    pub(crate) fn new(
-        id: u64,
-        name: Option<String>,
-        config: Config,
-        report: Option<Arc<OnceLock<StrandReport>>>,
-    ) -> Self {
+    pub(crate) fn new(id: u64, name: Option<String>, config: Config) -> Self {
         let t = crate::stats::thread_index();
         StrandCx {
             id,
@@ -182,7 +175,6 @@ impl StrandCx {
             first_thread: t,
             last_thread: Cell::new(t),
             bytes_here: Cell::new(0),
-            report,
         }
     }
 

@@ -40,8 +40,24 @@ mod imp {
     static FREE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
     static NEXT: AtomicU32 = AtomicU32::new(1);
 
+    /// The entry of `tag`, whose segment is installed (every stamped tag's is).
+    #[inline]
     fn entry(tag: u32) -> &'static Entry {
         let (seg, i) = (tag as usize / SEGMENT, tag as usize % SEGMENT);
+        let p = TABLE[seg].load(Ordering::Acquire);
+        if p.is_null() {
+            return install(seg, i);
+        }
+        // SAFETY: a published segment is never freed and holds `SEGMENT` entries; `i` is
+        // below that.
+        unsafe { &*p.add(i) }
+    }
+
+    /// Installs segment `seg` (or finds the one another thread installed first) and
+    /// returns entry `i` of it.
+    #[cold]
+    #[inline(never)]
+    fn install(seg: usize, i: usize) -> &'static Entry {
         let mut p = TABLE[seg].load(Ordering::Acquire);
         if p.is_null() {
             let fresh: Box<[Entry]> = (0..SEGMENT)
@@ -105,10 +121,7 @@ mod imp {
         /// The stamp of an allocation made now.
         #[inline]
         pub fn stamp(&self) -> Stamp {
-            Stamp {
-                tag: self.tag,
-                epoch: self.entry.epoch.load(Ordering::Relaxed),
-            }
+            Stamp::new(self.tag, self.entry.epoch.load(Ordering::Relaxed))
         }
 
         /// Marks every allocation stamped so far as invalid (the memory is being reset).
@@ -126,24 +139,39 @@ mod imp {
         }
     }
 
-    /// Where and when an allocation was made.
+    /// Where and when an allocation was made: the tag in the high half, the epoch in
+    /// the low half. One word rather than two fields, so that it is written with one
+    /// store: read back as a whole after two narrower stores, it stalls the load (a
+    /// failed store-to-load forward) on every allocation.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Stamp {
-        tag: u32,
-        epoch: u32,
-    }
+    pub struct Stamp(u64);
 
     impl Stamp {
         /// Not arena memory: always valid.
-        pub const NONE: Stamp = Stamp { tag: 0, epoch: 0 };
+        pub const NONE: Stamp = Stamp(0);
+
+        #[inline]
+        fn new(tag: u32, epoch: u32) -> Stamp {
+            Stamp((u64::from(tag) << 32) | u64::from(epoch))
+        }
+
+        #[inline]
+        fn tag(self) -> u32 {
+            (self.0 >> 32) as u32
+        }
+
+        #[inline]
+        fn epoch(self) -> u32 {
+            self.0 as u32
+        }
 
         /// Whether the memory is still what it was when stamped, and readable here.
         #[inline]
         pub fn check(self, backend: &'static str) -> Result<(), Hazard> {
-            if self.tag == 0 {
+            if self.tag() == 0 {
                 return Ok(());
             }
-            let e = entry(self.tag);
+            let e = entry(self.tag());
             let now = e.epoch.load(Ordering::Acquire);
             let owner = e.owner.load(Ordering::Relaxed);
             let here = if owner == 0 {
@@ -151,17 +179,23 @@ mod imp {
             } else {
                 crate::stats::thread_index()
             };
-            if now == self.epoch && owner == here {
+            if now == self.epoch() && owner == here {
                 Ok(())
             } else {
-                Err(Hazard {
-                    backend,
-                    arena: self.tag,
-                    stamped: self.epoch,
-                    now,
-                    owner_thread: owner,
-                    reading_thread: crate::stats::thread_index(),
-                })
+                Err(self.hazard(backend, now, owner))
+            }
+        }
+
+        #[cold]
+        #[inline(never)]
+        fn hazard(self, backend: &'static str, now: u32, owner: u32) -> Hazard {
+            Hazard {
+                backend,
+                arena: self.tag(),
+                stamped: self.epoch(),
+                now,
+                owner_thread: owner,
+                reading_thread: crate::stats::thread_index(),
             }
         }
     }

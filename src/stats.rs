@@ -429,10 +429,13 @@ impl StrandCounters {
         if u > self.peak_used.get() {
             self.peak_used.set(u);
         }
-        let r = self.reserved.get() + reserved;
-        self.reserved.set(r);
-        if r > self.peak_reserved.get() {
-            self.peak_reserved.set(r);
+        // Most allocations come out of memory already reserved.
+        if reserved != 0 {
+            let r = self.reserved.get() + reserved;
+            self.reserved.set(r);
+            if r > self.peak_reserved.get() {
+                self.peak_reserved.set(r);
+            }
         }
     }
 
@@ -459,7 +462,7 @@ pub struct StrandReport {
     /// The strand's name, if it was given one.
     pub name: Option<String>,
     /// The backend that served it.
-    pub backend: String,
+    pub backend: std::borrow::Cow<'static, str>,
     /// Its figures at exit (gauges are what it still held just before exit).
     pub figures: Figures,
     /// The OS thread it began on and the one it ended on.

@@ -23,7 +23,6 @@ use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 
 static NEXT_STRAND: AtomicU64 = AtomicU64::new(1);
 
@@ -47,24 +46,51 @@ static NEXT_STRAND: AtomicU64 = AtomicU64::new(1);
 pub struct Strand<A: ValueAllocator> {
     state: ManuallyDrop<A::StrandState>,
     pub(crate) cx: StrandCx,
+    /// Whether the strand has not ended yet (`state` is still there).
+    running: bool,
     _not_send: PhantomData<*const ()>,
 }
 
 impl<A: ValueAllocator> Strand<A> {
-    fn begin(
-        name: Option<String>,
-        config: Config,
-        report: Option<Arc<OnceLock<StrandReport>>>,
-    ) -> Self {
+    fn begin(name: Option<String>, config: Config) -> Self {
         let id = NEXT_STRAND.fetch_add(1, Ordering::Relaxed);
         A::registry().strand_began();
-        let cx = StrandCx::new(id, name, config, report);
+        let cx = StrandCx::new(id, name, config);
         cx.count(Counter::StrandsBegun, 1);
         let state = A::begin(&cx);
         Strand {
             state: ManuallyDrop::new(state),
             cx,
+            running: true,
             _not_send: PhantomData,
+        }
+    }
+
+    /// Ends the strand: the backend's exit, and its counters folded into this thread's.
+    fn end(&mut self) {
+        if !std::mem::replace(&mut self.running, false) {
+            return;
+        }
+        // SAFETY: `state` is taken exactly once: `running` was true and is now false.
+        let state = unsafe { ManuallyDrop::take(&mut self.state) };
+        self.cx.count(Counter::StrandsExited, 1);
+        A::exit(state, &self.cx);
+        let counts = self.cx.counters.counts();
+        A::with_thread_slot(|slot| slot.add_all(&counts));
+        A::registry().strand_exited();
+    }
+
+    /// Ends a spawned strand and reports what it did.
+    fn finish(mut self, panicked: bool) -> StrandReport {
+        self.end();
+        StrandReport {
+            id: self.cx.id,
+            name: self.cx.name.take(),
+            backend: A::NAME.into(),
+            figures: self.cx.counters.figures(),
+            first_thread: self.cx.first_thread,
+            last_thread: crate::stats::thread_index(),
+            panicked,
         }
     }
 
@@ -76,7 +102,7 @@ impl<A: ValueAllocator> Strand<A> {
 
     /// Like [`Strand::local`] with the given settings.
     pub fn local_with(config: Config) -> Self {
-        Self::begin(None, config, None)
+        Self::begin(None, config)
     }
 
     /// The strand's id, unique in the process.
@@ -162,6 +188,7 @@ impl<A: ValueAllocator> Strand<A> {
     }
 
     /// Allocates a UTF-8 string, or says why it could not.
+    #[inline(always)]
     pub fn try_str(&self, s: &str) -> Result<Str<'_, A>, AllocError> {
         Str::try_new_in(s, self)
     }
@@ -171,6 +198,7 @@ impl<A: ValueAllocator> Strand<A> {
     /// # Panics
     ///
     /// When the allocation is refused (see [`Strand::try_str`]).
+    #[inline(always)]
     pub fn str(&self, s: &str) -> Str<'_, A> {
         self.try_str(s).unwrap_or_else(|e| alloc_failed(e))
     }
@@ -274,25 +302,7 @@ fn alloc_failed(e: AllocError) -> ! {
 
 impl<A: ValueAllocator> Drop for Strand<A> {
     fn drop(&mut self) {
-        let panicked = std::thread::panicking();
-        // SAFETY: `state` is taken exactly once, here, and the strand is gone afterwards.
-        let state = unsafe { ManuallyDrop::take(&mut self.state) };
-        self.cx.count(Counter::StrandsExited, 1);
-        A::exit(state, &self.cx);
-        let counts = self.cx.counters.counts();
-        A::with_thread_slot(|slot| slot.add_all(&counts));
-        A::registry().strand_exited();
-        if let Some(report) = &self.cx.report {
-            let _ = report.set(StrandReport {
-                id: self.cx.id,
-                name: self.cx.name.clone(),
-                backend: A::NAME.to_string(),
-                figures: self.cx.counters.figures(),
-                first_thread: self.cx.first_thread,
-                last_thread: crate::stats::thread_index(),
-                panicked,
-            });
-        }
+        self.end();
     }
 }
 
@@ -371,8 +381,6 @@ impl<A: ValueAllocator> Builder<A> {
         }
         scheduler::ensure_configured();
         let admitted = scheduler::admit()?;
-        let report = Arc::new(OnceLock::new());
-        let their_report = report.clone();
         let mut b = may::coroutine::Builder::new();
         if let Some(n) = &self.name {
             b = b.name(n.clone());
@@ -384,8 +392,13 @@ impl<A: ValueAllocator> Builder<A> {
         let body = move || {
             // Held until the strand's body is done (or unwinds).
             let _admitted = admitted;
-            let mut strand = Strand::<A>::begin(name, config, Some(their_report));
-            f(&mut strand)
+            let mut strand = Strand::<A>::begin(name, config);
+            // The report travels back with the result, through May's own return slot,
+            // even when the body panics (or is cancelled, which May does by unwinding):
+            // the panic is caught here and handed to the joiner as it would have been.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut strand)));
+            let report = strand.finish(result.is_err());
+            (result, report)
         };
         // SAFETY: May marks spawning unsafe because thread-local storage read inside a
         // coroutine can belong to another thread after the coroutine moves. This crate
@@ -393,7 +406,7 @@ impl<A: ValueAllocator> Builder<A> {
         // never keeps a thread-local borrow across a call that can; what the user's own
         // closure does with thread-locals is its own concern, as with `may::go!`.
         let inner = unsafe { b.spawn(body) }?;
-        Ok(JoinHandle { inner, report })
+        Ok(JoinHandle { inner })
     }
 }
 
@@ -434,14 +447,13 @@ where
 
 /// Owns a strand: wait for it, get its result or panic, and its report.
 pub struct JoinHandle<R> {
-    inner: may::coroutine::JoinHandle<R>,
-    report: Arc<OnceLock<StrandReport>>,
+    inner: may::coroutine::JoinHandle<(std::thread::Result<R>, StrandReport)>,
 }
 
 impl<R> JoinHandle<R> {
     /// Waits for the strand and returns its result, or the payload of its panic.
     pub fn join(self) -> Result<R, Box<dyn Any + Send + 'static>> {
-        self.inner.join()
+        self.join_report().0
     }
 
     /// Waits for the strand and returns its result and its report. The report is `None`
@@ -452,9 +464,11 @@ impl<R> JoinHandle<R> {
         Result<R, Box<dyn Any + Send + 'static>>,
         Option<StrandReport>,
     ) {
-        let JoinHandle { inner, report } = self;
-        let result = inner.join();
-        (result, report.get().cloned())
+        match self.inner.join() {
+            Ok((result, report)) => (result, Some(report)),
+            // Only a strand cancelled before its body began ends here.
+            Err(payload) => (Err(payload), None),
+        }
     }
 
     /// Whether the strand has finished.

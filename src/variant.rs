@@ -102,6 +102,7 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
     /// # Panics
     ///
     /// As [`crate::Bytes::as_slice`]: only on a hazard, only with `checked`.
+    #[inline]
     pub fn fields(&self) -> &[Value<'s, A>] {
         match self.try_fields() {
             Ok(f) => f,
@@ -111,6 +112,7 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
 
     /// The fields, or the [`Hazard`] that refused the access (always `Ok` without the
     /// `checked` feature).
+    #[inline]
     pub fn try_fields(&self) -> Result<&[Value<'s, A>], Hazard> {
         self.strand.checked(self.ticket)?;
         // SAFETY: the first `len` slots were initialised in `try_build` and stay valid

@@ -97,6 +97,10 @@ pub enum Command {
     /// process under one scheduler, with every value checked; fails unless each safe
     /// backend saw the required migrations and strands with zero hazards.
     Stress(StressArgs),
+    /// The scale run: many strands live at once, each holding the same strings, and
+    /// each backend's overhead per strand beyond the bytes used; fails if strand-arena's
+    /// overhead exceeds `--max-overhead`.
+    Scale(ScaleArgs),
     /// Run one measurement in this process and print it as JSON (used by the comparison
     /// for its child processes).
     #[command(hide = true)]
@@ -140,6 +144,36 @@ pub struct StressArgs {
     /// May worker threads [default: the number of cores, at least 2 so strands can move].
     #[arg(long, value_parser = parse_workers)]
     pub workers: Option<usize>,
+}
+
+/// The scale run's parameters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScaleArgs {
+    /// Strands live at once. Each takes two memory maps for its stack: past about 28,000
+    /// Linux's default `vm.max_map_count` must be raised (the error says how).
+    #[arg(long, default_value_t = 100_000, value_parser = parse_positive)]
+    pub strands: usize,
+
+    /// Bytes of strings each strand holds.
+    #[arg(long, default_value_t = 1024, value_parser = parse_positive)]
+    pub bytes: usize,
+
+    /// Length of each string.
+    #[arg(long, default_value_t = 64, value_parser = parse_positive)]
+    pub string: usize,
+
+    /// The most strand-arena may spend per strand beyond the bytes used, in bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub max_overhead: usize,
+
+    /// Backends to run, comma-separated [default: every backend compiled in]; each runs
+    /// in a child process of its own.
+    #[arg(long, short, value_delimiter = ',', value_parser = parse_backend)]
+    pub backend: Vec<&'static str>,
+
+    /// Print only the result row (used for the child processes).
+    #[arg(long, hide = true)]
+    pub row_only: bool,
 }
 
 fn parse_kind(s: &str) -> Result<Kind, String> {

@@ -14,6 +14,7 @@ mod chart;
 mod cli;
 mod measure;
 mod report;
+mod scale;
 mod stress;
 
 use clap::Parser;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Measure { spec }) => return child(spec),
         Some(Command::Stress(args)) => return stress::run(args),
+        Some(Command::Scale(args)) => return scale::run(args),
         None => {}
     }
     match compare(&cli) {

@@ -96,7 +96,7 @@ fn usage() -> Usage {
 }
 
 /// Resident set size now, from `/proc/self/statm` (0 where it cannot be read).
-fn rss_now() -> u64 {
+pub fn rss_now() -> u64 {
     let page = 4096u64;
     std::fs::read_to_string("/proc/self/statm")
         .ok()

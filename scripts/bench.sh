@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints the ratios the performance targets are judged by:
+#   1. criterion wall-clock benchmarks: allocation, bulk, reset and copy on send
+#      (benches/alloc.rs), each backend against raw bumpalo, Box<str> and global-malloc;
+#      spawn and join (benches/spawn.rs) against plain May;
+#   2. the cost of `checked`: the same benchmark built without it (saved as criterion's
+#      baseline `unchecked`) and then with it, which prints the ratios;
+#   3. instruction counts under Callgrind (benches/instructions.rs, through gungraun);
+#   4. the scale run: 100,000 live strands holding 1 KiB each, for every backend.
+# Installs valgrind (when run as root) and gungraun-runner when they are missing.
+# Everything printed is also kept in target/bench/.
+# Usage: bash scripts/bench.sh [alloc|spawn|checked|instructions|scale ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+parts=("$@")
+if [ ${#parts[@]} -eq 0 ]; then
+    parts=(alloc spawn checked instructions scale)
+fi
+out=target/bench
+mkdir -p "$out"
+step() { printf '\n==> %s\n' "$*"; }
+
+for part in "${parts[@]}"; do
+    case "$part" in
+    alloc)
+        step "criterion: allocation, bulk, reset, copy on send"
+        cargo bench --features all-backends --bench alloc | tee "$out/alloc.txt"
+        ;;
+    spawn)
+        step "criterion: spawn and join"
+        cargo bench --features all-backends --bench spawn | tee "$out/spawn.txt"
+        ;;
+    checked)
+        step "criterion: without checked (baseline 'unchecked'), then with it"
+        cargo bench --features all-backends --bench checked -- --save-baseline unchecked \
+            | tee "$out/unchecked.txt"
+        cargo bench --features all-backends,checked --bench checked | tee "$out/checked.txt"
+        ;;
+    instructions)
+        step "instruction counts under Callgrind (gungraun)"
+        if ! command -v valgrind >/dev/null; then
+            if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+                apt-get install -y valgrind
+            else
+                echo "valgrind is missing: install it (apt-get install valgrind)" >&2
+                exit 1
+            fi
+        fi
+        version=$(cargo metadata --format-version 1 \
+            | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "gungraun"))')
+        if [ "$(gungraun-runner --version 2>/dev/null | awk '{print $2}')" != "$version" ]; then
+            cargo install gungraun-runner --version "$version" --locked
+        fi
+        cargo bench --features all-backends --bench instructions | tee "$out/instructions.txt"
+        ;;
+    scale)
+        step "scale: 100,000 live strands holding 1 KiB each"
+        # Each live strand's stack takes two memory maps.
+        need=262144
+        have=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo "$need")
+        if [ "$have" -lt "$need" ]; then
+            if [ "$(id -u)" = 0 ] && sysctl -w vm.max_map_count="$need" >/dev/null 2>&1; then
+                echo "raised vm.max_map_count from $have to $need"
+            else
+                echo "vm.max_map_count is $have; 100,000 strands need about 210,000:" >&2
+                echo "run 'sudo sysctl -w vm.max_map_count=$need' first" >&2
+                exit 1
+            fi
+        fi
+        cargo run --release --features all-backends -- scale | tee "$out/scale.txt"
+        ;;
+    *)
+        echo "unknown part '$part': expected alloc, spawn, checked, instructions or scale" >&2
+        exit 2
+        ;;
+    esac
+done

@@ -21,7 +21,7 @@
 //!   allocation that created it), so its reserved bytes stay within the threshold plus
 //!   the largest single allocation, plus bumpalo's rounding to a page.
 //! - Thread-local state is reached only through one `#[inline(never)]` function
-//!   ([`with_thread`]), and no borrow of it outlives that call.
+//!   (`with_thread`), and no borrow of it outlives that call.
 
 use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 use crate::checked::ArenaTag;

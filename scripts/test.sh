@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, the feature matrix (each backend alone and all
+# The whole test suite: formatting, lints, rustdoc, the feature matrix (each backend alone and all
 # together), fuzzing, Miri, the stress run, and the check that a build with no backend
 # fails with a clear message.
 # Usage: bash scripts/test.sh
@@ -13,6 +13,9 @@ cargo fmt --all -- --check
 
 step "clippy (all features, all targets)"
 cargo clippy --all-targets --all-features -- -D warnings
+
+step "rustdoc without warnings (broken or ambiguous links, missing docs)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features all-backends,seed-arena
 
 for features in thread-arena global-malloc strand-arena; do
     step "tests with --features $features"

@@ -17,7 +17,7 @@
 //!
 //! Every value borrows the [`Strand`] that allocated it, so it cannot outlive the strand;
 //! values are neither `Send` nor `Sync`, so they cross to another strand only as a
-//! [`PortableValue`] deep copy ([`Strand::export`], [`channel`]). Each backend promises,
+//! [`PortableValue`] deep copy ([`Strand::export`], [`channel()`]). Each backend promises,
 //! under the `unsafe` contract of [`ValueAllocator`], that nothing another strand does
 //! can invalidate a live value, whatever OS thread either strand runs on.
 //!

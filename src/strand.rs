@@ -31,7 +31,7 @@ static NEXT_STRAND: AtomicU64 = AtomicU64::new(1);
 /// A `Strand` is created for each spawned strand and handed to its closure as
 /// `&mut Strand<A>`. Values borrow it, so they cannot outlive it; it is neither `Send`
 /// nor `Sync`, and neither are the values, so they never reach another strand except by
-/// copy ([`Strand::export`], [`crate::channel`]).
+/// copy ([`Strand::export`], [`crate::channel()`]).
 ///
 /// Outside May, [`Strand::local`] makes one for the calling OS thread: the home of values
 /// created outside any strand.

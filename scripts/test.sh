@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, rustdoc, the feature matrix (each backend alone and all
-# together), fuzzing, Miri, the stress run, and the check that a build with no backend
-# fails with a clear message.
+# The whole test suite: formatting, lints, rustdoc, the feature matrix (each backend
+# alone and all together), fuzzing, Miri, the stress run, and the check that a build with
+# no backend fails with a clear message.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

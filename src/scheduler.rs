@@ -174,13 +174,20 @@ pub fn hop() {
         std::thread::yield_now();
         return;
     }
-    let me = may::coroutine::current();
-    // The handle this worker kept at its previous hop: that hop's sleep has long been
-    // recorded, because this worker is running strand code again.
-    let previous = DEPARTED.with(|d| d.replace(Some(me)));
-    drop(previous);
+    keep_until_next_hop(may::coroutine::current());
     may::coroutine::sleep(std::time::Duration::ZERO);
     may::coroutine::yield_now();
+}
+
+/// Keeps `me` on this worker in place of the handle kept at this worker's previous hop,
+/// which is dropped: that hop's sleep has long been recorded, because this worker is
+/// running strand code again. Out of line, like every thread-local access in this crate:
+/// inlined into a caller's loop, the thread-local's address could be computed once and
+/// kept across the sleep, after which the strand runs on another thread.
+#[inline(never)]
+fn keep_until_next_hop(me: may::coroutine::Coroutine) {
+    let previous = DEPARTED.with(|d| d.replace(Some(me)));
+    drop(previous);
 }
 
 thread_local! {

@@ -49,14 +49,15 @@ struct SeedThread {
 }
 
 impl SeedThread {
-    fn new() -> Self {
-        SeedThread {
+    fn try_new() -> Result<Self, AllocError> {
+        Ok(SeedThread {
             bump: Bump::new(),
-            tag: ArenaTag::new(Some(thread_index())),
+            tag: ArenaTag::try_new(Some(thread_index()))
+                .ok_or(AllocError::no_tag(SeedArena::NAME))?,
             slot: REGISTRY.acquire(),
             used: 0,
             reserved: 0,
-        }
+        })
     }
 
     /// The seed's `arena_reset`: everything allocated here is gone, whoever holds it.
@@ -86,15 +87,20 @@ thread_local! {
 
 /// Runs `f` with this thread's arena; out of line so no thread-local address is kept
 /// across a yield. `None` while the thread's locals are being destroyed.
+/// `None` also when the thread has no arena yet and none can be made (no free tag).
 #[inline(never)]
 fn with_seed<R>(f: impl FnOnce(&mut SeedThread) -> R) -> Option<R> {
     SEED.try_with(|cell| {
         // SAFETY: only this function reaches the cell, and it is never re-entered: `f` is
         // backend code that calls no user code and does not yield.
         let st = unsafe { &mut *cell.get() };
-        f(st.get_or_insert_with(SeedThread::new))
+        if st.is_none() {
+            *st = Some(SeedThread::try_new().ok()?);
+        }
+        st.as_mut().map(f)
     })
     .ok()
+    .flatten()
 }
 
 // SAFETY: this backend breaks promise 1 of the contract on purpose (`SAFE = false`): its

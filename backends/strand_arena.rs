@@ -50,15 +50,25 @@ struct Retired {
     bump: Bump,
     /// Dropped (which invalidates its stamps) when the generation is reset.
     _tag: ArenaTag,
-    id: u32,
     live: usize,
     used: usize,
     reserved: usize,
     pinned: bool,
 }
 
+/// The most generation slots one strand can use at once: a slot number is a ticket, and
+/// `u32::MAX` is [`Ticket::PINNED`].
+const MAX_SLOTS: usize = u32::MAX as usize - 1;
+
 /// The arena a strand owns: its current generation inline (the hot path), retired ones
 /// aside.
+///
+/// Every generation has a *slot*: a small number that is the ticket of its allocations.
+/// Retired generations sit in `slots` at their number, so releasing an allocation finds
+/// its generation by index. A slot is given to a new generation only after the
+/// generation that had it was freed, which happens only once every allocation carrying
+/// its number has been released: no ticket can ever name the wrong generation, and no
+/// counter can wrap into reuse.
 // `live` is kept away from the other counters: next to `used`, the compiler updates both
 // with one 16-byte load and store, and the 8-byte store of `live` by the release before
 // it makes that load wait (a failed store-to-load forward) on every allocation.
@@ -67,10 +77,12 @@ pub struct OwnArena {
     /// Live allocations in the current generation (values not yet dropped).
     live: Cell<usize>,
     bump: UnsafeCell<Bump>,
-    /// The current generation's identity, validated by every access under `checked`.
+    /// The current generation's identity, validated by every access under `checked`
+    /// (unset until the first allocation, which obtains it).
     tag: UnsafeCell<ArenaTag>,
-    /// The current generation's id, the ticket of its allocations (never 0 or `u32::MAX`).
-    id: Cell<u32>,
+    /// The current generation's slot, the ticket of its allocations. Either a free
+    /// entry of `slots` or `slots.len()`.
+    slot: Cell<u32>,
     /// Whether the current generation holds pinned (`allocator-api2`) memory.
     pinned: Cell<bool>,
     /// Bytes handed out by the current generation since it began.
@@ -79,8 +91,11 @@ pub struct OwnArena {
     reserved: Cell<usize>,
     /// A lower bound of the room left in the current chunk.
     room: Cell<usize>,
-    /// Older generations with live allocations.
-    retired: RefCell<Vec<Retired>>,
+    /// Retired generations with live allocations, by slot (`None`: free, or current).
+    slots: RefCell<Vec<Option<Retired>>>,
+    /// Free entries of `slots`; its capacity is kept at least `slots.len()`, so that
+    /// freeing a slot never allocates.
+    free: RefCell<Vec<u32>>,
     /// An emptied generation kept for the next rotation.
     spare: RefCell<Option<Bump>>,
     /// Bytes used and reserved by retired generations and the spare.
@@ -96,14 +111,15 @@ impl OwnArena {
     fn new(bump: Bump) -> Self {
         OwnArena {
             bump: UnsafeCell::new(bump),
-            tag: UnsafeCell::new(ArenaTag::new(None)),
-            id: Cell::new(1),
+            tag: UnsafeCell::new(ArenaTag::UNSET),
+            slot: Cell::new(0),
             live: Cell::new(0),
             pinned: Cell::new(false),
             used: Cell::new(0),
             reserved: Cell::new(0),
             room: Cell::new(0),
-            retired: RefCell::new(Vec::new()),
+            slots: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
             spare: RefCell::new(None),
             aside_used: Cell::new(0),
             aside_reserved: Cell::new(0),
@@ -113,14 +129,14 @@ impl OwnArena {
 
     fn bump(&self) -> &Bump {
         // SAFETY: the arena is reached only through its strand, one thread at a time;
-        // `&mut Bump` is formed only in `take_current` while no `&Bump` is alive (none is
-        // kept beyond a single backend call).
+        // `&mut Bump` is formed only in `replace_bump` and `reset_all` while no `&Bump` is alive (none
+        // is kept beyond a single backend call).
         unsafe { &*self.bump.get() }
     }
 
     fn tag(&self) -> &ArenaTag {
-        // SAFETY: as for `bump`: `&mut ArenaTag` is formed only in `take_current`, while
-        // no `&ArenaTag` is alive.
+        // SAFETY: as for `bump`: `&mut ArenaTag` is formed only in `replace_tag`,
+        // while no `&ArenaTag` is alive.
         unsafe { &*self.tag.get() }
     }
 
@@ -145,38 +161,87 @@ impl OwnArena {
         }
     }
 
-    /// Replaces the current generation with `next` (under a fresh tag) and returns the
-    /// old one with its tag.
+    /// Replaces the current generation's arena and returns the old one.
     ///
     /// # Safety
     ///
-    /// No `&Bump` or `&ArenaTag` of the current generation is alive.
-    unsafe fn take_current(&self, next: Bump) -> (Bump, ArenaTag) {
-        // SAFETY: by this function's contract nobody borrows the current `Bump` or tag;
-        // moving the `Bump` does not move the chunks its allocations live in.
-        unsafe {
-            (
-                std::mem::replace(&mut *self.bump.get(), next),
-                std::mem::replace(&mut *self.tag.get(), ArenaTag::new(None)),
-            )
-        }
+    /// No `&Bump` of the current generation is alive.
+    unsafe fn replace_bump(&self, bump: Bump) -> Bump {
+        // SAFETY: by this function's contract nobody borrows the current `Bump`; moving
+        // it does not move the chunks its allocations live in.
+        unsafe { std::mem::replace(&mut *self.bump.get(), bump) }
     }
 
-    fn next_id(&self) -> u32 {
-        let id = self.id.get().wrapping_add(1);
-        if id == 0 || id == u32::MAX {
-            1
+    /// Replaces the current generation's tag and returns the old one.
+    ///
+    /// # Safety
+    ///
+    /// No `&ArenaTag` of the current generation is alive.
+    unsafe fn replace_tag(&self, tag: ArenaTag) -> ArenaTag {
+        // SAFETY: by this function's contract nobody borrows the current tag.
+        unsafe { std::mem::replace(&mut *self.tag.get(), tag) }
+    }
+
+    /// Gives the current generation its tag: the first allocation of a strand (and the
+    /// first after a failed rotation) obtains it here, so that `begin` cannot fail.
+    #[cold]
+    #[inline(never)]
+    fn acquire_tag(&self) -> Result<(), AllocError> {
+        let tag = ArenaTag::try_new(None).ok_or(AllocError::no_tag(StrandArena::NAME))?;
+        // SAFETY: no `&ArenaTag` is alive (this runs before the allocation stamps).
+        drop(unsafe { self.replace_tag(tag) });
+        Ok(())
+    }
+
+    /// Makes sure the current generation's slot can be filled with a retired generation
+    /// and a new slot handed out without allocating or overflowing; returns the new
+    /// generation's slot.
+    fn reserve_slot(&self) -> Result<u32, AllocError> {
+        let mut slots = self.slots.borrow_mut();
+        let mut free = self.free.borrow_mut();
+        let exhausted = AllocError::Exhausted {
+            backend: StrandArena::NAME,
+            what: "generation slots of the strand",
+            limit: MAX_SLOTS,
+        };
+        let needed = if self.slot.get() as usize == slots.len() {
+            slots.len() + 1
         } else {
-            id
+            slots.len()
+        };
+        let next = match free.last() {
+            Some(&s) => s as usize,
+            None => needed,
+        };
+        if next >= MAX_SLOTS {
+            return Err(exhausted);
         }
+        let oom = |_| AllocError::OutOfMemory {
+            backend: StrandArena::NAME,
+            requested: needed * size_of::<Option<Retired>>(),
+        };
+        let grow = needed - slots.len();
+        slots.try_reserve(grow).map_err(oom)?;
+        let spare_room = (needed + 1).saturating_sub(free.len());
+        free.try_reserve(spare_room).map_err(oom)?;
+        Ok(next as u32)
     }
 
     /// The current generation is full: reset it in place when nothing in it is live,
-    /// otherwise retire it and start a fresh one.
+    /// otherwise retire it and start a fresh one. Everything that can fail (the new
+    /// generation's tag and slot) is obtained before anything changes.
     #[cold]
     #[inline(never)]
-    fn rotate(&self, cx: &StrandCx) {
+    fn rotate(&self, cx: &StrandCx) -> Result<(), AllocError> {
         let threshold = cx.config.threshold();
+        let retire = self.live.get() > 0 || self.pinned.get();
+        let next = if retire {
+            let tag = ArenaTag::try_new(None).ok_or(AllocError::no_tag(StrandArena::NAME))?;
+            Some((self.reserve_slot()?, tag))
+        } else {
+            None
+        };
+        // Nothing below fails.
         let fresh = self
             .spare
             .borrow_mut()
@@ -190,33 +255,53 @@ impl OwnArena {
             .unwrap_or_else(|| Bump::try_with_capacity(threshold).unwrap_or_else(|_| Bump::new()));
         let used = self.used.replace(0);
         let reserved = self.reserved.replace(0);
-        // SAFETY: no `&Bump` is alive here (this runs before the allocation borrows it).
-        let (mut old, tag) = unsafe { self.take_current(fresh) };
-        if self.live.get() == 0 && !self.pinned.get() {
-            // Nothing in the old generation is live: reset it and keep it as the spare.
-            cx.count_gauge(-(used as i64), -(reserved as i64));
-            drop(tag);
-            old.reset();
-            self.keep_spare(old, threshold, cx);
-            cx.count_reset(ResetCause::Threshold);
-        } else {
-            self.aside_used.set(self.aside_used.get() + used);
-            self.aside_reserved.set(self.aside_reserved.get() + reserved);
-            self.retired.borrow_mut().push(Retired {
-                bump: old,
-                _tag: tag,
-                id: self.id.get(),
-                live: self.live.get(),
-                used,
-                reserved,
-                pinned: self.pinned.get(),
-            });
-            cx.count_rotation();
+        match next {
+            None => {
+                // Nothing in the old generation is live: its stamps are invalidated, the
+                // tag stays with the new current generation, and the old arena is reset
+                // and kept as the spare.
+                self.tag().invalidate();
+                // SAFETY: no `&Bump` is alive here (this runs before the allocation
+                // borrows it).
+                let mut old = unsafe { self.replace_bump(fresh) };
+                cx.count_gauge(-(used as i64), -(reserved as i64));
+                old.reset();
+                self.keep_spare(old, threshold, cx);
+                cx.count_reset(ResetCause::Threshold);
+            }
+            Some((slot, tag)) => {
+                // SAFETY: no `&Bump` or `&ArenaTag` is alive here (this runs before the
+                // allocation borrows them).
+                let (old, old_tag) = unsafe { (self.replace_bump(fresh), self.replace_tag(tag)) };
+                self.aside_used.set(self.aside_used.get() + used);
+                self.aside_reserved.set(self.aside_reserved.get() + reserved);
+                let retired = Retired {
+                    bump: old,
+                    _tag: old_tag,
+                    live: self.live.get(),
+                    used,
+                    reserved,
+                    pinned: self.pinned.get(),
+                };
+                let mut slots = self.slots.borrow_mut();
+                let here = self.slot.get() as usize;
+                // Room for both was reserved by `reserve_slot`: no allocation here.
+                if here == slots.len() {
+                    slots.push(Some(retired));
+                } else {
+                    slots[here] = Some(retired);
+                }
+                if self.free.borrow().last() == Some(&slot) {
+                    self.free.borrow_mut().pop();
+                }
+                self.slot.set(slot);
+                cx.count_rotation();
+            }
         }
-        self.id.set(self.next_id());
         self.live.set(0);
         self.pinned.set(false);
         self.measure(cx);
+        Ok(())
     }
 
     /// Keeps an emptied (already reset) generation as the spare, or drops it.
@@ -230,28 +315,34 @@ impl OwnArena {
         }
     }
 
-    /// Releases one allocation of a retired generation; frees the generation when it was
-    /// the last.
+    /// Releases one allocation of the retired generation in `slot`; frees the
+    /// generation when it was the last.
     #[cold]
     #[inline(never)]
-    fn release_retired(&self, id: u32, cx: &StrandCx) {
-        let mut retired = self.retired.borrow_mut();
-        let Some(i) = retired.iter().position(|g| g.id == id) else {
+    fn release_retired(&self, slot: u32, cx: &StrandCx) {
+        let mut slots = self.slots.borrow_mut();
+        let Some(Some(g)) = slots.get_mut(slot as usize) else {
+            // Unreachable by promise 3 (a ticket is released once, from a live generation).
+            debug_assert!(false, "strand-arena: release of a free slot {slot}");
             return;
         };
-        let g = &mut retired[i];
         g.live -= 1;
         if g.live > 0 || g.pinned {
             return;
         }
-        let Retired {
+        let Some(Retired {
             mut bump,
             _tag: tag,
             used,
             reserved,
             ..
-        } = retired.swap_remove(i);
-        drop(retired);
+        }) = slots[slot as usize].take()
+        else {
+            return;
+        };
+        drop(slots);
+        // `reserve_slot` keeps the capacity for this: no allocation.
+        self.free.borrow_mut().push(slot);
         drop(tag);
         self.aside_used.set(self.aside_used.get() - used);
         self.aside_reserved.set(self.aside_reserved.get() - reserved);
@@ -270,28 +361,26 @@ impl OwnArena {
     /// No allocation from the arena may still be in use.
     unsafe fn reset_all(&self, cx: &StrandCx) {
         let threshold = cx.config.threshold();
-        self.retired.borrow_mut().clear();
+        self.slots.borrow_mut().clear();
+        self.free.borrow_mut().clear();
+        self.slot.set(0);
         self.spare.borrow_mut().take();
         cx.count_gauge(
             -(self.aside_used.replace(0) as i64),
             -(self.aside_reserved.replace(0) as i64),
         );
+        self.tag().invalidate();
         // bumpalo keeps the largest chunk on reset; when that chunk is larger than the
         // threshold the arena starts over with a single threshold-sized chunk instead, so
         // a spike does not stay reserved for the rest of the strand.
-        let fresh = if self.bump().allocated_bytes() > threshold {
-            Bump::try_with_capacity(threshold).unwrap_or_else(|_| Bump::new())
+        if self.bump().allocated_bytes() > threshold {
+            let fresh = Bump::try_with_capacity(threshold).unwrap_or_else(|_| Bump::new());
+            // SAFETY: no `&Bump` is alive (none is kept beyond a single backend call).
+            drop(unsafe { self.replace_bump(fresh) });
         } else {
-            Bump::new()
-        };
-        // SAFETY: no `&Bump` is alive (none is kept beyond a single backend call).
-        let (mut old, tag) = unsafe { self.take_current(fresh) };
-        drop(tag);
-        if old.allocated_bytes() <= threshold {
-            // By this function's contract nothing points into it.
-            old.reset();
-            // SAFETY: as above, nobody borrows the current `Bump` or tag.
-            drop(unsafe { self.take_current(old) });
+            // SAFETY: by this function's contract nothing points into the arena, and no
+            // `&Bump` is alive.
+            unsafe { (*self.bump.get()).reset() };
         }
         cx.count_gauge(-(self.used.replace(0) as i64), 0);
         self.live.set(0);
@@ -302,7 +391,8 @@ impl OwnArena {
 
 // SAFETY: (1) memory comes from the strand's own arena, which only that strand resets:
 // a generation when none of its allocations is live (counted per generation by ticket,
-// pinned memory never counting down), everything through `&mut` or at exit. No other
+// a slot number that is reused only once its generation is freed; pinned memory never
+// counts down), everything through `&mut` or at exit. No other
 // strand can reach it. (2) `Bump` is `Send` and the arena moves with the strand. (3) `dealloc`
 // only counts. (4) the thread-local accesses (`thread_index`, `Registry::with_slot`) are
 // out of line and run no user code.
@@ -342,7 +432,10 @@ unsafe impl ValueAllocator for StrandArena {
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
         cx.observe_thread(thread_index(), false);
         if a.used.get() + layout.size() > cx.config.threshold() && a.used.get() > 0 {
-            a.rotate(cx);
+            a.rotate(cx)?;
+        }
+        if a.tag().is_unset() {
+            a.acquire_tag()?;
         }
         let ptr = a
             .bump()
@@ -366,14 +459,14 @@ unsafe impl ValueAllocator for StrandArena {
             if pinned {
                 Ticket::PINNED
             } else {
-                Ticket::new(a.id.get()).with_stamp(a.tag().stamp())
+                Ticket::new(a.slot.get()).with_stamp(a.tag().stamp())
             },
         ))
     }
 
     #[inline]
     unsafe fn dealloc(a: &OwnArena, cx: &StrandCx, _: NonNull<u8>, _: Layout, ticket: Ticket) {
-        if ticket.id() == a.id.get() {
+        if ticket.id() == a.slot.get() {
             a.live.set(a.live.get() - 1);
         } else if ticket != Ticket::PINNED {
             a.release_retired(ticket.id(), cx);
@@ -399,7 +492,7 @@ unsafe impl ValueAllocator for StrandArena {
         if (pu, pr) != (0, 0) {
             REGISTRY.with_slot(|s| s.gauge(-(pu as i64), -(pr as i64)));
         }
-        drop(a.retired);
+        drop(a.slots);
         let mut bump = a.spare.into_inner().unwrap_or_else(|| a.bump.into_inner());
         // An arena that never allocated has nothing worth keeping warm (and pooling it
         // would cost two locks for every strand that allocates nothing).

@@ -19,7 +19,12 @@
 //!   last holder lets go. The value being allocated is never touched by either.
 //! - Each generation is created with one chunk big enough for the threshold (or for the
 //!   allocation that created it), so its reserved bytes stay within the threshold plus
-//!   the largest single allocation, plus bumpalo's rounding to a page.
+//!   the largest single allocation, plus bumpalo's rounding to a page. When the system
+//!   refuses a chunk that large, a smaller one is taken and the generation's limit is
+//!   what it holds.
+//! - A strand finds its hold on a generation by the generation's address (a hash map),
+//!   and a release finds it by index (the ticket): both O(1), however many generations
+//!   the strand keeps alive.
 //! - Thread-local state is reached only through one `#[inline(never)]` function
 //!   (`with_thread`), and no borrow of it outlives that call.
 
@@ -30,6 +35,8 @@ use crate::stats::{Registry, ThreadSlot};
 use bumpalo::Bump;
 use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -63,6 +70,7 @@ pub struct Gen {
 unsafe impl Sync for Gen {}
 
 impl Gen {
+    /// A generation with no memory and a limit of zero: the first allocation replaces it.
     fn empty() -> Self {
         Gen {
             bump: Bump::new(),
@@ -70,23 +78,40 @@ impl Gen {
             limit: 0,
             reserved: AtomicUsize::new(0),
             retired: AtomicBool::new(false),
-            tag: ArenaTag::new(None),
+            tag: ArenaTag::UNSET,
         }
     }
 
-    fn try_new(capacity: usize) -> Result<Self, AllocError> {
-        let bump = Bump::try_with_capacity(capacity).map_err(|_| AllocError::OutOfMemory {
-            backend: ThreadArena::NAME,
-            requested: capacity,
-        })?;
+    /// A generation with one chunk for `capacity` bytes. When the system refuses a chunk
+    /// that large (a threshold of many GiB), the chunk is halved until it is granted,
+    /// down to `min` bytes; the generation's limit is then what its chunk holds, so it
+    /// rotates sooner but allocation keeps working.
+    fn try_new(capacity: usize, min: usize) -> Result<Self, AllocError> {
+        let tag = ArenaTag::try_new(None).ok_or(AllocError::no_tag(ThreadArena::NAME))?;
+        let mut size = capacity;
+        let bump = loop {
+            match Bump::try_with_capacity(size) {
+                Ok(b) => break b,
+                Err(_) if size / 2 >= min => size /= 2,
+                Err(_) => {
+                    return Err(AllocError::OutOfMemory {
+                        backend: ThreadArena::NAME,
+                        requested: size,
+                    })
+                }
+            }
+        };
         let reserved = bump.allocated_bytes();
+        // With worst-case padding counted in every charge, `limit` bytes fit in the one
+        // chunk, so the fast path never makes bumpalo add a chunk.
+        let limit = capacity.min(bump.chunk_capacity());
         Ok(Gen {
             bump,
             used: AtomicUsize::new(0),
-            limit: capacity,
+            limit,
             reserved: AtomicUsize::new(reserved),
             retired: AtomicBool::new(false),
-            tag: ArenaTag::new(None),
+            tag,
         })
     }
 
@@ -223,10 +248,37 @@ struct Hold {
     pinned: bool,
 }
 
+/// Hashes a generation's address for the hold index (addresses are unique among the
+/// generations a strand holds, since its holds keep them alive).
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        let x = ((n as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The most holds one strand can have at once: a hold's index is a ticket, and
+/// `u32::MAX` is [`Ticket::PINNED`].
+const MAX_HOLDS: usize = u32::MAX as usize - 1;
+
 /// The strand's holds, and which one it allocates into now.
 pub struct Holds {
     list: UnsafeCell<Vec<Hold>>,
     free: UnsafeCell<Vec<u32>>,
+    /// The index of the strand's hold on each generation it holds, by the generation's
+    /// address: finding a hold is one lookup, however many the strand has.
+    index: UnsafeCell<HashMap<usize, u32, BuildHasherDefault<AddrHasher>>>,
     /// The generation of the active hold (null when none).
     active: Cell<*const Gen>,
     active_idx: Cell<u32>,
@@ -246,10 +298,14 @@ impl Holds {
 
     /// Lets go of hold `idx`: its `Arc` is dropped, possibly freeing a retired generation.
     fn release(&self, idx: u32, cx: &StrandCx) {
-        // SAFETY: no reference into the list or free list is alive in any caller.
-        let (list, free) = unsafe { (self.list(), &mut *self.free.get()) };
+        // SAFETY: no reference into the list, free list or index is alive in any caller.
+        let (list, free, index) =
+            unsafe { (self.list(), &mut *self.free.get(), &mut *self.index.get()) };
         let hold = &mut list[idx as usize];
         let gen = hold.gen.take();
+        if let Some(g) = &gen {
+            index.remove(&(Arc::as_ptr(g) as usize));
+        }
         cx.count_gauge(-(hold.bytes as i64), 0);
         *hold = Hold {
             gen: None,
@@ -279,17 +335,22 @@ impl Holds {
     }
 
     /// Makes the hold on `gen` the active one, taking a new hold if the strand has none.
-    fn activate(&self, gen: &Arc<Gen>, cx: &StrandCx) -> u32 {
+    fn activate(&self, gen: &Arc<Gen>, cx: &StrandCx) -> Result<u32, AllocError> {
         let ptr = Arc::as_ptr(gen);
         self.drop_idle_active(cx);
-        // SAFETY: no reference into the list is alive.
-        let list = unsafe { self.list() };
-        let idx = match list
-            .iter()
-            .position(|h| h.gen.as_ref().map(Arc::as_ptr) == Some(ptr))
-        {
-            Some(i) => i as u32,
+        // SAFETY: no reference into the list, free list or index is alive.
+        let (list, index) = unsafe { (self.list(), &mut *self.index.get()) };
+        let idx = match index.get(&(ptr as usize)) {
+            Some(&i) => i,
             None => {
+                // SAFETY: as above.
+                if list.len() >= MAX_HOLDS && unsafe { (*self.free.get()).is_empty() } {
+                    return Err(AllocError::Exhausted {
+                        backend: ThreadArena::NAME,
+                        what: "holds of the strand",
+                        limit: MAX_HOLDS,
+                    });
+                }
                 let hold = Hold {
                     gen: Some(gen.clone()),
                     live: 0,
@@ -297,7 +358,7 @@ impl Holds {
                     pinned: false,
                 };
                 // SAFETY: no reference into the free list is alive.
-                match unsafe { (*self.free.get()).pop() } {
+                let i = match unsafe { (*self.free.get()).pop() } {
                     Some(i) => {
                         list[i as usize] = hold;
                         i
@@ -306,12 +367,14 @@ impl Holds {
                         list.push(hold);
                         (list.len() - 1) as u32
                     }
-                }
+                };
+                index.insert(ptr as usize, i);
+                i
             }
         };
         self.active.set(ptr);
         self.active_idx.set(idx);
-        idx
+        Ok(idx)
     }
 
     fn release_all(&self, cx: &StrandCx) {
@@ -422,7 +485,7 @@ fn slow_alloc(
             if st.reset_if_free() {
                 cx.count_reset(ResetCause::StrandExit);
             }
-            holds.activate(&st.current, cx)
+            holds.activate(&st.current, cx)?
         };
         let gen = &*st.current;
         let ptr = gen
@@ -442,7 +505,6 @@ fn slow_alloc(
 #[inline(never)]
 fn make_room(st: &mut ThreadState, holds: &Holds, cx: &StrandCx, charge: usize) -> Result<(), AllocError> {
     holds.drop_idle_active(cx);
-    let capacity = cx.config.threshold().max(charge);
     if let Some(gen) = Arc::get_mut(&mut st.current) {
         if gen.limit >= charge {
             if st.reset_if_free() {
@@ -452,7 +514,8 @@ fn make_room(st: &mut ThreadState, holds: &Holds, cx: &StrandCx, charge: usize) 
         }
     }
     let was_used = st.current.used() > 0;
-    let fresh = Gen::try_new(capacity)?;
+    // Obtained before anything about the thread changes.
+    let fresh = Gen::try_new(cx.config.threshold().max(charge), charge)?;
     let shared = Arc::strong_count(&st.current) > 1;
     st.replace_current(fresh);
     if shared {
@@ -482,6 +545,7 @@ unsafe impl ValueAllocator for ThreadArena {
         Holds {
             list: UnsafeCell::new(Vec::new()),
             free: UnsafeCell::new(Vec::new()),
+            index: UnsafeCell::new(HashMap::default()),
             active: Cell::new(ptr::null()),
             active_idx: Cell::new(0),
         }

@@ -22,7 +22,7 @@ fn text(len: usize) -> String {
 }
 
 fn strand<A: ValueAllocator>(len: usize) -> (Strand<A>, String) {
-    let s = Strand::<A>::local_with(Config::default());
+    let s = Strand::<A>::local_with(Config::default()).expect("a safe backend");
     // Warm the arena up, so the count is of the steady state, not of its first chunk.
     drop(s.str(&text(len)));
     (s, text(len))

@@ -15,12 +15,14 @@ use crate::value::Value;
 /// ```
 /// use strand_alloc::{channel, spawn};
 /// let (tx, rx) = channel();
-/// spawn(move |s| {
-///     let v = s.variant(3, [s.str("payload").into()]);
-///     tx.send(s, &v.into()).unwrap();
-/// })
-/// .join()
-/// .unwrap();
+/// // SAFETY: the closure uses no thread-locals and nothing `!Send`.
+/// let h = unsafe {
+///     spawn(move |s| {
+///         let v = s.variant(3, [s.str("payload").into()]);
+///         tx.send(s, &v.into()).unwrap();
+///     })
+/// };
+/// h.join().unwrap();
 /// let got = rx.recv().unwrap();
 /// assert_eq!(got.byte_len(), 7);
 /// ```

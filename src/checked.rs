@@ -14,23 +14,34 @@
 //! constant `Ok`, so unchecked builds pay nothing.
 //!
 //! The table is a fixed array of lazily allocated segments, so a tag's entry never
-//! moves; tags are recycled through a free list, and since the epoch keeps counting, a
-//! stamp of a recycled tag's earlier user never matches again (until the 32-bit epoch
-//! wraps, after four billion resets of one slot).
+//! moves and a stamp can keep its address; tags are recycled through a free list, and
+//! since the 64-bit epoch keeps counting (it cannot wrap in the life of a process), a
+//! stamp of a recycled tag's earlier user never matches again. At most [`MAX_TAGS`]
+//! generations carry a tag at once; a backend that needs one more gets `None` from
+//! [`ArenaTag::try_new`] and refuses the allocation with an [`crate::AllocError`] before it
+//! changes any state.
 
 use crate::error::Hazard;
 
 #[cfg(feature = "checked")]
 mod imp {
     use super::Hazard;
-    use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+    use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
     use std::sync::Mutex;
 
     const SEGMENT: usize = 4096;
     const SEGMENTS: usize = 1024;
 
+    /// How many arena generations can carry a tag at once.
+    pub const MAX_TAGS: usize = SEGMENT * SEGMENTS - 1;
+
     struct Entry {
-        epoch: AtomicU32,
+        /// The tag's number (for messages).
+        tag: u32,
+        /// Advanced every time the generation's memory is reset or freed. 64 bits: at one
+        /// reset a nanosecond it would take centuries to wrap, so a stale stamp never
+        /// matches again.
+        epoch: AtomicU64,
         /// Thread index of the only thread allowed to read, or 0 for any.
         owner: AtomicU32,
     }
@@ -40,29 +51,15 @@ mod imp {
     static FREE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
     static NEXT: AtomicU32 = AtomicU32::new(1);
 
-    /// The entry of `tag`, whose segment is installed (every stamped tag's is).
-    #[inline]
+    /// The entry of `tag`, installing its segment on first use.
     fn entry(tag: u32) -> &'static Entry {
         let (seg, i) = (tag as usize / SEGMENT, tag as usize % SEGMENT);
-        let p = TABLE[seg].load(Ordering::Acquire);
-        if p.is_null() {
-            return install(seg, i);
-        }
-        // SAFETY: a published segment is never freed and holds `SEGMENT` entries; `i` is
-        // below that.
-        unsafe { &*p.add(i) }
-    }
-
-    /// Installs segment `seg` (or finds the one another thread installed first) and
-    /// returns entry `i` of it.
-    #[cold]
-    #[inline(never)]
-    fn install(seg: usize, i: usize) -> &'static Entry {
         let mut p = TABLE[seg].load(Ordering::Acquire);
         if p.is_null() {
             let fresh: Box<[Entry]> = (0..SEGMENT)
-                .map(|_| Entry {
-                    epoch: AtomicU32::new(0),
+                .map(|i| Entry {
+                    tag: (seg * SEGMENT + i) as u32,
+                    epoch: AtomicU64::new(0),
                     owner: AtomicU32::new(0),
                 })
                 .collect();
@@ -89,89 +86,124 @@ mod imp {
         unsafe { &*p.add(i) }
     }
 
-    /// The identity of one arena generation in the epoch table (its number, and its
-    /// entry, looked up once so that stamping an allocation is a single load).
+    /// Takes a free tag number, or `None` when every tag is in use.
+    fn take_tag() -> Option<u32> {
+        let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = free.pop() {
+            return Some(t);
+        }
+        // Under the lock, so that `NEXT` never passes the table's end.
+        let next = NEXT.load(Ordering::Relaxed);
+        if next as usize > MAX_TAGS {
+            return None;
+        }
+        NEXT.store(next + 1, Ordering::Relaxed);
+        Some(next)
+    }
+
+    /// The identity of one arena generation in the epoch table, or no identity at all
+    /// ([`ArenaTag::UNSET`], whose stamps are never checked).
     pub struct ArenaTag {
-        tag: u32,
-        entry: &'static Entry,
+        entry: Option<&'static Entry>,
     }
 
     impl std::fmt::Debug for ArenaTag {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_tuple("ArenaTag").field(&self.tag).finish()
+            f.debug_tuple("ArenaTag")
+                .field(&self.entry.map(|e| e.tag))
+                .finish()
         }
     }
 
     impl ArenaTag {
+        /// No tag: for a generation that hands out no memory before it gets a real one.
+        pub const UNSET: ArenaTag = ArenaTag { entry: None };
+
         /// Registers a generation; `owner` limits reads to one thread (by its
-        /// [`crate::stats::thread_index`]).
-        pub fn new(owner: Option<u32>) -> ArenaTag {
-            let reused = FREE.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let tag = reused.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed));
-            assert!(
-                (tag as usize) < SEGMENT * SEGMENTS,
-                "strand-alloc (checked): more than {} arena generations alive at once",
-                SEGMENT * SEGMENTS - 1
-            );
-            let entry = entry(tag);
+        /// [`crate::stats::thread_index`]). `None` when all [`MAX_TAGS`] tags are in
+        /// use at once (the caller turns that into an allocation error before changing
+        /// any state).
+        pub fn try_new(owner: Option<u32>) -> Option<ArenaTag> {
+            let entry = entry(take_tag()?);
             entry.owner.store(owner.unwrap_or(0), Ordering::Relaxed);
-            ArenaTag { tag, entry }
+            Some(ArenaTag { entry: Some(entry) })
+        }
+
+        /// Whether this is [`ArenaTag::UNSET`].
+        #[inline]
+        pub fn is_unset(&self) -> bool {
+            self.entry.is_none()
         }
 
         /// The stamp of an allocation made now.
         #[inline]
         pub fn stamp(&self) -> Stamp {
-            Stamp::new(self.tag, self.entry.epoch.load(Ordering::Relaxed))
+            match self.entry {
+                Some(e) => Stamp {
+                    entry: Some(e),
+                    epoch: e.epoch.load(Ordering::Relaxed),
+                },
+                None => Stamp::NONE,
+            }
         }
 
         /// Marks every allocation stamped so far as invalid (the memory is being reset).
         pub fn invalidate(&self) {
-            self.entry.epoch.fetch_add(1, Ordering::Release);
+            if let Some(e) = self.entry {
+                e.epoch.fetch_add(1, Ordering::Release);
+            }
         }
     }
 
     impl Drop for ArenaTag {
         fn drop(&mut self) {
-            self.invalidate();
-            FREE.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(self.tag);
+            if let Some(e) = self.entry {
+                self.invalidate();
+                FREE.lock().unwrap_or_else(|e| e.into_inner()).push(e.tag);
+            }
         }
     }
 
-    /// Where and when an allocation was made: the tag in the high half, the epoch in
-    /// the low half. One word rather than two fields, so that it is written with one
-    /// store: read back as a whole after two narrower stores, it stalls the load (a
-    /// failed store-to-load forward) on every allocation.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Stamp(u64);
+    /// Where and when an allocation was made: its generation's table entry (kept by
+    /// address, so a check is one load) and the epoch then.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Stamp {
+        entry: Option<&'static Entry>,
+        epoch: u64,
+    }
+
+    impl std::fmt::Debug for Entry {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "tag {}", self.tag)
+        }
+    }
+
+    impl PartialEq for Stamp {
+        fn eq(&self, o: &Stamp) -> bool {
+            self.epoch == o.epoch
+                && match (self.entry, o.entry) {
+                    (Some(a), Some(b)) => std::ptr::eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                }
+        }
+    }
+
+    impl Eq for Stamp {}
 
     impl Stamp {
         /// Not arena memory: always valid.
-        pub const NONE: Stamp = Stamp(0);
-
-        #[inline]
-        fn new(tag: u32, epoch: u32) -> Stamp {
-            Stamp((u64::from(tag) << 32) | u64::from(epoch))
-        }
-
-        #[inline]
-        fn tag(self) -> u32 {
-            (self.0 >> 32) as u32
-        }
-
-        #[inline]
-        fn epoch(self) -> u32 {
-            self.0 as u32
-        }
+        pub const NONE: Stamp = Stamp {
+            entry: None,
+            epoch: 0,
+        };
 
         /// Whether the memory is still what it was when stamped, and readable here.
         #[inline]
         pub fn check(self, backend: &'static str) -> Result<(), Hazard> {
-            if self.tag() == 0 {
+            let Some(e) = self.entry else {
                 return Ok(());
-            }
-            let e = entry(self.tag());
+            };
             let now = e.epoch.load(Ordering::Acquire);
             let owner = e.owner.load(Ordering::Relaxed);
             let here = if owner == 0 {
@@ -179,24 +211,24 @@ mod imp {
             } else {
                 crate::stats::thread_index()
             };
-            if now == self.epoch() && owner == here {
+            if now == self.epoch && owner == here {
                 Ok(())
             } else {
-                Err(self.hazard(backend, now, owner))
+                Err(hazard(backend, e, self.epoch, now, owner))
             }
         }
+    }
 
-        #[cold]
-        #[inline(never)]
-        fn hazard(self, backend: &'static str, now: u32, owner: u32) -> Hazard {
-            Hazard {
-                backend,
-                arena: self.tag(),
-                stamped: self.epoch(),
-                now,
-                owner_thread: owner,
-                reading_thread: crate::stats::thread_index(),
-            }
+    #[cold]
+    #[inline(never)]
+    fn hazard(backend: &'static str, e: &Entry, stamped: u64, now: u64, owner: u32) -> Hazard {
+        Hazard {
+            backend,
+            arena: e.tag,
+            stamped,
+            now,
+            owner_thread: owner,
+            reading_thread: crate::stats::thread_index(),
         }
     }
 }
@@ -205,15 +237,26 @@ mod imp {
 mod imp {
     use super::Hazard;
 
+    /// How many arena generations can carry a tag at once (no limit without `checked`).
+    pub const MAX_TAGS: usize = usize::MAX;
+
     /// The identity of one arena generation (zero-sized without `checked`).
     #[derive(Debug)]
     pub struct ArenaTag;
 
     impl ArenaTag {
-        /// Registers a generation (nothing without `checked`).
+        /// No tag.
+        pub const UNSET: ArenaTag = ArenaTag;
+
+        /// Registers a generation (nothing to register without `checked`).
         #[inline(always)]
-        pub fn new(_owner: Option<u32>) -> ArenaTag {
-            ArenaTag
+        pub fn try_new(_owner: Option<u32>) -> Option<ArenaTag> {
+            Some(ArenaTag)
+        }
+        /// Never unset without `checked`: there is nothing to acquire.
+        #[inline(always)]
+        pub fn is_unset(&self) -> bool {
+            false
         }
         /// The stamp of an allocation made now.
         #[inline(always)]
@@ -241,4 +284,4 @@ mod imp {
     }
 }
 
-pub use imp::{ArenaTag, Stamp};
+pub use imp::{ArenaTag, Stamp, MAX_TAGS};

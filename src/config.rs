@@ -15,6 +15,11 @@ pub const THRESHOLD_ENV: &str = "STRAND_ALLOC_THRESHOLD";
 /// The threshold used when nothing else is configured: 10 MiB.
 pub const DEFAULT_THRESHOLD: usize = 10 * 1024 * 1024;
 
+/// The largest threshold accepted: 1 TiB. A threshold is a number of bytes an arena
+/// generation may hand out; past this bound it stops meaning anything on any machine
+/// this library runs on, and sums of thresholds must stay far from overflow.
+pub const MAX_THRESHOLD: usize = 1 << 40;
+
 /// How many warm arenas the strand-arena backend keeps for reuse by default.
 pub const DEFAULT_POOL_CAPACITY: usize = 256;
 
@@ -69,12 +74,23 @@ impl Config {
         self.pool_capacity
     }
 
-    /// Sets the threshold in bytes. Zero is rejected.
+    /// Sets the threshold in bytes. Zero, and anything over [`MAX_THRESHOLD`] (1 TiB),
+    /// is rejected.
     pub fn with_threshold(mut self, bytes: usize) -> Result<Self, ConfigError> {
         if bytes == 0 {
             return Err(ConfigError::Zero {
                 what: "the threshold",
                 input: "0".into(),
+            });
+        }
+        if bytes > MAX_THRESHOLD {
+            return Err(ConfigError::OutOfRange {
+                what: "the threshold",
+                input: format!("{bytes} bytes"),
+                reason: format!(
+                    "the largest threshold is {MAX_THRESHOLD} bytes (1 TiB, \
+                     strand_alloc::config::MAX_THRESHOLD)"
+                ),
             });
         }
         self.threshold = bytes;
@@ -90,7 +106,14 @@ impl Config {
                 input: text.to_string(),
             });
         }
-        self.with_threshold(bytes)
+        self.with_threshold(bytes).map_err(|e| match e {
+            ConfigError::OutOfRange { what, reason, .. } => ConfigError::OutOfRange {
+                what,
+                input: format!("{text:?}"),
+                reason,
+            },
+            other => other,
+        })
     }
 
     /// Limits the bytes one strand may hold (`None`: no limit). Zero is rejected.
@@ -126,6 +149,11 @@ impl Config {
                     ConfigError::Zero { input, .. } => ConfigError::Zero {
                         what: "STRAND_ALLOC_THRESHOLD",
                         input,
+                    },
+                    ConfigError::OutOfRange { input, reason, .. } => ConfigError::OutOfRange {
+                        what: "STRAND_ALLOC_THRESHOLD",
+                        input,
+                        reason,
                     },
                     other => other,
                 }),
@@ -304,6 +332,17 @@ mod tests {
                 "{err} should quote {bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_threshold_over_the_maximum_is_refused_with_the_maximum_named() {
+        assert!(Config::default().with_threshold(MAX_THRESHOLD).is_ok());
+        let err = Config::default()
+            .with_threshold_str("64TiB")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"64TiB\"") && err.contains("1 TiB"), "{err}");
+        assert!(Config::default().with_threshold(MAX_THRESHOLD + 1).is_err());
     }
 
     #[test]

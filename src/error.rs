@@ -33,6 +33,22 @@ pub enum AllocError {
         /// Alignment asked for.
         align: usize,
     },
+    /// The backend cannot keep track of one more arena generation: every tag of the
+    /// `checked` epoch table, or every generation slot of a strand, is in use by
+    /// generations that still hold live values. Nothing was changed; releasing values
+    /// that pin old generations makes room.
+    #[error(
+        "the {backend} backend cannot track another arena generation: all {limit} {what} \
+         are in use by generations that still hold live values"
+    )]
+    Exhausted {
+        /// Backend that asked.
+        backend: &'static str,
+        /// What ran out.
+        what: &'static str,
+        /// How many there are.
+        limit: usize,
+    },
     /// The memory source (the global allocator, or an arena's new chunk) refused the
     /// request.
     #[error("out of memory: the {backend} backend could not obtain {requested} bytes")]
@@ -49,6 +65,16 @@ impl AllocError {
         AllocError::InvalidLayout {
             requested: size,
             align,
+        }
+    }
+
+    /// The `checked` epoch table has no free tag.
+    #[cfg_attr(not(feature = "checked"), allow(dead_code))]
+    pub(crate) fn no_tag(backend: &'static str) -> Self {
+        AllocError::Exhausted {
+            backend,
+            what: "checked arena tags",
+            limit: crate::checked::MAX_TAGS,
         }
     }
 
@@ -84,6 +110,26 @@ pub enum ConfigError {
         /// The text or number as given.
         input: String,
     },
+    /// A setting is outside the bounds the library documents for it.
+    #[error("{what} {input} is out of range: {reason}")]
+    OutOfRange {
+        /// Which setting.
+        what: &'static str,
+        /// The value as given.
+        input: String,
+        /// The bound it breaks, and why the bound exists.
+        reason: String,
+    },
+    /// A strand context was asked for, through a safe constructor, on a backend that
+    /// breaks the allocation contract on purpose (the seed policy).
+    #[error(
+        "the {backend} backend invalidates live values on purpose; its strand contexts \
+         are made only by the unsafe `Strand::local_unchecked` (or an unsafe spawn)"
+    )]
+    UnsafeBackend {
+        /// The backend.
+        backend: &'static str,
+    },
     /// The scheduler was already started with another configuration.
     #[error(
         "the May scheduler is already running with {running}; {requested} cannot be applied \
@@ -106,6 +152,12 @@ pub enum SpawnError {
     /// May could not create the coroutine.
     #[error("May could not create the strand: {0}")]
     Io(#[from] std::io::Error),
+    /// May panicked while creating the coroutine or starting its scheduler (for example,
+    /// it could not map a stack or open its workers' event descriptors). The panic was
+    /// caught; a scheduler that failed to start stays failed, since May reads its
+    /// configuration only once.
+    #[error("May failed to create the strand: {0}")]
+    Scheduler(String),
     /// Another strand would exceed the memory maps the operating system allows this
     /// process: each live strand's stack takes two (the stack and its guard page), and
     /// May aborts the process instead of failing when it runs out of them.
@@ -153,9 +205,9 @@ pub struct Hazard {
     /// The arena generation's tag.
     pub arena: u32,
     /// The generation's reset count when the value was allocated.
-    pub stamped: u32,
+    pub stamped: u64,
     /// Its reset count now.
-    pub now: u32,
+    pub now: u64,
     /// The only thread that may read the arena (0: any).
     pub owner_thread: u32,
     /// The thread that tried to read.

@@ -15,6 +15,11 @@
 //!
 //! ## Safety model
 //!
+//! Spawning a strand is `unsafe`, as spawning a coroutine is in May: a strand can move
+//! between OS threads wherever it can yield, so its code must not keep a thread-local
+//! borrow, or anything `!Send`, across such a point ([`Builder::spawn`] states the
+//! contract). Given that, the rest of the API is safe:
+//!
 //! Every value borrows the [`Strand`] that allocated it, so it cannot outlive the strand;
 //! values are neither `Send` nor `Sync`, so they cross to another strand only as a
 //! [`PortableValue`] deep copy ([`Strand::export`], [`channel()`]). Each backend promises,
@@ -25,15 +30,20 @@
 //! use strand_alloc::{channel, spawn};
 //!
 //! let (tx, rx) = channel();
-//! let producer = spawn(move |s| {
-//!     let name = s.str("Ada");
-//!     let msg = s.variant(7, [s.str("hello").into(), name.into()]);
-//!     tx.send(s, &msg.into()).unwrap();
-//! });
-//! let consumer = spawn(move |s| {
-//!     let msg = rx.recv_in(s).unwrap();
-//!     msg.as_variant().unwrap().fields()[1].as_str().unwrap().to_string()
-//! });
+//! // SAFETY (for both spawns): the closures use no thread-locals and nothing `!Send`.
+//! let producer = unsafe {
+//!     spawn(move |s| {
+//!         let name = s.str("Ada");
+//!         let msg = s.variant(7, [s.str("hello").into(), name.into()]);
+//!         tx.send(s, &msg.into()).unwrap();
+//!     })
+//! };
+//! let consumer = unsafe {
+//!     spawn(move |s| {
+//!         let msg = rx.recv_in(s).unwrap();
+//!         msg.as_variant().unwrap().fields()[1].as_str().unwrap().to_string()
+//!     })
+//! };
 //! producer.join().unwrap();
 //! assert_eq!(consumer.join().unwrap(), "Ada");
 //! ```
@@ -51,6 +61,7 @@ pub mod portable;
 pub mod scheduler;
 pub mod stats;
 pub mod strand;
+pub mod tree;
 pub mod value;
 pub mod variant;
 pub mod workload;
@@ -69,7 +80,7 @@ pub use backends::ThreadArena;
 pub use channel::{channel, ValueReceiver, ValueSender};
 pub use config::Config;
 pub use error::{AllocError, ConfigError, Hazard, RecvError, SendError, SpawnError};
-pub use portable::PortableValue;
+pub use portable::{PortableValue, PortableVariant};
 pub use scheduler::{hop, live_strands, SchedulerConfig};
 pub use stats::{Figures, StatsSnapshot, StrandReport};
 pub use strand::{spawn, spawn_on, Builder, JoinHandle, Strand};

@@ -1,15 +1,33 @@
 //! Portable values: deep copies that own their bytes on the global heap, the only form in
 //! which a value crosses from one strand to another (channels, join results).
+//!
+//! Every operation on a portable value (drop, clone, equality, `Debug`, serde, export,
+//! import) runs in constant stack, however deep its variants nest: a variant's fields
+//! are a [`PortableVariant`], whose hand-written `Drop` takes nested fields apart with a
+//! work stack instead of recursing.
 
 use crate::allocator::ValueAllocator;
 use crate::error::Hazard;
+use crate::tree::{self, Tree};
 use crate::value::Value;
+use std::fmt;
 
 /// A value that owns all its memory on the global heap: `Send`, `Sync` and `'static`.
 ///
 /// Made by [`crate::Strand::export`] (a counted deep copy) and turned back into a strand's
 /// value by [`crate::Strand::import`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+///
+/// ```
+/// use strand_alloc::{PortableValue, PortableVariant};
+/// // A list a million cells deep: built, cloned, compared and dropped without recursion.
+/// let mut list = PortableValue::Int(0);
+/// for i in 1..1_000_000 {
+///     list = PortableVariant::new(1, vec![PortableValue::Int(i), list]).into();
+/// }
+/// let copy = list.clone();
+/// assert_eq!(copy, list);
+/// ```
+#[derive(Clone, PartialEq)]
 pub enum PortableValue {
     /// A 64-bit integer.
     Int(i64),
@@ -22,66 +40,264 @@ pub enum PortableValue {
     /// A byte string.
     Bytes(Box<[u8]>),
     /// A tagged tuple.
-    Variant {
-        /// The tag.
-        tag: u32,
-        /// The fields.
-        fields: Box<[PortableValue]>,
-    },
+    Variant(PortableVariant),
+}
+
+/// A portable variant: a tag and its fields.
+///
+/// It has a `Drop` of its own (which takes deep nesting apart without recursion), so its
+/// fields cannot be moved out by destructuring: use [`PortableVariant::into_fields`] or
+/// `std::mem::take(&mut v.fields)`.
+pub struct PortableVariant {
+    /// The tag.
+    pub tag: u32,
+    /// The fields.
+    pub fields: Vec<PortableValue>,
+}
+
+impl PortableVariant {
+    /// A variant with this tag and these fields.
+    pub fn new(tag: u32, fields: Vec<PortableValue>) -> Self {
+        PortableVariant { tag, fields }
+    }
+
+    /// The fields, taken out of the variant.
+    pub fn into_fields(mut self) -> Vec<PortableValue> {
+        std::mem::take(&mut self.fields)
+    }
+}
+
+impl From<PortableVariant> for PortableValue {
+    fn from(v: PortableVariant) -> Self {
+        PortableValue::Variant(v)
+    }
+}
+
+impl Drop for PortableVariant {
+    fn drop(&mut self) {
+        let nested =
+            |f: &PortableValue| matches!(f, PortableValue::Variant(v) if !v.fields.is_empty());
+        if !self.fields.iter().any(nested) {
+            return;
+        }
+        // Each nested variant's fields are taken out before it drops, so every drop
+        // below finds empty fields and returns at once: the depth of the call stack
+        // stays one, whatever the depth of the value.
+        let mut pending = vec![std::mem::take(&mut self.fields)];
+        while let Some(mut fields) = pending.pop() {
+            for f in fields.iter_mut() {
+                if let PortableValue::Variant(v) = f {
+                    if !v.fields.is_empty() {
+                        pending.push(std::mem::take(&mut v.fields));
+                    }
+                }
+            }
+            drop(fields);
+        }
+    }
+}
+
+impl Clone for PortableVariant {
+    fn clone(&self) -> Self {
+        struct Frame<'a> {
+            tag: u32,
+            src: &'a [PortableValue],
+            out: Vec<PortableValue>,
+        }
+        fn frame(v: &PortableVariant) -> Frame<'_> {
+            Frame {
+                tag: v.tag,
+                src: &v.fields,
+                out: Vec::with_capacity(v.fields.len()),
+            }
+        }
+        let mut open = vec![frame(self)];
+        loop {
+            let top = open.last_mut().expect("the root frame is open");
+            if let Some((first, rest)) = top.src.split_first() {
+                top.src = rest;
+                match first {
+                    PortableValue::Variant(v) => open.push(frame(v)),
+                    leaf => top.out.push(leaf.clone_leaf()),
+                }
+                continue;
+            }
+            let done = open.pop().expect("the frame is open");
+            let v = PortableVariant::new(done.tag, done.out);
+            match open.last_mut() {
+                Some(parent) => parent.out.push(PortableValue::Variant(v)),
+                None => return v,
+            }
+        }
+    }
+}
+
+impl PartialEq for PortableVariant {
+    fn eq(&self, other: &Self) -> bool {
+        self.tag == other.tag
+            && self.fields.len() == other.fields.len()
+            && self
+                .fields
+                .iter()
+                .zip(&other.fields)
+                .all(|(a, b)| tree::eq(a, b))
+    }
+}
+
+impl fmt::Debug for PortableVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Variant#{}(", self.tag)?;
+        for (i, field) in self.fields.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            tree::debug(field, f)?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl Tree for PortableValue {
+    fn variant(&self) -> Option<(u32, &[Self])> {
+        match self {
+            PortableValue::Variant(v) => Some((v.tag, &v.fields)),
+            _ => None,
+        }
+    }
+
+    fn fmt_leaf(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortableValue::Int(i) => write!(f, "Int({i})"),
+            PortableValue::Float(x) => write!(f, "Float({x:?})"),
+            PortableValue::Bool(b) => write!(f, "Bool({b})"),
+            PortableValue::Str(s) => write!(f, "Str({s:?})"),
+            PortableValue::Bytes(b) => write!(f, "Bytes({b:?})"),
+            PortableValue::Variant(v) => write!(f, "Variant#{}(..)", v.tag),
+        }
+    }
+
+    fn leaf_eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (PortableValue::Int(a), PortableValue::Int(b)) => a == b,
+            (PortableValue::Float(a), PortableValue::Float(b)) => a == b,
+            (PortableValue::Bool(a), PortableValue::Bool(b)) => a == b,
+            (PortableValue::Str(a), PortableValue::Str(b)) => a == b,
+            (PortableValue::Bytes(a), PortableValue::Bytes(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Prints `Variant#TAG(field, ...)`, with variants nested deeper than
+/// [`MAX_DEBUG_DEPTH`](crate::tree::MAX_DEBUG_DEPTH) elided as `Variant#TAG(..)`.
+impl fmt::Debug for PortableValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        tree::debug(self, f)
+    }
 }
 
 impl PortableValue {
+    /// A copy of a leaf (anything but a variant, which is copied by its own `clone`).
+    fn clone_leaf(&self) -> PortableValue {
+        match self {
+            PortableValue::Int(i) => PortableValue::Int(*i),
+            PortableValue::Float(x) => PortableValue::Float(*x),
+            PortableValue::Bool(b) => PortableValue::Bool(*b),
+            PortableValue::Str(s) => PortableValue::Str(s.clone()),
+            PortableValue::Bytes(b) => PortableValue::Bytes(b.clone()),
+            PortableValue::Variant(v) => PortableValue::Variant(v.clone()),
+        }
+    }
+
     /// Copies `v` and every value nested in it; returns the copy and the number of string
     /// and byte-string bytes copied.
     pub(crate) fn copy_of<A: ValueAllocator>(
         v: &Value<'_, A>,
     ) -> Result<(PortableValue, usize), Hazard> {
         let mut bytes = 0;
-        let p = Self::copy_counting(v, &mut bytes)?;
-        Ok((p, bytes))
-    }
-
-    fn copy_counting<A: ValueAllocator>(
-        v: &Value<'_, A>,
-        bytes: &mut usize,
-    ) -> Result<PortableValue, Hazard> {
-        Ok(match v {
-            Value::Int(i) => PortableValue::Int(*i),
-            Value::Float(x) => PortableValue::Float(*x),
-            Value::Bool(b) => PortableValue::Bool(*b),
-            Value::Str(s) => {
-                *bytes += s.len();
-                PortableValue::Str(s.try_as_str()?.into())
+        let leaf = |v: &Value<'_, A>, bytes: &mut usize| -> Result<PortableValue, Hazard> {
+            Ok(match v {
+                Value::Int(i) => PortableValue::Int(*i),
+                Value::Float(x) => PortableValue::Float(*x),
+                Value::Bool(b) => PortableValue::Bool(*b),
+                Value::Str(s) => {
+                    let s = s.try_as_str()?;
+                    *bytes += s.len();
+                    PortableValue::Str(s.into())
+                }
+                Value::Bytes(b) => {
+                    let b = b.try_as_slice()?;
+                    *bytes += b.len();
+                    PortableValue::Bytes(b.into())
+                }
+                Value::Variant(_) => unreachable!("variants are opened by the caller"),
+            })
+        };
+        let Value::Variant(root) = v else {
+            return Ok((leaf(v, &mut bytes)?, bytes));
+        };
+        struct Frame<'v, 's, A: ValueAllocator> {
+            tag: u32,
+            src: &'v [Value<'s, A>],
+            out: Vec<PortableValue>,
+        }
+        let mut open = vec![Frame {
+            tag: root.tag(),
+            src: root.try_fields()?,
+            out: Vec::with_capacity(root.len()),
+        }];
+        loop {
+            let top = open.last_mut().expect("the root frame is open");
+            if let Some((first, rest)) = top.src.split_first() {
+                top.src = rest;
+                match first {
+                    Value::Variant(v) => open.push(Frame {
+                        tag: v.tag(),
+                        src: v.try_fields()?,
+                        out: Vec::with_capacity(v.len()),
+                    }),
+                    other => top.out.push(leaf(other, &mut bytes)?),
+                }
+                continue;
             }
-            Value::Bytes(b) => {
-                *bytes += b.len();
-                PortableValue::Bytes(b.try_as_slice()?.into())
+            let done = open.pop().expect("the frame is open");
+            let p = PortableValue::Variant(PortableVariant::new(done.tag, done.out));
+            match open.last_mut() {
+                Some(parent) => parent.out.push(p),
+                None => return Ok((p, bytes)),
             }
-            Value::Variant(var) => PortableValue::Variant {
-                tag: var.tag(),
-                fields: var
-                    .try_fields()?
-                    .iter()
-                    .map(|f| Self::copy_counting(f, bytes))
-                    .collect::<Result<_, _>>()?,
-            },
-        })
+        }
     }
 
     /// The number of string and byte-string bytes in this value and its fields.
     pub fn byte_len(&self) -> usize {
-        match self {
-            PortableValue::Str(s) => s.len(),
-            PortableValue::Bytes(b) => b.len(),
-            PortableValue::Variant { fields, .. } => fields.iter().map(Self::byte_len).sum(),
-            _ => 0,
+        let mut total = 0;
+        let mut pending = vec![std::slice::from_ref(self)];
+        while let Some(values) = pending.pop() {
+            for v in values {
+                match v {
+                    PortableValue::Str(s) => total += s.len(),
+                    PortableValue::Bytes(b) => total += b.len(),
+                    PortableValue::Variant(v) => pending.push(&v.fields),
+                    _ => {}
+                }
+            }
         }
+        total
     }
 
     /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             PortableValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The variant, if this is one.
+    pub fn as_variant(&self) -> Option<&PortableVariant> {
+        match self {
+            PortableValue::Variant(v) => Some(v),
             _ => None,
         }
     }
@@ -96,5 +312,135 @@ impl From<&str> for PortableValue {
 impl From<i64> for PortableValue {
     fn from(i: i64) -> Self {
         PortableValue::Int(i)
+    }
+}
+
+/// serde support. A portable value is written as a flat sequence of its nodes in
+/// depth-first order, a variant as its tag and field count followed by its fields:
+/// `[{"Variant":[7,2]},{"Str":"ada"},{"Int":3}]` for `Variant#7(Str("ada"), Int(3))`.
+/// Both directions run in constant stack, so any depth (de)serialises.
+mod serde_impl {
+    use super::{PortableValue, PortableVariant};
+    use serde::de::{Error as _, SeqAccess, Visitor};
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    enum NodeRef<'a> {
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+        Str(&'a str),
+        Bytes(&'a [u8]),
+        Variant(u32, usize),
+    }
+
+    #[derive(Deserialize)]
+    enum Node {
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+        Str(Box<str>),
+        Bytes(Box<[u8]>),
+        Variant(u32, usize),
+    }
+
+    fn node(v: &PortableValue) -> NodeRef<'_> {
+        match v {
+            PortableValue::Int(i) => NodeRef::Int(*i),
+            PortableValue::Float(x) => NodeRef::Float(*x),
+            PortableValue::Bool(b) => NodeRef::Bool(*b),
+            PortableValue::Str(s) => NodeRef::Str(s),
+            PortableValue::Bytes(b) => NodeRef::Bytes(b),
+            PortableValue::Variant(v) => NodeRef::Variant(v.tag, v.fields.len()),
+        }
+    }
+
+    impl Serialize for PortableValue {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut count = 0usize;
+            let mut pending = vec![std::slice::from_ref(self)];
+            while let Some(values) = pending.pop() {
+                count += values.len();
+                for v in values {
+                    if let PortableValue::Variant(v) = v {
+                        pending.push(&v.fields);
+                    }
+                }
+            }
+            let mut seq = serializer.serialize_seq(Some(count))?;
+            // Depth first: a stack of the field lists still to write, each from its start.
+            let mut open = vec![std::slice::from_ref(self)];
+            while let Some(top) = open.last_mut() {
+                let Some((first, rest)) = top.split_first() else {
+                    open.pop();
+                    continue;
+                };
+                *top = rest;
+                seq.serialize_element(&node(first))?;
+                if let PortableValue::Variant(v) = first {
+                    open.push(&v.fields);
+                }
+            }
+            seq.end()
+        }
+    }
+
+    impl<'de> Deserialize<'de> for PortableValue {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Nodes;
+            impl<'de> Visitor<'de> for Nodes {
+                type Value = PortableValue;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a sequence of portable value nodes")
+                }
+                fn visit_seq<S: SeqAccess<'de>>(
+                    self,
+                    mut seq: S,
+                ) -> Result<PortableValue, S::Error> {
+                    // Open variants: tag, fields still expected, fields so far.
+                    let mut open: Vec<(u32, usize, Vec<PortableValue>)> = Vec::new();
+                    let mut root = None;
+                    while let Some(n) = seq.next_element::<Node>()? {
+                        if root.is_some() {
+                            return Err(S::Error::custom("nodes after the end of the value"));
+                        }
+                        let mut done = match n {
+                            Node::Int(i) => PortableValue::Int(i),
+                            Node::Float(x) => PortableValue::Float(x),
+                            Node::Bool(b) => PortableValue::Bool(b),
+                            Node::Str(s) => PortableValue::Str(s),
+                            Node::Bytes(b) => PortableValue::Bytes(b),
+                            Node::Variant(tag, len) if len > 0 => {
+                                open.push((tag, len, Vec::with_capacity(len.min(4096))));
+                                continue;
+                            }
+                            Node::Variant(tag, _) => PortableVariant::new(tag, Vec::new()).into(),
+                        };
+                        // Hand the finished value to its parent, closing every variant
+                        // that it completes.
+                        loop {
+                            match open.last_mut() {
+                                None => {
+                                    root = Some(done);
+                                    break;
+                                }
+                                Some((tag, len, fields)) => {
+                                    fields.push(done);
+                                    if fields.len() < *len {
+                                        break;
+                                    }
+                                    let (tag, fields) = (*tag, std::mem::take(fields));
+                                    open.pop();
+                                    done = PortableVariant::new(tag, fields).into();
+                                }
+                            }
+                        }
+                    }
+                    root.ok_or_else(|| S::Error::custom("the value's nodes end before it does"))
+                }
+            }
+            deserializer.deserialize_seq(Nodes)
+        }
     }
 }

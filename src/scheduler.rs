@@ -27,6 +27,58 @@ pub struct SchedulerConfig {
 /// May's default coroutine stack: 0x1000 words (32 KiB on 64-bit targets).
 pub const DEFAULT_STACK_SIZE: usize = 0x1000 * std::mem::size_of::<usize>();
 
+/// The smallest stack a strand may have: 4 KiB.
+pub const MIN_STACK_SIZE: usize = 4096;
+
+/// The largest stack a strand may have: 256 MiB. May maps each stack whole when the
+/// strand is spawned; a larger mapping is refused by the system on ordinary machines,
+/// and May panics when that happens.
+pub const MAX_STACK_SIZE: usize = 256 << 20;
+
+/// The most worker threads the scheduler may have: 1024. Each worker also opens two
+/// file descriptors (an epoll instance and an eventfd), which must fit the process's
+/// open-file limit as well; [`SchedulerConfig::apply`] checks that too.
+pub const MAX_WORKERS: usize = 1024;
+
+/// File descriptors each May worker opens.
+const FDS_PER_WORKER: u64 = 2;
+
+/// File descriptors left for everything else in the process.
+const FDS_RESERVED: u64 = 64;
+
+/// Checks a stack size against [`MIN_STACK_SIZE`] and [`MAX_STACK_SIZE`].
+pub(crate) fn check_stack_size(bytes: usize) -> Result<(), ConfigError> {
+    if bytes < MIN_STACK_SIZE {
+        return Err(ConfigError::BadSize {
+            what: "the stack size",
+            input: bytes.to_string(),
+            reason: "a strand needs at least 4096 bytes of stack",
+        });
+    }
+    if bytes > MAX_STACK_SIZE {
+        return Err(ConfigError::OutOfRange {
+            what: "the stack size",
+            input: format!("{bytes} bytes"),
+            reason: format!(
+                "the largest strand stack is {MAX_STACK_SIZE} bytes (256 MiB, \
+                 strand_alloc::scheduler::MAX_STACK_SIZE)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The soft limit on open files, where the system says (`/proc/self/limits`).
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 impl Default for SchedulerConfig {
     /// As many workers as the machine has cores, May's default stack, no pinning (so
     /// several processes on one machine, such as parallel test binaries, do not pin onto
@@ -35,7 +87,8 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             workers: std::thread::available_parallelism()
                 .map(|n| n.get())
-                .unwrap_or(1),
+                .unwrap_or(1)
+                .min(MAX_WORKERS),
             stack_size: DEFAULT_STACK_SIZE,
             pin: false,
         }
@@ -56,7 +109,7 @@ impl SchedulerConfig {
         self.pin
     }
 
-    /// Sets the number of worker threads (at least one).
+    /// Sets the number of worker threads: at least one, at most [`MAX_WORKERS`].
     pub fn with_workers(mut self, workers: usize) -> Result<Self, ConfigError> {
         if workers == 0 {
             return Err(ConfigError::Zero {
@@ -64,19 +117,24 @@ impl SchedulerConfig {
                 input: "0".into(),
             });
         }
+        if workers > MAX_WORKERS {
+            return Err(ConfigError::OutOfRange {
+                what: "the worker count",
+                input: workers.to_string(),
+                reason: format!(
+                    "the scheduler takes at most {MAX_WORKERS} workers \
+                     (strand_alloc::scheduler::MAX_WORKERS)"
+                ),
+            });
+        }
         self.workers = workers;
         Ok(self)
     }
 
-    /// Sets the default stack size in bytes (at least 4 KiB).
+    /// Sets the default stack size in bytes: at least [`MIN_STACK_SIZE`] (4 KiB), at
+    /// most [`MAX_STACK_SIZE`] (256 MiB).
     pub fn with_stack_size(mut self, bytes: usize) -> Result<Self, ConfigError> {
-        if bytes < 4096 {
-            return Err(ConfigError::BadSize {
-                what: "the stack size",
-                input: bytes.to_string(),
-                reason: "a strand needs at least 4096 bytes of stack",
-            });
-        }
+        check_stack_size(bytes)?;
         self.stack_size = bytes;
         Ok(self)
     }
@@ -88,7 +146,10 @@ impl SchedulerConfig {
     }
 
     /// Applies these settings to May. Succeeds if the scheduler has not started yet (it
-    /// starts with these), or if it already runs with exactly these settings.
+    /// starts with these), or if it already runs with exactly these settings. Fails,
+    /// before May sees anything, when the workers' file descriptors would not fit the
+    /// process's open-file limit: May reads its settings once, so a scheduler that
+    /// failed to start could not be retried with others.
     pub fn apply(self) -> Result<(), ConfigError> {
         let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
         match *state {
@@ -98,10 +159,30 @@ impl SchedulerConfig {
                 requested: self.describe(),
             }),
             None => {
+                self.check_file_limit()?;
                 self.install(&mut state);
                 Ok(())
             }
         }
+    }
+
+    fn check_file_limit(&self) -> Result<(), ConfigError> {
+        let Some(limit) = open_file_limit() else {
+            return Ok(());
+        };
+        let needed = self.workers as u64 * FDS_PER_WORKER + FDS_RESERVED;
+        if needed > limit {
+            return Err(ConfigError::OutOfRange {
+                what: "the worker count",
+                input: self.workers.to_string(),
+                reason: format!(
+                    "{} workers need about {needed} open files and the process may open \
+                     {limit} (raise it with `ulimit -n`, or use fewer workers)",
+                    self.workers
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn install(self, state: &mut Option<SchedulerConfig>) {
@@ -162,11 +243,14 @@ static STARTED: OnceLock<()> = OnceLock::new();
 ///
 /// ```
 /// use strand_alloc::{hop, spawn};
-/// let h = spawn(|s| {
-///     let v = s.str("still here");
-///     hop();
-///     v.as_str().to_owned()
-/// });
+/// // SAFETY: the closure uses no thread-locals and nothing `!Send`.
+/// let h = unsafe {
+///     spawn(|s| {
+///         let v = s.str("still here");
+///         hop();
+///         v.as_str().to_owned()
+///     })
+/// };
 /// assert_eq!(h.join().unwrap(), "still here");
 /// ```
 pub fn hop() {

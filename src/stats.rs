@@ -320,9 +320,14 @@ impl Registry {
 
     /// Runs `f` with the calling thread's slot in this registry, claiming one on first
     /// use and giving it back when the thread exits.
+    ///
+    /// While the thread's locals are being destroyed (a strand or value kept in a
+    /// `thread_local!` is dropped then), the thread's slot cache may already be gone:
+    /// `f` then gets a slot claimed for this one call and given back right after, so
+    /// the figures stay exact and nothing touches destroyed thread-local state.
     #[inline(never)]
     pub(crate) fn with_slot<R>(&'static self, f: impl FnOnce(&'static ThreadSlot) -> R) -> R {
-        let slot = SLOT_CACHE.with(|cache| {
+        let cached = SLOT_CACHE.try_with(|cache| {
             let key = self as *const Registry as usize;
             if let Some(&(_, s)) = cache.slots.borrow().iter().find(|(k, _)| *k == key) {
                 return s;
@@ -331,7 +336,15 @@ impl Registry {
             cache.slots.borrow_mut().push((key, s));
             s
         });
-        f(slot)
+        match cached {
+            Ok(slot) => f(slot),
+            Err(_) => {
+                let slot = self.acquire();
+                let r = f(slot);
+                slot.release();
+                r
+            }
+        }
     }
 
     #[cfg_attr(not(feature = "thread-arena"), allow(dead_code))]

@@ -94,14 +94,39 @@ impl<A: ValueAllocator> Strand<A> {
         }
     }
 
-    /// A strand context for the calling OS thread, outside any May coroutine, with the
-    /// process-wide [`Config::current`]. It ends (like a strand exit) when dropped.
+    /// A strand context for the calling OS thread (or the May coroutine it is called
+    /// in), with the process-wide [`Config::current`]. It ends (like a strand exit) when
+    /// dropped.
+    ///
+    /// Fails when the configuration cannot be read, and on a backend that breaks the
+    /// allocation contract on purpose ([`ValueAllocator::SAFE`] is `false`: the seed
+    /// policy), whose contexts only [`Strand::local_unchecked`] makes.
     pub fn local() -> Result<Self, ConfigError> {
-        Ok(Self::local_with(Config::current()?))
+        Self::local_with(Config::current()?)
     }
 
     /// Like [`Strand::local`] with the given settings.
-    pub fn local_with(config: Config) -> Self {
+    pub fn local_with(config: Config) -> Result<Self, ConfigError> {
+        if !A::SAFE {
+            return Err(ConfigError::UnsafeBackend { backend: A::NAME });
+        }
+        Ok(Self::begin(None, config))
+    }
+
+    /// Like [`Strand::local_with`], for any backend, including one that is not
+    /// [`ValueAllocator::SAFE`].
+    ///
+    /// # Safety
+    ///
+    /// On a safe backend this has no further contract. On one that is not (the seed
+    /// policy, which exists only with the `checked` feature), memory can be invalidated
+    /// while a value still names it: `checked` refuses every access through a stale
+    /// value (a counted hazard), but a `&str`, `&[u8]` or field slice borrowed *from* a
+    /// value is not checked again. The caller must not keep such a borrow across
+    /// anything that can reset the arena: this strand's next allocation (the threshold
+    /// test), any strand's exit on the same OS thread, or a point where the strand can
+    /// move to another thread.
+    pub unsafe fn local_unchecked(config: Config) -> Self {
         Self::begin(None, config)
     }
 
@@ -310,10 +335,9 @@ impl<A: ValueAllocator> Drop for Strand<A> {
 ///
 /// ```
 /// use strand_alloc::{Builder, DefaultBackend};
-/// let h = Builder::<DefaultBackend>::new()
-///     .name("worker")
-///     .spawn(|s| s.str("from a strand").len())
-///     .unwrap();
+/// let b = Builder::<DefaultBackend>::new().name("worker");
+/// // SAFETY: the closure uses no thread-locals and nothing that is not `Send`.
+/// let h = unsafe { b.spawn(|s| s.str("from a strand").len()) }.unwrap();
 /// assert_eq!(h.join().unwrap(), 13);
 /// ```
 pub struct Builder<A: ValueAllocator> {
@@ -346,7 +370,9 @@ impl<A: ValueAllocator> Builder<A> {
         self
     }
 
-    /// Sets this strand's stack size in bytes.
+    /// Sets this strand's stack size in bytes; checked against
+    /// [`MIN_STACK_SIZE`](crate::scheduler::MIN_STACK_SIZE) and
+    /// [`MAX_STACK_SIZE`](crate::scheduler::MAX_STACK_SIZE) when the strand is spawned.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -359,8 +385,39 @@ impl<A: ValueAllocator> Builder<A> {
     }
 
     /// Starts the strand. Fails on a bad configuration (for example an unreadable
-    /// `STRAND_ALLOC_THRESHOLD`) or when May cannot create the coroutine.
-    pub fn spawn<F, R>(self, f: F) -> Result<JoinHandle<R>, SpawnError>
+    /// `STRAND_ALLOC_THRESHOLD`, or a stack size outside
+    /// [`MIN_STACK_SIZE`](crate::scheduler::MIN_STACK_SIZE)..=[`MAX_STACK_SIZE`](crate::scheduler::MAX_STACK_SIZE)),
+    /// when too many strands are alive ([`SpawnError::TooManyStrands`]), or when May
+    /// cannot create the coroutine (its panic is caught and returned as
+    /// [`SpawnError::Scheduler`]).
+    ///
+    /// # Safety
+    ///
+    /// The strand runs as a May coroutine, which the scheduler may move to another OS
+    /// thread at any point where it can yield: a channel operation, [`crate::hop`], a
+    /// join, May's own I/O or sleep, or any call that may reach one. The closure (and
+    /// everything it calls) must not keep, across such a point:
+    ///
+    /// 1. a borrow of thread-local data (`thread_local!`, `LocalKey::with`), nor a
+    ///    pointer or reference obtained from one: after a move it names another
+    ///    thread's data, which that thread may use at the same time;
+    /// 2. a value that is not `Send` reached through thread-local data or shared with
+    ///    the thread it was made on (an `Rc`, a `&'static` to a `!Sync` value, a leaked
+    ///    [`Strand`] of another thread): after a move, two OS threads can use it at once.
+    ///
+    /// This is May's own contract for `may::coroutine::spawn` and `go!`, stated in this
+    /// crate's terms. The library's own code keeps it (every thread-local it reads is
+    /// read in a short out-of-line function that neither yields nor calls user code),
+    /// so a closure that uses no thread-locals of its own keeps it too. On a backend
+    /// that is not [`ValueAllocator::SAFE`] (the seed policy), the contract of
+    /// [`Strand::local_unchecked`] applies as well. What holds given this contract is
+    /// set out in `docs/SAFETY.md`.
+    ///
+    /// ```compile_fail
+    /// // Spawning outside `unsafe` does not compile.
+    /// let h = strand_alloc::Builder::<strand_alloc::DefaultBackend>::new().spawn(|s| s.str("x").len());
+    /// ```
+    pub unsafe fn spawn<F, R>(self, f: F) -> Result<JoinHandle<R>, SpawnError>
     where
         F: FnOnce(&mut Strand<A>) -> R + Send + 'static,
         R: Send + 'static,
@@ -370,14 +427,7 @@ impl<A: ValueAllocator> Builder<A> {
             None => Config::current()?,
         };
         if let Some(bytes) = self.stack_size {
-            if bytes < 4096 {
-                return Err(ConfigError::BadSize {
-                    what: "the stack size",
-                    input: bytes.to_string(),
-                    reason: "a strand needs at least 4096 bytes of stack",
-                }
-                .into());
-            }
+            scheduler::check_stack_size(bytes)?;
         }
         scheduler::ensure_configured();
         let admitted = scheduler::admit()?;
@@ -400,17 +450,30 @@ impl<A: ValueAllocator> Builder<A> {
             let report = strand.finish(result.is_err());
             (result, report)
         };
-        // SAFETY: May marks spawning unsafe because thread-local storage read inside a
-        // coroutine can belong to another thread after the coroutine moves. This crate
-        // reads thread-locals only in `#[inline(never)]` functions that do not yield, and
-        // never keeps a thread-local borrow across a call that can; what the user's own
-        // closure does with thread-locals is its own concern, as with `may::go!`.
-        let inner = unsafe { b.spawn(body) }?;
-        Ok(JoinHandle { inner })
+        // May panics where it cannot map a stack or start its scheduler; the panic is
+        // caught here and returned as an error (the strand was not created, so nothing
+        // else changed: `admitted` is given back as the closure is dropped).
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: May marks spawning unsafe because thread-local storage read inside
+            // a coroutine can belong to another thread after the coroutine moves. This
+            // crate reads thread-locals only in `#[inline(never)]` functions that do not
+            // yield, and never keeps a thread-local borrow across a call that can; the
+            // user's closure is bound by the same contract through this function's own.
+            unsafe { b.spawn(body) }
+        }));
+        match spawned {
+            Ok(inner) => Ok(JoinHandle { inner: inner? }),
+            Err(payload) => Err(SpawnError::Scheduler(panic_message(payload.as_ref()))),
+        }
     }
 }
 
 /// Spawns a strand on the [`crate::DefaultBackend`].
+///
+/// # Safety
+///
+/// As [`Builder::spawn`]: nothing that is not `Send`, and no borrow of thread-local
+/// data, may be kept across a point where the strand can move to another OS thread.
 ///
 /// # Panics
 ///
@@ -418,31 +481,56 @@ impl<A: ValueAllocator> Builder<A> {
 /// [`Builder::spawn`] to get an error instead.
 ///
 /// ```
-/// let h = strand_alloc::spawn(|s| s.str("hi").to_uppercase());
+/// // SAFETY: the closure uses no thread-locals and nothing that is not `Send`.
+/// let h = unsafe { strand_alloc::spawn(|s| s.str("hi").to_uppercase()) };
 /// assert_eq!(h.join().unwrap(), "HI");
 /// ```
-pub fn spawn<F, R>(f: F) -> JoinHandle<R>
+///
+/// ```compile_fail
+/// // Spawning outside `unsafe` does not compile.
+/// let h = strand_alloc::spawn(|s| s.str("hi").to_uppercase());
+/// ```
+pub unsafe fn spawn<F, R>(f: F) -> JoinHandle<R>
 where
     F: FnOnce(&mut Strand<crate::DefaultBackend>) -> R + Send + 'static,
     R: Send + 'static,
 {
-    spawn_on::<crate::DefaultBackend, F, R>(f)
+    // SAFETY: forwarded from this function's contract.
+    unsafe { spawn_on::<crate::DefaultBackend, F, R>(f) }
 }
 
 /// Spawns a strand on backend `A`.
 ///
+/// # Safety
+///
+/// As [`Builder::spawn`].
+///
 /// # Panics
 ///
 /// As [`spawn`].
-pub fn spawn_on<A, F, R>(f: F) -> JoinHandle<R>
+///
+/// ```compile_fail
+/// // Spawning outside `unsafe` does not compile.
+/// let h = strand_alloc::spawn_on::<strand_alloc::DefaultBackend, _, _>(|s| s.str("x").len());
+/// ```
+pub unsafe fn spawn_on<A, F, R>(f: F) -> JoinHandle<R>
 where
     A: ValueAllocator,
     F: FnOnce(&mut Strand<A>) -> R + Send + 'static,
     R: Send + 'static,
 {
-    Builder::<A>::new()
-        .spawn(f)
+    // SAFETY: forwarded from this function's contract.
+    unsafe { Builder::<A>::new().spawn(f) }
         .unwrap_or_else(|e| panic!("strand-alloc: cannot spawn a strand: {e}"))
+}
+
+/// The text of a panic payload (a `&str` or a `String`), or a placeholder.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// Owns a strand: wait for it, get its result or panic, and its report.

@@ -7,8 +7,9 @@
 
 use crate::allocator::{Ticket, ValueAllocator};
 use crate::error::{AllocError, Hazard};
-use crate::portable::PortableValue;
+use crate::portable::{PortableValue, PortableVariant};
 use crate::strand::Strand;
+use crate::tree::{self, Tree};
 use crate::variant::Variant;
 use std::alloc::Layout;
 use std::fmt;
@@ -338,28 +339,50 @@ impl<'s, A: ValueAllocator> Value<'s, A> {
         }
     }
 
-    /// Whether this value has the same shape and contents as `p`.
+    /// Whether this value has the same shape and contents as `p` (floats compared by
+    /// their bits). Runs in constant stack, however deep the value nests.
     pub fn matches(&self, p: &PortableValue) -> bool {
-        match (self, p) {
-            (Value::Int(a), PortableValue::Int(b)) => a == b,
-            (Value::Float(a), PortableValue::Float(b)) => a.to_bits() == b.to_bits(),
-            (Value::Bool(a), PortableValue::Bool(b)) => a == b,
-            (Value::Str(a), PortableValue::Str(b)) => a.as_str() == &**b,
-            (Value::Bytes(a), PortableValue::Bytes(b)) => a.as_slice() == &**b,
-            (Value::Variant(a), PortableValue::Variant { tag, fields }) => {
-                a.tag() == *tag
-                    && a.len() == fields.len()
-                    && a.fields()
-                        .iter()
-                        .zip(fields.iter())
-                        .all(|(x, y)| x.matches(y))
+        let mut pending: Vec<(&[Value<'s, A>], &[PortableValue])> = Vec::new();
+        let mut pair = (std::slice::from_ref(self), std::slice::from_ref(p));
+        loop {
+            for (v, p) in pair.0.iter().zip(pair.1) {
+                let same = match (v, p) {
+                    (Value::Int(a), PortableValue::Int(b)) => a == b,
+                    (Value::Float(a), PortableValue::Float(b)) => a.to_bits() == b.to_bits(),
+                    (Value::Bool(a), PortableValue::Bool(b)) => a == b,
+                    (Value::Str(a), PortableValue::Str(b)) => a.as_str() == &**b,
+                    (Value::Bytes(a), PortableValue::Bytes(b)) => a.as_slice() == &**b,
+                    (Value::Variant(a), PortableValue::Variant(b)) => {
+                        let same = a.tag() == b.tag && a.len() == b.fields.len();
+                        if same && !a.is_empty() {
+                            pending.push((a.fields(), &b.fields));
+                        }
+                        same
+                    }
+                    _ => false,
+                };
+                if !same {
+                    return false;
+                }
             }
-            _ => false,
+            match pending.pop() {
+                Some(next) => pair = next,
+                None => return true,
+            }
         }
     }
 
-    /// A deep copy in the same strand.
+    /// A deep copy, allocated by the strands the original's parts belong to. Runs in
+    /// constant stack, however deep the value nests.
     pub fn try_clone(&self) -> Result<Self, AllocError> {
+        match self {
+            Value::Variant(v) => v.try_clone().map(Value::Variant),
+            leaf => leaf.try_clone_leaf(),
+        }
+    }
+
+    /// A copy of a leaf; a variant is copied (deeply) by [`Variant::try_clone`].
+    pub(crate) fn try_clone_leaf(&self) -> Result<Self, AllocError> {
         Ok(match self {
             Value::Int(i) => Value::Int(*i),
             Value::Float(x) => Value::Float(*x),
@@ -370,44 +393,96 @@ impl<'s, A: ValueAllocator> Value<'s, A> {
         })
     }
 
-    pub(crate) fn try_from_portable(
-        p: PortableValue,
-        strand: &'s Strand<A>,
-    ) -> Result<Self, AllocError> {
-        Ok(match p {
+    /// A leaf adopted from its portable form (strings keep their heap bytes).
+    fn from_portable_leaf(p: PortableValue, strand: &'s Strand<A>) -> Self {
+        match p {
             PortableValue::Int(i) => Value::Int(i),
             PortableValue::Float(x) => Value::Float(x),
             PortableValue::Bool(b) => Value::Bool(b),
             PortableValue::Str(s) => Value::Str(Str::from_heap(s, strand)),
             PortableValue::Bytes(b) => Value::Bytes(Bytes::from_heap(b, strand)),
-            PortableValue::Variant { tag, fields } => {
-                let mut err = None;
-                let cap = fields.len();
-                let fields = fields.into_vec().into_iter().map_while(|f| {
-                    Value::try_from_portable(f, strand)
-                        .map_err(|e| err = Some(e))
-                        .ok()
-                });
-                let v = Variant::try_build(tag, cap, fields, strand)?;
-                match err {
-                    Some(e) => return Err(e),
-                    None => Value::Variant(v),
+            PortableValue::Variant(_) => unreachable!("variants are opened by the caller"),
+        }
+    }
+
+    /// Turns a portable value into a value of `strand`, in constant stack: string bytes
+    /// are adopted, each variant's field array is allocated by the strand.
+    pub(crate) fn try_from_portable(
+        p: PortableValue,
+        strand: &'s Strand<A>,
+    ) -> Result<Self, AllocError> {
+        let PortableValue::Variant(root) = p else {
+            return Ok(Self::from_portable_leaf(p, strand));
+        };
+        struct Frame<'s, A: ValueAllocator> {
+            src: std::vec::IntoIter<PortableValue>,
+            out: Variant<'s, A>,
+        }
+        let frame = |v: PortableVariant| -> Result<Frame<'s, A>, AllocError> {
+            let tag = v.tag;
+            let fields = v.into_fields();
+            Ok(Frame {
+                out: Variant::try_with_capacity(tag, fields.len(), strand)?,
+                src: fields.into_iter(),
+            })
+        };
+        let mut open = vec![frame(root)?];
+        loop {
+            let top = open.last_mut().expect("the root frame is open");
+            match top.src.next() {
+                Some(PortableValue::Variant(v)) => {
+                    let f = frame(v)?;
+                    open.push(f);
+                }
+                Some(leaf) => top.out.push(Self::from_portable_leaf(leaf, strand)),
+                None => {
+                    let done = open.pop().expect("the frame is open").out;
+                    match open.last_mut() {
+                        Some(parent) => parent.out.push(Value::Variant(done)),
+                        None => return Ok(Value::Variant(done)),
+                    }
                 }
             }
-        })
+        }
     }
 }
 
-impl<A: ValueAllocator> fmt::Debug for Value<'_, A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<A: ValueAllocator> Tree for Value<'_, A> {
+    fn variant(&self) -> Option<(u32, &[Self])> {
+        match self {
+            Value::Variant(v) => Some((v.tag(), v.fields())),
+            _ => None,
+        }
+    }
+
+    fn fmt_leaf(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Int(i) => write!(f, "Int({i})"),
-            Value::Float(x) => write!(f, "Float({x})"),
+            Value::Float(x) => write!(f, "Float({x:?})"),
             Value::Bool(b) => write!(f, "Bool({b})"),
             Value::Str(s) => write!(f, "Str({s:?})"),
             Value::Bytes(b) => write!(f, "Bytes({b:?})"),
-            Value::Variant(v) => fmt::Debug::fmt(v, f),
+            Value::Variant(v) => write!(f, "Variant#{}(..)", v.tag()),
         }
+    }
+
+    fn leaf_eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Prints the value, in constant stack, eliding variants nested deeper than
+/// [`MAX_DEBUG_DEPTH`](crate::tree::MAX_DEBUG_DEPTH) as `Variant#TAG(..)`.
+impl<A: ValueAllocator> fmt::Debug for Value<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        tree::debug(self, f)
     }
 }
 
@@ -421,17 +496,10 @@ impl<A: ValueAllocator> Clone for Value<'_, A> {
     }
 }
 
+/// Deep equality, in constant stack (floats compared as numbers: `NaN != NaN`).
 impl<A: ValueAllocator> PartialEq for Value<'_, A> {
     fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Float(a), Value::Float(b)) => a == b,
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Str(a), Value::Str(b)) => a == b,
-            (Value::Bytes(a), Value::Bytes(b)) => a == b,
-            (Value::Variant(a), Value::Variant(b)) => a == b,
-            _ => false,
-        }
+        tree::eq(self, other)
     }
 }
 

@@ -3,11 +3,13 @@
 //!
 //! Dropping a variant drops every field (so a field that owns heap memory frees it, even
 //! when the array itself sits in an arena that never runs destructors) and then releases
-//! the array.
+//! the array. Drop, clone, equality and `Debug` run in constant stack, however deep
+//! variants nest.
 
 use crate::allocator::{Ticket, ValueAllocator};
 use crate::error::{AllocError, Hazard};
 use crate::strand::Strand;
+use crate::tree;
 use crate::value::Value;
 use std::alloc::Layout;
 use std::fmt;
@@ -60,26 +62,48 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
         fields: impl Iterator<Item = Value<'s, A>>,
         strand: &'s Strand<A>,
     ) -> Result<Self, AllocError> {
+        let mut v = Self::try_with_capacity(tag, cap, strand)?;
+        for field in fields.take(cap) {
+            v.push(field);
+        }
+        Ok(v)
+    }
+
+    /// An empty variant with room for `cap` fields.
+    pub(crate) fn try_with_capacity(
+        tag: u32,
+        cap: usize,
+        strand: &'s Strand<A>,
+    ) -> Result<Self, AllocError> {
         let too_big = || AllocError::invalid(cap.saturating_mul(size_of::<Value<'s, A>>()), 8);
         let cap32 = u32::try_from(cap).map_err(|_| too_big())?;
         let layout = Layout::array::<Value<'s, A>>(cap).map_err(|_| too_big())?;
         let (ptr, ticket) = strand.alloc_raw(layout, false)?;
-        let mut v = Variant {
+        Ok(Variant {
             tag,
             len: 0,
             cap: cap32,
             ticket,
             fields: ptr.cast(),
             strand,
-        };
-        for field in fields.take(cap) {
-            // SAFETY: `len < cap`, so the slot is inside the array and uninitialised;
-            // `len` grows right after, so a panic in the iterator drops only the fields
-            // already written.
-            unsafe { v.fields.as_ptr().add(v.len as usize).write(field) };
-            v.len += 1;
-        }
-        Ok(v)
+        })
+    }
+
+    /// Appends a field.
+    ///
+    /// # Panics
+    ///
+    /// When the variant is full (a bug in this crate: every caller allocates the
+    /// capacity it fills).
+    pub(crate) fn push(&mut self, field: Value<'s, A>) {
+        assert!(
+            self.len < self.cap,
+            "strand-alloc: a variant's field array is full"
+        );
+        // SAFETY: `len < cap`, so the slot is inside the array and uninitialised; `len`
+        // grows right after, so a panic later drops only the fields already written.
+        unsafe { self.fields.as_ptr().add(self.len as usize).write(field) };
+        self.len += 1;
     }
 
     /// The tag.
@@ -120,30 +144,86 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
         Ok(unsafe { std::slice::from_raw_parts(self.fields.as_ptr(), self.len as usize) })
     }
 
-    /// A deep copy in the same strand.
+    /// A deep copy, allocated by the strands the original's parts belong to. Runs in
+    /// constant stack, however deep the variant nests.
     pub fn try_clone(&self) -> Result<Self, AllocError> {
-        let mut err = None;
-        let fields = self
-            .fields()
-            .iter()
-            .map_while(|f| f.try_clone().map_err(|e| err = Some(e)).ok());
-        let v = Self::try_build(self.tag, self.len(), fields, self.strand)?;
-        match err {
-            Some(e) => Err(e),
-            None => Ok(v),
+        struct Frame<'v, 's, A: ValueAllocator> {
+            src: &'v [Value<'s, A>],
+            out: Variant<'s, A>,
+        }
+        fn frame<'v, 's, A: ValueAllocator>(
+            v: &'v Variant<'s, A>,
+        ) -> Result<Frame<'v, 's, A>, AllocError> {
+            Ok(Frame {
+                src: v.fields(),
+                out: Variant::try_with_capacity(v.tag, v.len(), v.strand)?,
+            })
+        }
+        let mut open = vec![frame(self)?];
+        loop {
+            let top = open.last_mut().expect("the root frame is open");
+            if let Some((first, rest)) = top.src.split_first() {
+                top.src = rest;
+                match first {
+                    Value::Variant(v) => {
+                        let f = frame(v)?;
+                        open.push(f);
+                    }
+                    leaf => {
+                        let copy = leaf.try_clone_leaf()?;
+                        top.out.push(copy);
+                    }
+                }
+                continue;
+            }
+            let done = open.pop().expect("the frame is open").out;
+            match open.last_mut() {
+                Some(parent) => parent.out.push(Value::Variant(done)),
+                None => return Ok(done),
+            }
+        }
+    }
+
+    /// Moves every field out: nested variants into `pending`, the rest dropped here.
+    /// Leaves the variant empty (its array still allocated).
+    fn drain_into(&mut self, pending: &mut Vec<Variant<'s, A>>) {
+        let len = self.len as usize;
+        // Set first: should a field's drop panic, the rest leak instead of dropping twice.
+        self.len = 0;
+        for i in 0..len {
+            // SAFETY: the first `len` slots hold initialised fields owned by this variant
+            // alone; each is read out once, and `len` is already zero, so nothing reads
+            // them again.
+            let field = unsafe { self.fields.as_ptr().add(i).read() };
+            match field {
+                Value::Variant(v) => pending.push(v),
+                other => drop(other),
+            }
         }
     }
 }
 
 impl<A: ValueAllocator> Drop for Variant<'_, A> {
+    /// Drops every field and releases the array. Nested variants are taken apart with a
+    /// work stack: each is emptied before it drops, so the drop of a list a million deep
+    /// uses a constant amount of the strand's stack.
     fn drop(&mut self) {
         // An invalidated array (a hazard, counted) cannot be read: its fields are leaked
         // rather than dropped from stale memory.
-        if self.strand.checked(self.ticket).is_ok() {
-            self.drop_fields();
+        if self.len > 0 && self.strand.checked(self.ticket).is_ok() {
+            let mut pending = Vec::new();
+            self.drain_into(&mut pending);
+            while let Some(mut v) = pending.pop() {
+                if v.len > 0 && v.strand.checked(v.ticket).is_ok() {
+                    v.drain_into(&mut pending);
+                }
+                // Leaked if stale, so its own drop does not read (or count) it again.
+                v.len = 0;
+                drop(v);
+            }
         }
-        // SAFETY: this is the size and alignment `try_build` allocated with (it fit in a
-        // `Layout` then) and the ticket it got; the array is not used after this.
+        // SAFETY: this is the size and alignment `try_with_capacity` allocated with (it
+        // fit in a `Layout` then) and the ticket it got; the array is not used after this.
         unsafe {
             let layout = Layout::from_size_align_unchecked(
                 self.cap as usize * size_of::<Value<'_, A>>(),
@@ -152,15 +232,6 @@ impl<A: ValueAllocator> Drop for Variant<'_, A> {
             self.strand
                 .dealloc_raw(self.fields.cast(), layout, self.ticket);
         }
-    }
-}
-
-impl<A: ValueAllocator> Variant<'_, A> {
-    fn drop_fields(&mut self) {
-        let fields = std::ptr::slice_from_raw_parts_mut(self.fields.as_ptr(), self.len as usize);
-        // SAFETY: the first `len` slots hold initialised fields owned by this variant
-        // alone; they are dropped once, here.
-        unsafe { std::ptr::drop_in_place(fields) };
     }
 }
 
@@ -174,18 +245,30 @@ impl<A: ValueAllocator> Clone for Variant<'_, A> {
     }
 }
 
+/// Deep equality, in constant stack.
 impl<A: ValueAllocator> PartialEq for Variant<'_, A> {
     fn eq(&self, other: &Self) -> bool {
-        self.tag == other.tag && self.fields() == other.fields()
+        self.tag == other.tag
+            && self.len == other.len
+            && self
+                .fields()
+                .iter()
+                .zip(other.fields())
+                .all(|(a, b)| tree::eq(a, b))
     }
 }
 
+/// Prints `Variant#TAG(field, ...)`, in constant stack, eliding variants nested deeper
+/// than [`MAX_DEBUG_DEPTH`](crate::tree::MAX_DEBUG_DEPTH) as `Variant#TAG(..)`.
 impl<A: ValueAllocator> fmt::Debug for Variant<'_, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut t = f.debug_tuple(&format!("Variant#{}", self.tag));
-        for field in self.fields() {
-            t.field(field);
+        write!(f, "Variant#{}(", self.tag)?;
+        for (i, field) in self.fields().iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            tree::debug(field, f)?;
         }
-        t.finish()
+        f.write_str(")")
     }
 }

@@ -31,6 +31,13 @@ fn on_fresh_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
     std::thread::spawn(f).join().unwrap()
 }
 
+/// A strand context on any backend, the seed policy included.
+fn strand<A: ValueAllocator>(config: Config) -> Strand<A> {
+    // SAFETY: these tests read values only through the checked accessors, at the moment
+    // of access, and keep no borrowed `&str` across an allocation, an exit or a move.
+    unsafe { Strand::local_unchecked(config) }
+}
+
 fn config(threshold: usize) -> Config {
     Config::default().with_threshold(threshold).unwrap()
 }
@@ -38,11 +45,11 @@ fn config(threshold: usize) -> Config {
 /// Hazard 1: strands share an OS thread; one exits while another still holds a string.
 fn shared_thread_reset<A: ValueAllocator>() -> Seen {
     on_fresh_thread(|| {
-        let holder = Strand::<A>::local_with(config(1 << 20));
+        let holder = strand::<A>(config(1 << 20));
         let kept = holder.str("held by a strand that is suspended");
         {
             // Another strand on the same thread runs and exits.
-            let other = Strand::<A>::local_with(config(1 << 20));
+            let other = strand::<A>(config(1 << 20));
             assert_eq!(other.str("short-lived").as_str(), "short-lived");
         }
         let read = kept
@@ -62,7 +69,7 @@ fn shared_thread_reset<A: ValueAllocator>() -> Seen {
 /// same call has just reset.
 fn reset_inside_allocation<A: ValueAllocator>() -> Seen {
     on_fresh_thread(|| {
-        let s = Strand::<A>::local_with(config(4096));
+        let s = strand::<A>(config(4096));
         let big = "x".repeat(8192);
         let v = s.str(&big);
         Seen::of(v.try_as_str().map(|t| t.len().to_string()), s.stats())
@@ -73,7 +80,7 @@ fn reset_inside_allocation<A: ValueAllocator>() -> Seen {
 /// threshold, the kept chunk is over it for good and every allocation resets the arena.
 fn capacity_counting<A: ValueAllocator>() -> Seen {
     on_fresh_thread(|| {
-        let s = Strand::<A>::local_with(config(1 << 20));
+        let s = strand::<A>(config(1 << 20));
         drop(s.str(&"B".repeat(2 << 20)));
         let before = s.stats().resets.total();
         let a = s.str("first small string");
@@ -95,9 +102,9 @@ fn capacity_counting<A: ValueAllocator>() -> Seen {
 /// Hazard 2: a strand allocates on one thread, moves to another, and reads.
 fn migration<A: ValueAllocator>() -> Seen {
     setup();
-    let h = Builder::<A>::new()
-        .config(config(1 << 20))
-        .spawn(|s| {
+    // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+    let h = unsafe {
+        Builder::<A>::new().config(config(1 << 20)).spawn(|s| {
             let before = std::thread::current().id();
             let kept = s.str("allocated before the move");
             let mut hops = 0;
@@ -110,7 +117,8 @@ fn migration<A: ValueAllocator>() -> Seen {
                 .map(str::to_owned)
                 .map_err(|h| h.to_string())
         })
-        .unwrap();
+    }
+    .unwrap();
     let (read, report) = join_report(h);
     Seen {
         read,
@@ -183,7 +191,7 @@ fn capacity_counting_is_caught_and_absent_from_the_safe_policy() {
 #[test]
 fn the_plain_accessor_panics_with_the_hazard() {
     let msg = on_fresh_thread(|| {
-        let s = Strand::<SeedArena>::local_with(config(4096));
+        let s = strand::<SeedArena>(config(4096));
         let v = s.str(&"x".repeat(8192));
         let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| v.as_str().len()))
             .expect_err("reading a reset value panics");

@@ -10,7 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::SeqCst};
 #[cfg(not(miri))]
 use strand_alloc::Builder;
-use strand_alloc::{Config, PortableValue, Strand, ValueAllocator};
+use strand_alloc::{Config, PortableVariant, Strand, ValueAllocator};
 
 struct Counting;
 static OUTSTANDING: AtomicIsize = AtomicIsize::new(0);
@@ -38,10 +38,13 @@ fn workload<A: ValueAllocator>(s: &Strand<A>, n: usize) {
     for i in 0..50 {
         keep.push(s.str(&text(n, i, 10 + i * 5)));
     }
-    let adopted = s.import(PortableValue::Variant {
-        tag: 5,
-        fields: Box::new(["heap string inside an arena variant".into(), 3.into()]),
-    });
+    let adopted = s.import(
+        PortableVariant::new(
+            5,
+            vec!["heap string inside an arena variant".into(), 3.into()],
+        )
+        .into(),
+    );
     let nested = s.variant(1, [s.str("a").into(), adopted, s.bytes(&[9; 100]).into()]);
     let copy = s.export(&nested.clone().into());
     let mut v = allocator_api2::vec::Vec::new_in(s.allocator());
@@ -61,7 +64,7 @@ fn plain_threads<A: ValueAllocator>() {
                 let together = together.clone();
                 std::thread::spawn(move || {
                     let cfg = Config::default().with_threshold(4096).unwrap();
-                    let s = Strand::<A>::local_with(cfg);
+                    let s = Strand::<A>::local_with(cfg).unwrap();
                     workload(&s, t * 10);
                     together.wait();
                     for n in 1..if cfg!(miri) { 2 } else { 5 } {
@@ -98,7 +101,8 @@ fn may_strands<A: ValueAllocator>() {
         A::release_idle();
         for _ in 0..8 {
             let hs: Vec<_> = (0..4)
-                .map(|_| Builder::<A>::new().spawn(|_| A::release_idle()).unwrap())
+                // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+                .map(|_| unsafe { Builder::<A>::new().spawn(|_| A::release_idle()) }.unwrap())
                 .collect();
             hs.into_iter().for_each(join);
             if strand_alloc::stats::<A>().totals.reserved == 0 {
@@ -109,14 +113,17 @@ fn may_strands<A: ValueAllocator>() {
     let run = || {
         let hs: Vec<_> = (0..64)
             .map(|n| {
-                Builder::<A>::new()
-                    .config(Config::default().with_threshold(8192).unwrap())
-                    .spawn(move |s| {
-                        workload(s, n);
-                        hop();
-                        workload(s, n + 1);
-                    })
-                    .unwrap()
+                // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+                unsafe {
+                    Builder::<A>::new()
+                        .config(Config::default().with_threshold(8192).unwrap())
+                        .spawn(move |s| {
+                            workload(s, n);
+                            hop();
+                            workload(s, n + 1);
+                        })
+                }
+                .unwrap()
             })
             .collect();
         hs.into_iter().for_each(join);

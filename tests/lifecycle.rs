@@ -5,7 +5,8 @@
 mod common;
 use common::*;
 use strand_alloc::{
-    channel, AllocError, Builder, Config, PortableValue, Strand, Value, ValueAllocator,
+    channel, AllocError, Builder, Config, PortableValue, PortableVariant, Strand, Value,
+    ValueAllocator,
 };
 
 /// A variant holding arena strings, one of them nested in another variant.
@@ -23,17 +24,19 @@ fn message<'s, A: ValueAllocator>(s: &'s Strand<A>, n: usize) -> Value<'s, A> {
 }
 
 fn expected(n: usize) -> PortableValue {
-    PortableValue::Variant {
-        tag: 1,
-        fields: Box::new([
+    PortableVariant::new(
+        1,
+        vec![
             text(n, 0, 32).as_str().into(),
-            PortableValue::Variant {
-                tag: 2,
-                fields: Box::new([text(n, 1, 64).as_str().into(), PortableValue::Int(n as i64)]),
-            },
+            PortableVariant::new(
+                2,
+                vec![text(n, 1, 64).as_str().into(), PortableValue::Int(n as i64)],
+            )
+            .into(),
             PortableValue::Bytes(Box::new([1, 2, 3])),
-        ]),
-    }
+        ],
+    )
+    .into()
 }
 
 fn send_after_sender_exit<A: ValueAllocator>() {
@@ -42,13 +45,15 @@ fn send_after_sender_exit<A: ValueAllocator>() {
     let senders: Vec<_> = (0..20)
         .map(|n| {
             let tx = tx.clone();
-            Builder::<A>::new()
-                .spawn(move |s| {
+            // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+            unsafe {
+                Builder::<A>::new().spawn(move |s| {
                     let m = message(s, n);
                     tx.send(s, &m).unwrap();
                     s.stats()
                 })
-                .unwrap()
+            }
+            .unwrap()
         })
         .collect();
     for (n, h) in senders.into_iter().enumerate() {
@@ -64,15 +69,17 @@ fn send_after_sender_exit<A: ValueAllocator>() {
     // Overwrite whatever arena memory the senders used, on every worker.
     let churn: Vec<_> = (0..8)
         .map(|k| {
-            Builder::<A>::new()
-                .spawn(move |s| {
+            // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+            unsafe {
+                Builder::<A>::new().spawn(move |s| {
                     for i in 0..200 {
                         let junk = s.str(&"#".repeat(64 + (i + k) % 64));
                         assert!(junk.starts_with('#'));
                         hop();
                     }
                 })
-                .unwrap()
+            }
+            .unwrap()
         })
         .collect();
     churn.into_iter().for_each(join);
@@ -84,12 +91,14 @@ fn send_after_sender_exit<A: ValueAllocator>() {
     let (tx2, rx2) = channel();
     tx2.send_portable(expected(5)).unwrap();
     let ok = join(
-        Builder::<A>::new()
-            .spawn(move |s| {
+        // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+        unsafe {
+            Builder::<A>::new().spawn(move |s| {
                 let v = rx2.recv_in(s).unwrap();
                 v.matches(&expected(5))
             })
-            .unwrap(),
+        }
+        .unwrap(),
     );
     assert!(ok);
 }
@@ -101,12 +110,14 @@ fn channel_values_survive_the_senders_exit() {
 
 fn join_returns_a_copy<A: ValueAllocator>() {
     setup();
-    let h = Builder::<A>::new()
-        .spawn(|s| {
+    // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+    let h = unsafe {
+        Builder::<A>::new().spawn(|s| {
             let m = message(s, 3);
             s.export(&m)
         })
-        .unwrap();
+    }
+    .unwrap();
     let (p, report) = join_report(h);
     assert_eq!(p, expected(3));
     assert_eq!(report.figures.copies, 1);
@@ -119,14 +130,15 @@ fn join_results_are_portable_copies() {
 
 fn panicking<A: ValueAllocator>() {
     setup();
-    let h = Builder::<A>::new()
-        .name("doomed")
-        .spawn(|s| {
+    // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+    let h = unsafe {
+        Builder::<A>::new().name("doomed").spawn::<_, ()>(|s| {
             let _held: Vec<_> = (0..100).map(|i| s.str(&text(0, i, 100))).collect();
             hop();
             panic!("deliberate");
         })
-        .unwrap();
+    }
+    .unwrap();
     let (result, report) = h.join_report();
     let payload = result.expect_err("the strand panicked");
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"deliberate"));
@@ -148,13 +160,15 @@ fn cancelled<A: ValueAllocator>() {
     setup();
     let (_tx, rx) = may::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = may::sync::mpsc::channel::<()>();
-    let h = Builder::<A>::new()
-        .spawn(move |s| {
+    // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+    let h = unsafe {
+        Builder::<A>::new().spawn(move |s| {
             let _held = s.str(&text(1, 1, 500));
             ready_tx.send(()).unwrap();
             let _ = rx.recv(); // parked until cancelled
         })
-        .unwrap();
+    }
+    .unwrap();
     ready_rx.recv().unwrap();
     // SAFETY: the strand holds nothing that must not be dropped at its park point.
     unsafe { h.cancel() };
@@ -171,7 +185,7 @@ fn a_cancelled_strand_runs_its_exit_path() {
 }
 
 fn exact_figures<A: ValueAllocator>() {
-    let s = Strand::<A>::local_with(Config::default());
+    let s = Strand::<A>::local_with(Config::default()).unwrap();
     let a = s.str("alpha");
     let b = s.bytes(b"bytes!");
     let empty = s.str("");
@@ -208,7 +222,7 @@ fn figures_match_what_the_strand_did() {
 
 fn limited<A: ValueAllocator>() {
     let cfg = Config::default().with_strand_limit(Some(1000)).unwrap();
-    let s = Strand::<A>::local_with(cfg);
+    let s = Strand::<A>::local_with(cfg).unwrap();
     let kept = s.try_str(&"a".repeat(600)).unwrap();
     match s.try_str(&"b".repeat(600)) {
         Err(AllocError::LimitExceeded {
@@ -230,7 +244,7 @@ fn a_strand_limit_is_a_clear_error() {
 
 fn huge() {
     type A = strand_alloc::DefaultBackend;
-    let s = Strand::<A>::local_with(Config::default());
+    let s = Strand::<A>::local_with(Config::default()).unwrap();
     // An array of fields too large for any layout fails cleanly.
     let many = std::iter::repeat_with(|| Value::Int(0)).take(0);
     assert!(s.try_variant(0, many).is_ok());

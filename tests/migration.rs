@@ -13,30 +13,33 @@ fn forced_migration<A: ValueAllocator>() {
     setup();
     let handles: Vec<_> = (0..STRANDS)
         .map(|s| {
-            Builder::<A>::new()
-                .name(format!("hopper-{s}"))
-                .spawn(move |strand| {
-                    let mut kept: Vec<Str<'_, A>> = Vec::new();
-                    let mut threads = std::collections::BTreeSet::new();
-                    let mut moves = 0u64;
-                    let mut last = None;
-                    for i in 0..ROUNDS {
-                        let here = thread_index();
-                        threads.insert(here);
-                        if last.is_some_and(|l| l != here) {
-                            moves += 1;
+            // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+            unsafe {
+                Builder::<A>::new()
+                    .name(format!("hopper-{s}"))
+                    .spawn(move |strand| {
+                        let mut kept: Vec<Str<'_, A>> = Vec::new();
+                        let mut threads = std::collections::BTreeSet::new();
+                        let mut moves = 0u64;
+                        let mut last = None;
+                        for i in 0..ROUNDS {
+                            let here = thread_index();
+                            threads.insert(here);
+                            if last.is_some_and(|l| l != here) {
+                                moves += 1;
+                            }
+                            last = Some(here);
+                            kept.push(strand.str(&text(s, i, 8 + (i * 13) % 200)));
+                            hop();
+                            // every value so far, read back after the move
+                            for (j, v) in kept.iter().enumerate() {
+                                assert_eq!(v.as_str(), text(s, j, 8 + (j * 13) % 200));
+                            }
                         }
-                        last = Some(here);
-                        kept.push(strand.str(&text(s, i, 8 + (i * 13) % 200)));
-                        hop();
-                        // every value so far, read back after the move
-                        for (j, v) in kept.iter().enumerate() {
-                            assert_eq!(v.as_str(), text(s, j, 8 + (j * 13) % 200));
-                        }
-                    }
-                    (moves, threads)
-                })
-                .unwrap()
+                        (moves, threads)
+                    })
+            }
+            .unwrap()
         })
         .collect();
     let mut total = 0;

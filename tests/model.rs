@@ -221,9 +221,9 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                     // Messages describe themselves: check against what their text says.
                     let e = match &p {
                         PortableValue::Str(t) => Expect::Str(t.to_string()),
-                        PortableValue::Variant { tag, fields } => Expect::Variant(
-                            *tag,
-                            fields
+                        PortableValue::Variant(v) => Expect::Variant(
+                            v.tag,
+                            v.fields
                                 .iter()
                                 .map(|f| f.as_str().unwrap().to_string())
                                 .collect(),
@@ -292,11 +292,14 @@ fn run_case<A: ValueAllocator>(programs: &[Program]) -> Result<(), TestCaseError
             let prog = prog.clone();
             let tx = txs[(i + 1) % k].clone();
             let rx = std::mem::replace(&mut rxs[i], channel().1);
-            Builder::<A>::new()
-                .config(Config::default().with_threshold(prog.threshold).unwrap())
-                .stack_size(256 << 10)
-                .spawn(move |s| run_program(s, &prog, tx, rx))
-                .unwrap()
+            // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+            unsafe {
+                Builder::<A>::new()
+                    .config(Config::default().with_threshold(prog.threshold).unwrap())
+                    .stack_size(256 << 10)
+                    .spawn(move |s| run_program(s, &prog, tx, rx))
+            }
+            .unwrap()
         })
         .collect();
     drop(txs);

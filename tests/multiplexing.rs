@@ -19,8 +19,9 @@ fn multiplexed<A: ValueAllocator>() {
             let (go_tx, go_rx) = may::sync::mpsc::channel::<()>();
             go.push(go_tx);
             let ready = ready_tx.clone();
-            Builder::<A>::new()
-                .spawn(move |s| {
+            // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+            unsafe {
+                Builder::<A>::new().spawn(move |s| {
                     let kept: Vec<_> = (0..50).map(|i| s.str(&text(h, i, 24 + i))).collect();
                     let v = s.variant(9, [s.str(&text(h, 99, 40)).into()]);
                     ready.send(thread_index()).unwrap();
@@ -31,21 +32,24 @@ fn multiplexed<A: ValueAllocator>() {
                     assert_eq!(v.fields()[0].as_str().unwrap(), text(h, 99, 40));
                     thread_index()
                 })
-                .unwrap()
+            }
+            .unwrap()
         })
         .collect();
     let holder_threads: Vec<u32> = (0..HOLDERS).map(|_| ready_rx.recv().unwrap()).collect();
     let shorts: Vec<_> = (0..SHORT)
         .map(|n| {
-            Builder::<A>::new()
-                .spawn(move |s| {
+            // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
+            unsafe {
+                Builder::<A>::new().spawn(move |s| {
                     let a = s.str(&text(1000 + n, 0, 16));
                     let b = s.str(&text(1000 + n, 1, 48));
                     assert_eq!(a.as_str(), text(1000 + n, 0, 16));
                     assert_eq!(b.as_str(), text(1000 + n, 1, 48));
                     thread_index()
                 })
-                .unwrap()
+            }
+            .unwrap()
         })
         .collect();
     let short_threads: std::collections::BTreeSet<u32> = shorts.into_iter().map(join).collect();

@@ -19,7 +19,7 @@ fn churn<A: ValueAllocator>() {
 
 fn churn_on_this_thread<A: ValueAllocator>() {
     let cfg = Config::default().with_threshold(THRESHOLD).unwrap();
-    let s = Strand::<A>::local_with(cfg);
+    let s = Strand::<A>::local_with(cfg).unwrap();
     let keep = s.str(&text(7, 7, 300));
     let keep_variant = s.variant(1, [s.str(&text(7, 8, 50)).into()]);
     // Miri interprets every instruction, so it runs fewer rounds of the same shape.

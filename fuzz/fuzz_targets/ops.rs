@@ -54,7 +54,7 @@ impl BackendVisitor for Run<'_> {
         }
         let threshold = (self.0.threshold_kib as usize % 256 + 1) * 1024;
         let cfg = Config::default().with_threshold(threshold).unwrap();
-        let strands: Vec<Strand<A>> = (0..3).map(|_| Strand::local_with(cfg)).collect();
+        let strands: Vec<Strand<A>> = (0..3).map(|_| Strand::local_with(cfg).unwrap()).collect();
         let mut live: Vec<(Value<'_, A>, Vec<String>)> = Vec::new();
         for (serial, op) in self.0.ops.iter().take(64).enumerate() {
             match op {

@@ -46,8 +46,8 @@ impl BackendVisitor for Run<'_> {
             return;
         }
         let cfg = Config::default().with_threshold(16 * 1024).unwrap();
-        let a = Strand::<A>::local_with(cfg);
-        let b = Strand::<A>::local_with(cfg);
+        let a = Strand::<A>::local_with(cfg).unwrap();
+        let b = Strand::<A>::local_with(cfg).unwrap();
         let v = build(&a, self.0, 0);
         let p: PortableValue = a.export(&v);
         assert!(v.matches(&p));

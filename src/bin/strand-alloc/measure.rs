@@ -117,12 +117,15 @@ impl BackendVisitor for Child<'_> {
             .with_threshold(spec.threshold)
             .map_err(|e| e.to_string())?;
         // Start the scheduler before the clock does.
-        strand_alloc::Builder::<A>::new()
-            .config(config)
-            .spawn(|_| ())
-            .map_err(|e| e.to_string())?
-            .join()
-            .map_err(|_| "the warm-up strand panicked".to_string())?;
+        // SAFETY: the closure does nothing.
+        unsafe {
+            strand_alloc::Builder::<A>::new()
+                .config(config)
+                .spawn(|_| ())
+        }
+        .map_err(|e| e.to_string())?
+        .join()
+        .map_err(|_| "the warm-up strand panicked".to_string())?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let start = Instant::now();

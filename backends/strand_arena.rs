@@ -57,8 +57,11 @@ struct Retired {
 }
 
 /// The most generation slots one strand can use at once: a slot number is a ticket, and
-/// `u32::MAX` is [`Ticket::PINNED`].
+/// `u32::MAX` is [`Ticket::PINNED`]. The unit tests use a handful, to reach the limit.
+#[cfg(not(test))]
 const MAX_SLOTS: usize = u32::MAX as usize - 1;
+#[cfg(test)]
+const MAX_SLOTS: usize = 8;
 
 /// The arena a strand owns: its current generation inline (the hot path), retired ones
 /// aside.
@@ -522,4 +525,84 @@ unsafe impl ValueAllocator for StrandArena {
 /// Warm arenas kept for reuse right now.
 pub fn pooled_arenas() -> usize {
     POOLED.load(Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AllocError, Config, Str, Strand};
+
+    fn strand(threshold: usize) -> Strand<StrandArena> {
+        Strand::local_with(Config::default().with_threshold(threshold).unwrap()).unwrap()
+    }
+
+    /// 40-byte strings under a 64-byte threshold: every allocation after the first in a
+    /// generation starts a new one.
+    fn text(i: usize) -> String {
+        format!("{i:040}")
+    }
+
+    #[test]
+    fn a_reused_slot_never_names_an_older_generation() {
+        let s = strand(64);
+        // Pins the first generation for the whole run.
+        let first = s.str(&text(usize::MAX));
+        let mut window: Vec<Str<'_, StrandArena>> = Vec::new();
+        for i in 0..10_000 {
+            window.push(s.str(&text(i)));
+            if window.len() > 4 {
+                window.remove(0);
+            }
+            // Generations are retired and freed all the time, so their slots (eight in
+            // this build) are reused thousands of times.
+            assert!(s.state.slots.borrow().len() <= MAX_SLOTS);
+        }
+        let before = s.state.aside_used.get();
+        drop(first);
+        // Releasing the oldest value freed exactly its own generation ...
+        assert_eq!(s.state.aside_used.get(), before - 40);
+        // ... and no other: every value in the newer generations still reads back, and
+        // keeps doing so while allocation goes on.
+        for (k, v) in window.iter().enumerate() {
+            assert_eq!(v.as_str(), text(9_996 + k));
+        }
+        for i in 0..100 {
+            let v = s.str(&text(i));
+            assert_eq!(v.as_str(), text(i));
+            for (k, w) in window.iter().enumerate() {
+                assert_eq!(w.as_str(), text(9_996 + k));
+            }
+        }
+        assert_eq!(s.stats().hazards, 0);
+    }
+
+    #[test]
+    fn running_out_of_slots_is_an_error_that_changes_nothing() {
+        let s = strand(64);
+        // Each value pins its own generation: the current one plus MAX_SLOTS retired
+        // ones is as many as the strand can track.
+        let held: Vec<_> = (0..MAX_SLOTS).map(|i| s.str(&text(i))).collect();
+        let figures = s.stats();
+        let (slot, slots) = (s.state.slot.get(), s.state.slots.borrow().len());
+        let err = s.try_str(&text(99)).unwrap_err();
+        assert!(
+            matches!(err, AllocError::Exhausted { limit: MAX_SLOTS, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("generation slots"), "{err}");
+        // Nothing moved: same figures, same current generation, every value intact.
+        assert_eq!(s.stats(), figures);
+        assert_eq!((s.state.slot.get(), s.state.slots.borrow().len()), (slot, slots));
+        for (i, v) in held.iter().enumerate() {
+            assert_eq!(v.as_str(), text(i));
+        }
+        // Releasing one pinned generation makes room again.
+        let mut held = held;
+        held.remove(0);
+        let v = s.str(&text(99));
+        assert_eq!(v.as_str(), text(99));
+        for (i, v) in held.iter().enumerate() {
+            assert_eq!(v.as_str(), text(i + 1));
+        }
+    }
 }

@@ -269,8 +269,11 @@ impl Hasher for AddrHasher {
 }
 
 /// The most holds one strand can have at once: a hold's index is a ticket, and
-/// `u32::MAX` is [`Ticket::PINNED`].
+/// `u32::MAX` is [`Ticket::PINNED`]. The unit tests use a handful, to reach the limit.
+#[cfg(not(test))]
 const MAX_HOLDS: usize = u32::MAX as usize - 1;
+#[cfg(test)]
+const MAX_HOLDS: usize = 8;
 
 /// The strand's holds, and which one it allocates into now.
 pub struct Holds {
@@ -332,6 +335,24 @@ impl Holds {
         if hold.live == 0 && !hold.pinned {
             self.release(idx, cx);
         }
+    }
+
+    /// Whether the strand holds `gen`.
+    fn holds(&self, gen: &Arc<Gen>) -> bool {
+        // SAFETY: no reference into the index is alive.
+        unsafe { (*self.index.get()).contains_key(&(Arc::as_ptr(gen) as usize)) }
+    }
+
+    /// Whether a new hold can be taken (counting the idle active hold, which taking a
+    /// new one releases first).
+    fn has_room(&self) -> bool {
+        // SAFETY: no reference into the list or free list is alive.
+        let (list, free) = unsafe { (self.list(), &*self.free.get()) };
+        if list.len() < MAX_HOLDS || !free.is_empty() {
+            return true;
+        }
+        let active = self.active_idx.get() as usize;
+        !self.active.get().is_null() && list[active].live == 0 && !list[active].pinned
     }
 
     /// Makes the hold on `gen` the active one, taking a new hold if the strand has none.
@@ -474,9 +495,19 @@ fn slow_alloc(
     pinned: bool,
 ) -> Result<(NonNull<u8>, Ticket), AllocError> {
     with_thread(|st| {
-        cx.observe_thread(st.thread, true);
         let charge = charge(layout);
-        if st.current.used() + charge > st.current.limit {
+        let fits = st.current.used() + charge <= st.current.limit;
+        // A new hold is needed unless the strand holds the current generation and the
+        // allocation fits in it; when none can be taken, fail before anything changes.
+        if !(holds.has_room() || fits && holds.holds(&st.current)) {
+            return Err(AllocError::Exhausted {
+                backend: ThreadArena::NAME,
+                what: "holds of the strand",
+                limit: MAX_HOLDS,
+            });
+        }
+        cx.observe_thread(st.thread, true);
+        if !fits {
             make_room(st, holds, cx, charge)?;
         }
         let idx = if Arc::as_ptr(&st.current) == holds.active.get() {
@@ -609,5 +640,51 @@ unsafe impl ValueAllocator for ThreadArena {
         if with_thread(|st| st.reset_if_free()) == Some(true) {
             cx.count_reset(ResetCause::StrandExit);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AllocError, Config, Strand};
+
+    fn text(i: usize) -> String {
+        format!("{i:040}")
+    }
+
+    #[test]
+    fn running_out_of_holds_is_an_error_and_hold_indices_are_reused() {
+        std::thread::spawn(|| {
+            let cfg = Config::default().with_threshold(64).unwrap();
+            let s = Strand::<ThreadArena>::local_with(cfg).unwrap();
+            // Each value pins its own generation, and the strand holds each of them.
+            let mut held: Vec<_> = (0..MAX_HOLDS).map(|i| s.str(&text(i))).collect();
+            let figures = s.stats();
+            let err = s.try_str(&text(99)).unwrap_err();
+            assert!(
+                matches!(err, AllocError::Exhausted { limit: MAX_HOLDS, .. }),
+                "{err}"
+            );
+            assert_eq!(s.stats(), figures);
+            for (i, v) in held.iter().enumerate() {
+                assert_eq!(v.as_str(), text(i));
+            }
+            // Churn through thousands of generations with a window of values: freed
+            // holds are reused, never more than the limit, and every value reads back.
+            let mut expected: Vec<String> = (0..MAX_HOLDS).map(text).collect();
+            for i in 0..5_000 {
+                held.remove(0);
+                expected.remove(0);
+                held.push(s.str(&text(1_000 + i)));
+                expected.push(text(1_000 + i));
+                // SAFETY: no other reference into the list is alive.
+                assert!(unsafe { s.state.list() }.len() <= MAX_HOLDS);
+                for (v, e) in held.iter().zip(&expected) {
+                    assert_eq!(v.as_str(), e);
+                }
+            }
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -44,7 +44,7 @@ static NEXT_STRAND: AtomicU64 = AtomicU64::new(1);
 /// assert_eq!(greeting.fields()[1].as_str(), Some("hello"));
 /// ```
 pub struct Strand<A: ValueAllocator> {
-    state: ManuallyDrop<A::StrandState>,
+    pub(crate) state: ManuallyDrop<A::StrandState>,
     pub(crate) cx: StrandCx,
     /// Whether the strand has not ended yet (`state` is still there).
     running: bool,

@@ -1,0 +1,103 @@
+//! Bad settings get clear errors up front, never a panic inside May or a failing
+//! allocation later: stack sizes, worker counts, thresholds at and past their bounds,
+//! and the seed policy refused by the safe constructors.
+
+mod common;
+
+use common::*;
+use strand_alloc::scheduler::{MAX_STACK_SIZE, MAX_WORKERS};
+use strand_alloc::{
+    config::MAX_THRESHOLD, Builder, Config, ConfigError, DefaultBackend, SchedulerConfig,
+    SpawnError, Strand, ValueAllocator,
+};
+
+#[cfg(not(miri))]
+#[test]
+fn stack_sizes_out_of_bounds_are_spawn_errors() {
+    setup();
+    for bytes in [0, 4095, MAX_STACK_SIZE + 1, 1 << 40, usize::MAX] {
+        // SAFETY: the closure does nothing.
+        let r = unsafe {
+            Builder::<DefaultBackend>::new()
+                .stack_size(bytes)
+                .spawn(|_| ())
+        };
+        let e = r
+            .err()
+            .unwrap_or_else(|| panic!("a {bytes}-byte stack was accepted"));
+        assert!(matches!(e, SpawnError::Config(_)), "{e}");
+        assert!(e.to_string().contains("stack size"), "{e}");
+    }
+    // The bounds themselves are accepted, and a strand runs on them.
+    for bytes in [4096, MAX_STACK_SIZE] {
+        // SAFETY: the closure uses no thread-locals and nothing `!Send`.
+        let h = unsafe {
+            Builder::<DefaultBackend>::new()
+                .stack_size(bytes)
+                .spawn(|s| s.str("on the edge").len())
+        }
+        .unwrap();
+        assert_eq!(join(h), 11);
+    }
+}
+
+#[test]
+fn scheduler_settings_out_of_bounds_are_refused() {
+    let d = SchedulerConfig::default();
+    let e = d.with_workers(100_000).unwrap_err().to_string();
+    assert!(e.contains("100000") && e.contains("1024"), "{e}");
+    assert!(d.with_workers(MAX_WORKERS).is_ok());
+    assert!(d.with_workers(MAX_WORKERS + 1).is_err());
+    assert!(d.with_stack_size(1 << 40).is_err());
+    assert!(d.with_stack_size(usize::MAX).is_err());
+    assert!(d.with_stack_size(MAX_STACK_SIZE).is_ok());
+}
+
+/// A threshold far larger than the machine's memory (but under the maximum) still
+/// allocates on every backend, without touching memory it does not use.
+fn huge_threshold<A: ValueAllocator>() {
+    std::thread::spawn(|| {
+        let cfg = Config::default().with_threshold(64 << 30).unwrap();
+        let s = Strand::<A>::local_with(cfg).unwrap();
+        let held: Vec<_> = (0..1000).map(|i| s.str(&text(0, i, 64))).collect();
+        for (i, v) in held.iter().enumerate() {
+            assert_eq!(v.as_str(), text(0, i, 64));
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+#[cfg(not(miri))]
+#[test]
+fn a_threshold_of_64_gib_allocates_on_every_backend() {
+    for_each_backend!(huge_threshold);
+}
+
+#[test]
+fn thresholds_past_the_maximum_are_refused_naming_it() {
+    let e = Config::default()
+        .with_threshold(MAX_THRESHOLD + 1)
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::OutOfRange { .. }), "{e}");
+    assert!(e.to_string().contains("MAX_THRESHOLD"), "{e}");
+}
+
+#[cfg(feature = "seed-arena")]
+#[test]
+fn the_seed_policy_has_no_safe_constructor() {
+    use strand_alloc::SeedArena;
+    for r in [
+        Strand::<SeedArena>::local().map(drop),
+        Strand::<SeedArena>::local_with(Config::default()).map(drop),
+    ] {
+        let e = r.unwrap_err();
+        assert!(matches!(e, ConfigError::UnsafeBackend { .. }), "{e}");
+        assert!(e.to_string().contains("local_unchecked"), "{e}");
+    }
+    // Every safe backend is served by the same constructors.
+    fn safe<A: ValueAllocator>() {
+        assert!(Strand::<A>::local().is_ok());
+    }
+    for_each_backend!(safe);
+}

@@ -33,8 +33,9 @@ static NEXT_STRAND: AtomicU64 = AtomicU64::new(1);
 /// nor `Sync`, and neither are the values, so they never reach another strand except by
 /// copy ([`Strand::export`], [`crate::channel()`]).
 ///
-/// Outside May, [`Strand::local`] makes one for the calling OS thread: the home of values
-/// created outside any strand.
+/// [`Strand::local`] makes one for the calling OS thread, or for a May coroutine that was
+/// not spawned by this crate (its spawner took on May's contract, see
+/// [`Builder::spawn`]): the home of values created outside any spawned strand.
 ///
 /// ```
 /// use strand_alloc::{Strand, DefaultBackend};

@@ -36,7 +36,14 @@ enum Op {
     Migrate,
     /// Drop every live value and reset the strand's memory.
     Reset,
+    /// Build a list this many cells deep, each cell with this many strings.
+    List(usize, usize),
+    /// Build a variant with this many integer fields.
+    Wide(usize),
 }
+
+/// The tag of every list cell; a cell is `[Int(serial), Int(level), strings.., rest]`.
+const LIST_TAG: u32 = 0x7157;
 
 fn len() -> impl Strategy<Value = usize> {
     prop_oneof![
@@ -58,6 +65,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Yield),
         1 => Just(Op::Migrate),
         1 => Just(Op::Reset),
+        1 => (prop_oneof![1usize..64, 1_000usize..20_000], 0usize..3)
+            .prop_map(|(d, w)| Op::List(d, w)),
+        1 => (1usize..20_000).prop_map(Op::Wide),
     ]
 }
 
@@ -86,6 +96,45 @@ fn program() -> impl Strategy<Value = Program> {
 enum Expect {
     Str(String),
     Variant(u32, Vec<String>),
+    /// A list: serial, depth, strings per cell.
+    List(u64, usize, usize),
+    /// A variant of `Int(0)..Int(n)` with this tag.
+    Wide(u32, usize),
+}
+
+/// The strings of every cell of list `serial` with `width` strings per cell.
+fn cell_strings(serial: u64, width: usize) -> Vec<String> {
+    (0..width).map(|j| content(serial, 4 + j)).collect()
+}
+
+/// Checks a list value against its description, iteratively.
+fn check_list<A: ValueAllocator>(
+    v: &Value<'_, A>,
+    serial: u64,
+    depth: usize,
+    width: usize,
+) -> Result<bool, String> {
+    let strings = cell_strings(serial, width);
+    let mut cell = v;
+    for level in 0..depth {
+        let Value::Variant(var) = cell else {
+            return Ok(false);
+        };
+        let f = var.try_fields().map_err(|h| h.to_string())?;
+        if var.tag() != LIST_TAG
+            || f.len() != width + 3
+            || f[0] != Value::Int(serial as i64)
+            || f[1] != Value::Int(level as i64)
+            || !f[2..2 + width]
+                .iter()
+                .zip(&strings)
+                .all(|(x, t)| x.as_str() == Some(t.as_str()))
+        {
+            return Ok(false);
+        }
+        cell = &f[width + 2];
+    }
+    Ok(*cell == Value::Int(-1))
 }
 
 /// The text of a value: its length and a letter chosen by its serial number.
@@ -148,6 +197,49 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                 self.count_array(vals.len());
                 self.s.variant(*tag, vals).into()
             }
+            Expect::List(serial, depth, width) => {
+                let strings = cell_strings(*serial, *width);
+                let mut list = Value::Int(-1);
+                for level in (0..*depth).rev() {
+                    let mut fields = vec![Value::Int(*serial as i64), Value::Int(level as i64)];
+                    for t in &strings {
+                        self.count_str(t.len());
+                        fields.push(self.s.str(t).into());
+                    }
+                    fields.push(list);
+                    self.count_array(fields.len());
+                    list = self.s.variant(LIST_TAG, fields).into();
+                }
+                list
+            }
+            Expect::Wide(tag, n) => {
+                self.count_array(*n);
+                self.s
+                    .variant(*tag, (0..*n).map(|i| Value::Int(i as i64)))
+                    .into()
+            }
+        }
+    }
+
+    /// Counts what a deep copy of a value described by `e` allocates.
+    fn count_copy(&mut self, e: &Expect) {
+        match e {
+            Expect::Str(t) => self.count_str(t.len()),
+            Expect::Variant(_, f) => {
+                f.iter().for_each(|t| self.count_str(t.len()));
+                self.count_array(f.len());
+            }
+            Expect::List(serial, depth, width) => {
+                for t in cell_strings(*serial, *width) {
+                    for _ in 0..*depth {
+                        self.count_str(t.len());
+                    }
+                }
+                for _ in 0..*depth {
+                    self.count_array(width + 3);
+                }
+            }
+            Expect::Wide(_, n) => self.count_array(*n),
         }
     }
 
@@ -163,6 +255,15 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                             .iter()
                             .zip(fields)
                             .all(|(f, t)| f.as_str() == Some(t.as_str()))
+                }
+                (v, Expect::List(serial, depth, width)) => check_list(v, *serial, *depth, *width)?,
+                (Value::Variant(var), Expect::Wide(tag, n)) => {
+                    let f = var.try_fields().map_err(|h| h.to_string())?;
+                    var.tag() == *tag
+                        && f.len() == *n
+                        && f.iter()
+                            .enumerate()
+                            .all(|(i, x)| *x == Value::Int(i as i64))
                 }
                 _ => false,
             };
@@ -193,13 +294,7 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                 let (v, e) = &self.live[i % n];
                 let c = v.clone();
                 let e = e.clone();
-                match &e {
-                    Expect::Str(t) => self.count_str(t.len()),
-                    Expect::Variant(_, f) => {
-                        f.iter().for_each(|t| self.count_str(t.len()));
-                        self.count_array(f.len());
-                    }
-                }
+                self.count_copy(&e);
                 self.live.push((c, e));
             }
             Op::Drop(i) if n > 0 => {
@@ -210,6 +305,14 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                 let bytes = match e {
                     Expect::Str(t) => t.len(),
                     Expect::Variant(_, f) => f.iter().map(String::len).sum(),
+                    Expect::List(serial, depth, width) => {
+                        depth
+                            * cell_strings(*serial, *width)
+                                .iter()
+                                .map(String::len)
+                                .sum::<usize>()
+                    }
+                    Expect::Wide(..) => 0,
                 };
                 // The copy is made (and counted) even when the receiver has already ended.
                 let _ = tx.send(self.s, v);
@@ -221,6 +324,25 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                     // Messages describe themselves: check against what their text says.
                     let e = match &p {
                         PortableValue::Str(t) => Expect::Str(t.to_string()),
+                        PortableValue::Variant(v) if v.tag == LIST_TAG => {
+                            let PortableValue::Int(serial) = v.fields[0] else {
+                                return Err(format!("a list cell without its serial: {v:?}"));
+                            };
+                            let width = v.fields.len() - 3;
+                            let mut depth = 0;
+                            let mut cell = &p;
+                            while let PortableValue::Variant(c) = cell {
+                                depth += 1;
+                                cell = &c.fields[width + 2];
+                            }
+                            Expect::List(serial as u64, depth, width)
+                        }
+                        PortableValue::Variant(v)
+                            if v.fields.iter().all(|f| f.as_str().is_none())
+                                && !v.fields.is_empty() =>
+                        {
+                            Expect::Wide(v.tag, v.fields.len())
+                        }
                         PortableValue::Variant(v) => Expect::Variant(
                             v.tag,
                             v.fields
@@ -230,8 +352,16 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                         ),
                         other => return Err(format!("unexpected message {other:?}")),
                     };
-                    if let Expect::Variant(_, f) = &e {
-                        self.count_array(f.len());
+                    // Importing allocates the field arrays; strings keep their heap bytes.
+                    match &e {
+                        Expect::Variant(_, f) => self.count_array(f.len()),
+                        Expect::List(_, depth, width) => {
+                            for _ in 0..*depth {
+                                self.count_array(width + 3);
+                            }
+                        }
+                        Expect::Wide(_, n) => self.count_array(*n),
+                        Expect::Str(_) => {}
                     }
                     let v = self.s.import(p);
                     self.live.push((v, e));
@@ -241,6 +371,18 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
             // Through May's timer thread and global queue: the strand leaves its worker,
             // and lands on either worker.
             Op::Migrate => hop(),
+            Op::List(depth, width) => {
+                self.serial += 1;
+                let e = Expect::List(self.serial, *depth, *width);
+                let v = self.make(&e);
+                self.live.push((v, e));
+            }
+            Op::Wide(n) => {
+                self.serial += 1;
+                let e = Expect::Wide(self.serial as u32, *n);
+                let v = self.make(&e);
+                self.live.push((v, e));
+            }
             Op::Reset | Op::Clone(_) | Op::Drop(_) | Op::Send(_) => {}
         }
         self.check_all()

@@ -24,7 +24,8 @@
 use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 use crate::checked::ArenaTag;
 use crate::error::AllocError;
-use crate::stats::{thread_index, Registry, ThreadSlot};
+use crate::stats::{Registry, ThreadSlot};
+use crate::thread::thread_index;
 use bumpalo::Bump;
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
@@ -53,7 +54,7 @@ impl SeedThread {
         Ok(SeedThread {
             bump: Bump::new(),
             tag: ArenaTag::try_new(Some(thread_index()))
-                .ok_or(AllocError::no_tag(SeedArena::NAME))?,
+                .ok_or(crate::checked::no_tag(SeedArena::NAME))?,
             slot: REGISTRY.acquire(),
             used: 0,
             reserved: 0,

@@ -22,7 +22,8 @@
 use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 use crate::checked::ArenaTag;
 use crate::error::AllocError;
-use crate::stats::{thread_index, Registry};
+use crate::stats::Registry;
+use crate::thread::thread_index;
 use bumpalo::Bump;
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -190,7 +191,7 @@ impl OwnArena {
     #[cold]
     #[inline(never)]
     fn acquire_tag(&self) -> Result<(), AllocError> {
-        let tag = ArenaTag::try_new(None).ok_or(AllocError::no_tag(StrandArena::NAME))?;
+        let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(StrandArena::NAME))?;
         // SAFETY: no `&ArenaTag` is alive (this runs before the allocation stamps).
         drop(unsafe { self.replace_tag(tag) });
         Ok(())
@@ -239,7 +240,7 @@ impl OwnArena {
         let threshold = cx.config.threshold();
         let retire = self.live.get() > 0 || self.pinned.get();
         let next = if retire {
-            let tag = ArenaTag::try_new(None).ok_or(AllocError::no_tag(StrandArena::NAME))?;
+            let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(StrandArena::NAME))?;
             Some((self.reserve_slot()?, tag))
         } else {
             None

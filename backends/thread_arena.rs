@@ -87,7 +87,7 @@ impl Gen {
     /// down to `min` bytes; the generation's limit is then what its chunk holds, so it
     /// rotates sooner but allocation keeps working.
     fn try_new(capacity: usize, min: usize) -> Result<Self, AllocError> {
-        let tag = ArenaTag::try_new(None).ok_or(AllocError::no_tag(ThreadArena::NAME))?;
+        let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(ThreadArena::NAME))?;
         let mut size = capacity;
         let bump = loop {
             match Bump::try_with_capacity(size) {
@@ -145,7 +145,7 @@ impl ThreadState {
         let slot = REGISTRY.acquire();
         ThreadState {
             current: Arc::new(Gen::empty()),
-            thread: crate::stats::thread_index(),
+            thread: crate::thread::thread_index(),
             slot,
         }
     }

@@ -166,7 +166,7 @@ pub struct StrandCx {
 
 impl StrandCx {
     pub(crate) fn new(id: u64, name: Option<String>, config: Config) -> Self {
-        let t = crate::stats::thread_index();
+        let t = crate::thread::thread_index();
         StrandCx {
             id,
             name,

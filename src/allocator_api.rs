@@ -50,3 +50,21 @@ unsafe impl<A: ValueAllocator> Allocator for StrandAllocator<'_, A> {
         unsafe { self.strand.dealloc_raw(ptr, layout, Ticket::PINNED) }
     }
 }
+
+impl<A: ValueAllocator> Strand<A> {
+    /// An `allocator-api2` allocator that allocates from this strand, for collections
+    /// of your own. Memory from it lives at most as long as the strand; on the
+    /// thread-arena backend it keeps the arena it came from alive until the strand exits
+    /// or resets, even after it is freed.
+    ///
+    /// ```
+    /// use strand_alloc::{Strand, DefaultBackend};
+    /// let s = Strand::<DefaultBackend>::local().unwrap();
+    /// let mut v = allocator_api2::vec::Vec::new_in(s.allocator());
+    /// v.extend_from_slice(&[1u32, 2, 3]);
+    /// assert_eq!(v.iter().sum::<u32>(), 6);
+    /// ```
+    pub fn allocator(&self) -> StrandAllocator<'_, A> {
+        StrandAllocator::new(self)
+    }
+}

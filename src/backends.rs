@@ -1,7 +1,10 @@
 //! The backends compiled into this build, and a way for generic code to run each.
 //!
-//! Each file `backends/NAME.rs` is a backend, compiled in by the cargo feature of the same
-//! name (`thread_arena.rs` by `thread-arena`); the build script lists them here.
+//! Each backend is one file in `backends/`, compiled in by the cargo feature of the same
+//! name, and declared here twice over in one place: its `mod` line (so rustdoc, editors
+//! and other tools see it as an ordinary module) and its entry in the list below, which
+//! gives [`ENABLED`], [`for_each`], [`visit`] and the re-exports. The default backend is
+//! thread-arena when it is compiled in, otherwise the first backend of the list that is.
 //!
 //! ```
 //! use strand_alloc::backends::{self, BackendVisitor};
@@ -25,6 +28,19 @@
 
 use crate::allocator::ValueAllocator;
 
+#[cfg(feature = "global-malloc")]
+#[path = "../backends/global_malloc.rs"]
+pub mod global_malloc;
+#[cfg(feature = "seed-arena")]
+#[path = "../backends/seed_arena.rs"]
+pub mod seed_arena;
+#[cfg(feature = "strand-arena")]
+#[path = "../backends/strand_arena.rs"]
+pub mod strand_arena;
+#[cfg(feature = "thread-arena")]
+#[path = "../backends/thread_arena.rs"]
+pub mod thread_arena;
+
 /// Generic code run once per backend: see [`for_each`] and [`visit`].
 pub trait BackendVisitor {
     /// What one visit returns.
@@ -33,4 +49,83 @@ pub trait BackendVisitor {
     fn visit<A: ValueAllocator>(&mut self) -> Self::Output;
 }
 
-include!(concat!(env!("OUT_DIR"), "/backends.rs"));
+/// Defines everything that lists the backends, from one list of
+/// `feature => module::Type` entries.
+macro_rules! backends {
+    ($($feature:literal => $module:ident :: $ty:ident,)*) => {
+        $(
+            #[cfg(feature = $feature)]
+            pub use $module::$ty;
+        )*
+
+        /// The backend types compiled in, re-exported at the crate's root.
+        pub mod types {
+            $(
+                #[cfg(feature = $feature)]
+                pub use super::$module::$ty;
+            )*
+        }
+
+        /// Every backend this crate has, compiled in or not (by feature name), so that a
+        /// name that exists but is not compiled in can be told from a typo.
+        pub const KNOWN: &[&str] = &[$($feature),*];
+
+        /// The names of the backends compiled in, in a fixed order (each is its
+        /// [`ValueAllocator::NAME`], which is also its cargo feature).
+        pub const ENABLED: &[&str] = &[$(
+            #[cfg(feature = $feature)]
+            <$module::$ty as ValueAllocator>::NAME,
+        )*];
+
+        /// Calls `visitor` once for each backend compiled in, in the order of [`ENABLED`].
+        pub fn for_each<V: BackendVisitor>(visitor: &mut V) {
+            $(
+                #[cfg(feature = $feature)]
+                visitor.visit::<$module::$ty>();
+            )*
+            let _ = visitor;
+        }
+
+        /// Calls `visitor` with the backend named `name`; `None` if no such backend is
+        /// compiled in.
+        pub fn visit<V: BackendVisitor>(name: &str, visitor: &mut V) -> Option<V::Output> {
+            $(
+                #[cfg(feature = $feature)]
+                if name == <$module::$ty as ValueAllocator>::NAME {
+                    return Some(visitor.visit::<$module::$ty>());
+                }
+            )*
+            let _ = (name, visitor);
+            None
+        }
+
+        #[cfg(not(any($(feature = $feature),*)))]
+        compile_error!(concat!(
+            "strand-alloc: no backend enabled; enable at least one of the features",
+            $(" ", $feature,)* " (or all-backends)"
+        ));
+    };
+}
+
+backends! {
+    "thread-arena" => thread_arena::ThreadArena,
+    "global-malloc" => global_malloc::GlobalMalloc,
+    "strand-arena" => strand_arena::StrandArena,
+    "seed-arena" => seed_arena::SeedArena,
+}
+
+/// The backend used when none is named: thread-arena when it is compiled in, else the
+/// first compiled-in backend of the list above.
+#[cfg(feature = "thread-arena")]
+pub type DefaultBackend = ThreadArena;
+/// The backend used when none is named: thread-arena when it is compiled in, else the
+/// first compiled-in backend of the list above.
+#[cfg(all(not(feature = "thread-arena"), feature = "global-malloc"))]
+pub type DefaultBackend = GlobalMalloc;
+/// The backend used when none is named: thread-arena when it is compiled in, else the
+/// first compiled-in backend of the list above.
+#[cfg(all(
+    not(any(feature = "thread-arena", feature = "global-malloc")),
+    feature = "strand-arena"
+))]
+pub type DefaultBackend = StrandArena;

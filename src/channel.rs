@@ -5,10 +5,20 @@
 //! shared between strands. The copy is counted on the sending strand.
 
 use crate::allocator::ValueAllocator;
-use crate::error::{AllocError, RecvError, SendError};
+use crate::error::AllocError;
 use crate::portable::PortableValue;
 use crate::strand::Strand;
 use crate::value::Value;
+
+/// Sending a value failed because the receiving side is gone. The value is returned.
+#[derive(Debug, thiserror::Error)]
+#[error("the receiving side of the channel has been dropped")]
+pub struct SendError(pub PortableValue);
+
+/// Receiving failed because every sender is gone and the channel is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("every sender of the channel has been dropped and the channel is empty")]
+pub struct RecvError;
 
 /// Creates a channel for values.
 ///

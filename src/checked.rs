@@ -120,7 +120,7 @@ mod imp {
         pub const UNSET: ArenaTag = ArenaTag { entry: None };
 
         /// Registers a generation; `owner` limits reads to one thread (by its
-        /// [`crate::stats::thread_index`]). `None` when all [`MAX_TAGS`] tags are in
+        /// [`crate::thread::thread_index`]). `None` when all [`MAX_TAGS`] tags are in
         /// use at once (the caller turns that into an allocation error before changing
         /// any state).
         pub fn try_new(owner: Option<u32>) -> Option<ArenaTag> {
@@ -209,7 +209,7 @@ mod imp {
             let here = if owner == 0 {
                 0
             } else {
-                crate::stats::thread_index()
+                crate::thread::thread_index()
             };
             if now == self.epoch && owner == here {
                 Ok(())
@@ -228,7 +228,7 @@ mod imp {
             stamped,
             now,
             owner_thread: owner,
-            reading_thread: crate::stats::thread_index(),
+            reading_thread: crate::thread::thread_index(),
         }
     }
 }
@@ -285,3 +285,13 @@ mod imp {
 }
 
 pub use imp::{ArenaTag, Stamp, MAX_TAGS};
+
+/// The error of an allocation that needs a tag when every one is in use.
+#[cfg_attr(not(feature = "checked"), allow(dead_code))]
+pub(crate) fn no_tag(backend: &'static str) -> crate::error::AllocError {
+    crate::error::AllocError::Exhausted {
+        backend,
+        what: "checked arena tags",
+        limit: MAX_TAGS,
+    }
+}

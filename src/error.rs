@@ -1,4 +1,5 @@
-//! Errors returned by the library: allocation, configuration, spawning and channels.
+//! Errors returned by the library: allocation, configuration, spawning, and a refused
+//! access (a hazard). Channel errors are in [`crate::channel`].
 //!
 //! Every error names what was asked for and why it was refused, so a caller can report it
 //! without digging into the library's internals.
@@ -65,16 +66,6 @@ impl AllocError {
         AllocError::InvalidLayout {
             requested: size,
             align,
-        }
-    }
-
-    /// The `checked` epoch table has no free tag.
-    #[cfg_attr(not(feature = "checked"), allow(dead_code))]
-    pub(crate) fn no_tag(backend: &'static str) -> Self {
-        AllocError::Exhausted {
-            backend,
-            what: "checked arena tags",
-            limit: crate::checked::MAX_TAGS,
         }
     }
 
@@ -178,16 +169,6 @@ pub enum SpawnError {
         suggested: usize,
     },
 }
-
-/// Sending a value failed because the receiving side is gone. The value is returned.
-#[derive(Debug, thiserror::Error)]
-#[error("the receiving side of the channel has been dropped")]
-pub struct SendError(pub crate::PortableValue);
-
-/// Receiving failed because every sender is gone and the channel is empty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("every sender of the channel has been dropped and the channel is empty")]
-pub struct RecvError;
 
 /// A value's memory was found invalid when it was accessed (only with the `checked`
 /// feature, and only on a backend that breaks the allocation contract on purpose, such as

@@ -59,8 +59,10 @@ pub mod config;
 pub mod error;
 pub mod portable;
 pub mod scheduler;
+pub mod spawn;
 pub mod stats;
 pub mod strand;
+pub mod thread;
 pub mod tree;
 pub mod value;
 pub mod variant;
@@ -68,22 +70,16 @@ pub mod workload;
 
 pub use allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 pub use allocator_api::StrandAllocator;
+pub use backends::types::*;
 pub use backends::DefaultBackend;
-#[cfg(feature = "global-malloc")]
-pub use backends::GlobalMalloc;
-#[cfg(feature = "seed-arena")]
-pub use backends::SeedArena;
-#[cfg(feature = "strand-arena")]
-pub use backends::StrandArena;
-#[cfg(feature = "thread-arena")]
-pub use backends::ThreadArena;
-pub use channel::{channel, ValueReceiver, ValueSender};
+pub use channel::{channel, RecvError, SendError, ValueReceiver, ValueSender};
 pub use config::Config;
-pub use error::{AllocError, ConfigError, Hazard, RecvError, SendError, SpawnError};
+pub use error::{AllocError, ConfigError, Hazard, SpawnError};
 pub use portable::{PortableValue, PortableVariant};
 pub use scheduler::{hop, live_strands, SchedulerConfig};
+pub use spawn::{spawn, spawn_on, Builder, JoinHandle};
 pub use stats::{Figures, StatsSnapshot, StrandReport};
-pub use strand::{spawn, spawn_on, Builder, JoinHandle, Strand};
+pub use strand::Strand;
 pub use value::{Bytes, Str, Value};
 pub use variant::Variant;
 

@@ -7,9 +7,12 @@
 //! work stack instead of recursing.
 
 use crate::allocator::ValueAllocator;
-use crate::error::Hazard;
+use crate::error::{AllocError, Hazard};
+use crate::stats::Counter;
+use crate::strand::{alloc_failed, hazard, Strand};
 use crate::tree::{self, Tree};
-use crate::value::Value;
+use crate::value::{Bytes, Str, Value};
+use crate::variant::Variant;
 use std::fmt;
 
 /// A value that owns all its memory on the global heap: `Send`, `Sync` and `'static`.
@@ -441,6 +444,133 @@ mod serde_impl {
                 }
             }
             deserializer.deserialize_seq(Nodes)
+        }
+    }
+}
+
+/// Copies out of a strand, and adoption into one.
+impl<A: ValueAllocator> Strand<A> {
+    /// A deep copy of `value` that owns its bytes on the global heap and can cross to
+    /// another strand or thread. Counted as one copy of all its bytes.
+    ///
+    /// # Panics
+    ///
+    /// As [`Bytes::as_slice`]: only on a hazard, only with `checked`.
+    pub fn export(&self, value: &Value<'_, A>) -> PortableValue {
+        self.try_export(value).unwrap_or_else(|h| hazard(h))
+    }
+
+    /// Like [`Strand::export`], or the [`crate::Hazard`] that refused reading the value
+    /// (always `Ok` without the `checked` feature).
+    pub fn try_export(&self, value: &Value<'_, A>) -> Result<PortableValue, Hazard> {
+        let (p, bytes) = PortableValue::copy_of(value)?;
+        self.cx.count(Counter::Copies, 1);
+        self.cx.count(Counter::CopiedBytes, bytes as u64);
+        Ok(p)
+    }
+
+    /// Turns a portable value into a value of this strand. String bytes are adopted
+    /// as they are (they stay on the global heap and are freed when the value drops);
+    /// variant field arrays are allocated by this strand's backend.
+    pub fn try_import(&self, value: PortableValue) -> Result<Value<'_, A>, AllocError> {
+        Value::try_from_portable(value, self)
+    }
+
+    /// Like [`Strand::try_import`].
+    ///
+    /// # Panics
+    ///
+    /// When the allocation is refused.
+    pub fn import(&self, value: PortableValue) -> Value<'_, A> {
+        self.try_import(value).unwrap_or_else(|e| alloc_failed(e))
+    }
+}
+
+/// Comparison with, and adoption of, portable values.
+impl<'s, A: ValueAllocator> Value<'s, A> {
+    /// Whether this value has the same shape and contents as `p` (floats compared by
+    /// their bits). Runs in constant stack, however deep the value nests.
+    pub fn matches(&self, p: &PortableValue) -> bool {
+        let mut pending: Vec<(&[Value<'s, A>], &[PortableValue])> = Vec::new();
+        let mut pair = (std::slice::from_ref(self), std::slice::from_ref(p));
+        loop {
+            for (v, p) in pair.0.iter().zip(pair.1) {
+                let same = match (v, p) {
+                    (Value::Int(a), PortableValue::Int(b)) => a == b,
+                    (Value::Float(a), PortableValue::Float(b)) => a.to_bits() == b.to_bits(),
+                    (Value::Bool(a), PortableValue::Bool(b)) => a == b,
+                    (Value::Str(a), PortableValue::Str(b)) => a.as_str() == &**b,
+                    (Value::Bytes(a), PortableValue::Bytes(b)) => a.as_slice() == &**b,
+                    (Value::Variant(a), PortableValue::Variant(b)) => {
+                        let same = a.tag() == b.tag && a.len() == b.fields.len();
+                        if same && !a.is_empty() {
+                            pending.push((a.fields(), &b.fields));
+                        }
+                        same
+                    }
+                    _ => false,
+                };
+                if !same {
+                    return false;
+                }
+            }
+            match pending.pop() {
+                Some(next) => pair = next,
+                None => return true,
+            }
+        }
+    }
+
+    /// A leaf adopted from its portable form (strings keep their heap bytes).
+    fn from_portable_leaf(p: PortableValue, strand: &'s Strand<A>) -> Self {
+        match p {
+            PortableValue::Int(i) => Value::Int(i),
+            PortableValue::Float(x) => Value::Float(x),
+            PortableValue::Bool(b) => Value::Bool(b),
+            PortableValue::Str(s) => Value::Str(Str::from_heap(s, strand)),
+            PortableValue::Bytes(b) => Value::Bytes(Bytes::from_heap(b, strand)),
+            PortableValue::Variant(_) => unreachable!("variants are opened by the caller"),
+        }
+    }
+
+    /// Turns a portable value into a value of `strand`, in constant stack: string bytes
+    /// are adopted, each variant's field array is allocated by the strand.
+    pub(crate) fn try_from_portable(
+        p: PortableValue,
+        strand: &'s Strand<A>,
+    ) -> Result<Self, AllocError> {
+        let PortableValue::Variant(root) = p else {
+            return Ok(Self::from_portable_leaf(p, strand));
+        };
+        struct Frame<'s, A: ValueAllocator> {
+            src: std::vec::IntoIter<PortableValue>,
+            out: Variant<'s, A>,
+        }
+        let frame = |v: PortableVariant| -> Result<Frame<'s, A>, AllocError> {
+            let tag = v.tag;
+            let fields = v.into_fields();
+            Ok(Frame {
+                out: Variant::try_with_capacity(tag, fields.len(), strand)?,
+                src: fields.into_iter(),
+            })
+        };
+        let mut open = vec![frame(root)?];
+        loop {
+            let top = open.last_mut().expect("the root frame is open");
+            match top.src.next() {
+                Some(PortableValue::Variant(v)) => {
+                    let f = frame(v)?;
+                    open.push(f);
+                }
+                Some(leaf) => top.out.push(Self::from_portable_leaf(leaf, strand)),
+                None => {
+                    let done = open.pop().expect("the frame is open").out;
+                    match open.last_mut() {
+                        Some(parent) => parent.out.push(Value::Variant(done)),
+                        None => return Ok(Value::Variant(done)),
+                    }
+                }
+            }
         }
     }
 }

@@ -147,35 +147,6 @@ impl Figures {
 }
 
 // ---------------------------------------------------------------------------------------
-// Thread identity
-// ---------------------------------------------------------------------------------------
-
-static NEXT_THREAD: AtomicU32 = AtomicU32::new(1);
-
-thread_local! {
-    static THREAD_INDEX: Cell<u32> = const { Cell::new(0) };
-}
-
-/// A small number naming the calling OS thread, unique for the life of the process
-/// (1, 2, 3, ...).
-///
-/// Kept out of line: inside a strand, a thread-local address must be computed afresh on
-/// every call, because the strand may have moved to another thread since the last one.
-#[inline(never)]
-pub fn thread_index() -> u32 {
-    THREAD_INDEX.with(|c| {
-        let v = c.get();
-        if v != 0 {
-            v
-        } else {
-            let v = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
-            c.set(v);
-            v
-        }
-    })
-}
-
-// ---------------------------------------------------------------------------------------
 // Per-thread slots
 // ---------------------------------------------------------------------------------------
 
@@ -198,7 +169,7 @@ unsafe impl Sync for ThreadSlot {}
 unsafe impl Send for ThreadSlot {}
 
 impl ThreadSlot {
-    /// The index ([`thread_index`]) of the thread that owns the slot now.
+    /// The index ([`crate::thread::thread_index`]) of the thread that owns the slot now.
     #[cfg_attr(not(feature = "global-malloc"), allow(dead_code))]
     #[inline]
     pub(crate) fn thread(&self) -> u32 {
@@ -277,7 +248,7 @@ impl Registry {
 
     /// Claims a slot for the calling thread: a released one if any, else a new one.
     pub(crate) fn acquire(&'static self) -> &'static ThreadSlot {
-        let me = thread_index();
+        let me = crate::thread::thread_index();
         let mut p = self.head.load(Ordering::Acquire);
         while !p.is_null() {
             // SAFETY: slots are leaked and never freed; `p` came from the list.
@@ -493,7 +464,7 @@ pub struct StrandReport {
 /// One thread's figures in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadFigures {
-    /// The thread's index ([`thread_index`]) of the slot's latest owner.
+    /// The thread's index ([`crate::thread::thread_index`]) of the slot's latest owner.
     pub thread: u32,
     /// Whether the owning thread is still running.
     pub live: bool,

@@ -7,8 +7,7 @@
 
 use crate::allocator::{Ticket, ValueAllocator};
 use crate::error::{AllocError, Hazard};
-use crate::portable::{PortableValue, PortableVariant};
-use crate::strand::Strand;
+use crate::strand::{alloc_failed, hazard, Strand};
 use crate::tree::{self, Tree};
 use crate::variant::Variant;
 use std::alloc::Layout;
@@ -339,39 +338,6 @@ impl<'s, A: ValueAllocator> Value<'s, A> {
         }
     }
 
-    /// Whether this value has the same shape and contents as `p` (floats compared by
-    /// their bits). Runs in constant stack, however deep the value nests.
-    pub fn matches(&self, p: &PortableValue) -> bool {
-        let mut pending: Vec<(&[Value<'s, A>], &[PortableValue])> = Vec::new();
-        let mut pair = (std::slice::from_ref(self), std::slice::from_ref(p));
-        loop {
-            for (v, p) in pair.0.iter().zip(pair.1) {
-                let same = match (v, p) {
-                    (Value::Int(a), PortableValue::Int(b)) => a == b,
-                    (Value::Float(a), PortableValue::Float(b)) => a.to_bits() == b.to_bits(),
-                    (Value::Bool(a), PortableValue::Bool(b)) => a == b,
-                    (Value::Str(a), PortableValue::Str(b)) => a.as_str() == &**b,
-                    (Value::Bytes(a), PortableValue::Bytes(b)) => a.as_slice() == &**b,
-                    (Value::Variant(a), PortableValue::Variant(b)) => {
-                        let same = a.tag() == b.tag && a.len() == b.fields.len();
-                        if same && !a.is_empty() {
-                            pending.push((a.fields(), &b.fields));
-                        }
-                        same
-                    }
-                    _ => false,
-                };
-                if !same {
-                    return false;
-                }
-            }
-            match pending.pop() {
-                Some(next) => pair = next,
-                None => return true,
-            }
-        }
-    }
-
     /// A deep copy, allocated by the strands the original's parts belong to. Runs in
     /// constant stack, however deep the value nests.
     pub fn try_clone(&self) -> Result<Self, AllocError> {
@@ -391,59 +357,6 @@ impl<'s, A: ValueAllocator> Value<'s, A> {
             Value::Bytes(b) => Value::Bytes(b.try_clone()?),
             Value::Variant(v) => Value::Variant(v.try_clone()?),
         })
-    }
-
-    /// A leaf adopted from its portable form (strings keep their heap bytes).
-    fn from_portable_leaf(p: PortableValue, strand: &'s Strand<A>) -> Self {
-        match p {
-            PortableValue::Int(i) => Value::Int(i),
-            PortableValue::Float(x) => Value::Float(x),
-            PortableValue::Bool(b) => Value::Bool(b),
-            PortableValue::Str(s) => Value::Str(Str::from_heap(s, strand)),
-            PortableValue::Bytes(b) => Value::Bytes(Bytes::from_heap(b, strand)),
-            PortableValue::Variant(_) => unreachable!("variants are opened by the caller"),
-        }
-    }
-
-    /// Turns a portable value into a value of `strand`, in constant stack: string bytes
-    /// are adopted, each variant's field array is allocated by the strand.
-    pub(crate) fn try_from_portable(
-        p: PortableValue,
-        strand: &'s Strand<A>,
-    ) -> Result<Self, AllocError> {
-        let PortableValue::Variant(root) = p else {
-            return Ok(Self::from_portable_leaf(p, strand));
-        };
-        struct Frame<'s, A: ValueAllocator> {
-            src: std::vec::IntoIter<PortableValue>,
-            out: Variant<'s, A>,
-        }
-        let frame = |v: PortableVariant| -> Result<Frame<'s, A>, AllocError> {
-            let tag = v.tag;
-            let fields = v.into_fields();
-            Ok(Frame {
-                out: Variant::try_with_capacity(tag, fields.len(), strand)?,
-                src: fields.into_iter(),
-            })
-        };
-        let mut open = vec![frame(root)?];
-        loop {
-            let top = open.last_mut().expect("the root frame is open");
-            match top.src.next() {
-                Some(PortableValue::Variant(v)) => {
-                    let f = frame(v)?;
-                    open.push(f);
-                }
-                Some(leaf) => top.out.push(Self::from_portable_leaf(leaf, strand)),
-                None => {
-                    let done = open.pop().expect("the frame is open").out;
-                    match open.last_mut() {
-                        Some(parent) => parent.out.push(Value::Variant(done)),
-                        None => return Ok(Value::Variant(done)),
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -539,9 +452,35 @@ impl<A: ValueAllocator> From<f64> for Value<'_, A> {
     }
 }
 
-/// Refuses an access to invalidated memory.
-#[cold]
-#[inline(never)]
-pub(crate) fn hazard(h: Hazard) -> ! {
-    panic!("{h}")
+/// Constructors of strings and byte strings on a strand.
+impl<A: ValueAllocator> Strand<A> {
+    /// Allocates a UTF-8 string, or says why it could not.
+    #[inline(always)]
+    pub fn try_str(&self, s: &str) -> Result<Str<'_, A>, AllocError> {
+        Str::try_new_in(s, self)
+    }
+
+    /// Allocates a UTF-8 string.
+    ///
+    /// # Panics
+    ///
+    /// When the allocation is refused (see [`Strand::try_str`]).
+    #[inline(always)]
+    pub fn str(&self, s: &str) -> Str<'_, A> {
+        self.try_str(s).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// Allocates a byte string, or says why it could not.
+    pub fn try_bytes(&self, b: &[u8]) -> Result<Bytes<'_, A>, AllocError> {
+        Bytes::try_new_in(b, self)
+    }
+
+    /// Allocates a byte string.
+    ///
+    /// # Panics
+    ///
+    /// When the allocation is refused (see [`Strand::try_bytes`]).
+    pub fn bytes(&self, b: &[u8]) -> Bytes<'_, A> {
+        self.try_bytes(b).unwrap_or_else(|e| alloc_failed(e))
+    }
 }

@@ -8,7 +8,7 @@
 
 use crate::allocator::{Ticket, ValueAllocator};
 use crate::error::{AllocError, Hazard};
-use crate::strand::Strand;
+use crate::strand::{alloc_failed, hazard, Strand};
 use crate::tree;
 use crate::value::Value;
 use std::alloc::Layout;
@@ -130,7 +130,7 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
     pub fn fields(&self) -> &[Value<'s, A>] {
         match self.try_fields() {
             Ok(f) => f,
-            Err(h) => crate::value::hazard(h),
+            Err(h) => hazard(h),
         }
     }
 
@@ -270,5 +270,32 @@ impl<A: ValueAllocator> fmt::Debug for Variant<'_, A> {
             tree::debug(field, f)?;
         }
         f.write_str(")")
+    }
+}
+
+/// Constructors of variants on a strand.
+impl<A: ValueAllocator> Strand<A> {
+    /// Builds a variant from a tag and its fields, or says why it could not (the fields
+    /// are dropped then).
+    pub fn try_variant<'s, I>(&'s self, tag: u32, fields: I) -> Result<Variant<'s, A>, AllocError>
+    where
+        I: IntoIterator<Item = Value<'s, A>>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        Variant::try_new_in(tag, fields, self)
+    }
+
+    /// Builds a variant from a tag and its fields.
+    ///
+    /// # Panics
+    ///
+    /// When the allocation is refused (see [`Strand::try_variant`]).
+    pub fn variant<'s, I>(&'s self, tag: u32, fields: I) -> Variant<'s, A>
+    where
+        I: IntoIterator<Item = Value<'s, A>>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        self.try_variant(tag, fields)
+            .unwrap_or_else(|e| alloc_failed(e))
     }
 }

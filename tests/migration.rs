@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use strand_alloc::{stats::thread_index, Builder, Str, ValueAllocator};
+use strand_alloc::{thread::thread_index, Builder, Str, ValueAllocator};
 
 const STRANDS: usize = 8;
 const ROUNDS: usize = 400;

@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use strand_alloc::{stats::thread_index, Builder, ValueAllocator};
+use strand_alloc::{thread::thread_index, Builder, ValueAllocator};
 
 const HOLDERS: usize = 16;
 const SHORT: usize = 10_000;

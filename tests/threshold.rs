@@ -39,7 +39,7 @@ fn churn_on_this_thread<A: ValueAllocator>() {
     }
     let f = s.stats();
     let snap = strand_alloc::stats::<A>();
-    let me = strand_alloc::stats::thread_index();
+    let me = strand_alloc::thread::thread_index();
     let thread = snap.threads.iter().find(|t| t.thread == me).unwrap();
     if A::NAME != "global-malloc" {
         // 64 strings of 256 bytes a round is 16 KiB against a 64 KiB threshold, so the

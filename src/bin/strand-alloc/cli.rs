@@ -162,7 +162,7 @@ pub struct ScaleArgs {
     #[arg(long, default_value_t = 64, value_parser = parse_positive)]
     pub string: usize,
 
-    /// The most strand-arena may spend per strand beyond the bytes used, in bytes.
+    /// The most a backend may spend per strand beyond the bytes used, in bytes.
     #[arg(long, default_value_t = 1024)]
     pub max_overhead: usize,
 
@@ -198,14 +198,10 @@ fn parse_backend(s: &str) -> Result<&'static str, String> {
         .copied()
         .find(|b| *b == s)
         .ok_or_else(|| {
-            let hint = match s {
-                "thread-arena" | "global-malloc" | "strand-arena" => {
-                    " (it exists but is not compiled in: build with --features all-backends)"
-                }
-                "seed-arena" => {
-                    " (it exists but is not compiled in: build with --features seed-arena)"
-                }
-                _ => "",
+            let hint = if backends::KNOWN.contains(&s) {
+                format!(" (it exists but is not compiled in: build with --features {s})")
+            } else {
+                String::new()
             };
             format!(
                 "unknown backend {s:?}{hint}; the backends compiled in are: {}",

@@ -190,7 +190,7 @@ impl BackendVisitor for OneBackend<'_> {
             println!("  {}: {bad} strings read back wrong", A::NAME);
             held = false;
         }
-        if A::NAME == "strand-arena" && overhead > args.max_overhead as f64 {
+        if overhead > args.max_overhead as f64 {
             println!(
                 "  {}: {overhead:.0} bytes of overhead per strand, over the {} allowed",
                 A::NAME,

@@ -19,7 +19,7 @@ static REGISTRY: Registry = Registry::new("global-malloc");
 // SAFETY: (1) memory comes from the global allocator and is freed only by `dealloc` of
 // that very allocation; nothing else ever frees it. (2) heap memory is valid on every
 // thread. (3) `dealloc` frees with the layout it was given, which is the allocation's.
-// (4) the only thread-local access is the out-of-line `Registry::with_slot`.
+// (4) it touches no thread-local data.
 unsafe impl ValueAllocator for GlobalMalloc {
     const NAME: &'static str = "global-malloc";
     const THREAD_BOUND: bool = false;
@@ -41,12 +41,8 @@ unsafe impl ValueAllocator for GlobalMalloc {
         // SAFETY: `layout` has a non-zero size (the trait's contract).
         let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
             .ok_or_else(|| AllocError::oom(Self::NAME, layout))?;
-        let n = layout.size() as i64;
-        REGISTRY.with_slot(|slot| {
-            cx.observe_thread(slot.thread(), false);
-            slot.gauge(n, n);
-        });
-        cx.count_alloc(layout.size(), n, n);
+        // The heap's allocation is the strand's reservation, for as long as it lives.
+        cx.reserve(layout.size() as i64);
         Ok((ptr, Ticket::NONE))
     }
 
@@ -54,9 +50,7 @@ unsafe impl ValueAllocator for GlobalMalloc {
     unsafe fn dealloc(_: &(), cx: &StrandCx, ptr: NonNull<u8>, layout: Layout, _: Ticket) {
         // SAFETY: the caller passes a live allocation from `try_alloc` and its layout.
         unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
-        let n = layout.size() as i64;
-        REGISTRY.with_slot(|slot| slot.gauge(-n, -n));
-        cx.count_gauge(-n, -n);
+        cx.reserve(-(layout.size() as i64));
     }
 
     /// Nothing to do: every value was already freed when it dropped.

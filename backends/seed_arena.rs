@@ -24,7 +24,7 @@
 use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 use crate::checked::ArenaTag;
 use crate::error::AllocError;
-use crate::stats::{Registry, ThreadSlot};
+use crate::stats::Registry;
 use crate::thread::thread_index;
 use bumpalo::Bump;
 use std::alloc::Layout;
@@ -43,9 +43,7 @@ static REGISTRY: Registry = Registry::new("seed-arena");
 struct SeedThread {
     bump: Bump,
     tag: ArenaTag,
-    slot: &'static ThreadSlot,
-    /// Bytes published as used on this thread's slot.
-    used: usize,
+    /// The arena's capacity as last reported (memory of the thread, no strand's).
     reserved: usize,
 }
 
@@ -55,8 +53,6 @@ impl SeedThread {
             bump: Bump::new(),
             tag: ArenaTag::try_new(Some(thread_index()))
                 .ok_or(crate::checked::no_tag(SeedArena::NAME))?,
-            slot: REGISTRY.acquire(),
-            used: 0,
             reserved: 0,
         })
     }
@@ -65,20 +61,20 @@ impl SeedThread {
     fn reset(&mut self) {
         self.tag.invalidate();
         self.bump.reset();
+        self.measure();
+    }
+
+    /// Reports a change in the arena's capacity.
+    fn measure(&mut self) {
         let reserved = self.bump.allocated_bytes();
-        self.slot.gauge(
-            -(self.used as i64),
-            reserved as i64 - self.reserved as i64,
-        );
-        self.used = 0;
+        REGISTRY.reserve_shared(reserved as i64 - self.reserved as i64);
         self.reserved = reserved;
     }
 }
 
 impl Drop for SeedThread {
     fn drop(&mut self) {
-        self.slot.gauge(-(self.used as i64), -(self.reserved as i64));
-        self.slot.release();
+        REGISTRY.reserve_shared(-(self.reserved as i64));
     }
 }
 
@@ -129,22 +125,14 @@ unsafe impl ValueAllocator for SeedArena {
         _pinned: bool,
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
         with_seed(|st| {
-            cx.observe_thread(thread_index(), true);
             let ptr = st
                 .bump
                 .try_alloc_layout(layout)
                 .map_err(|_| AllocError::oom(SeedArena::NAME, layout))?;
             let stamp = st.tag.stamp();
-            let reserved = st.bump.allocated_bytes();
-            st.slot.gauge(
-                layout.size() as i64,
-                reserved as i64 - st.reserved as i64,
-            );
-            st.used += layout.size();
-            st.reserved = reserved;
-            cx.count_alloc(layout.size(), layout.size() as i64, 0);
+            st.measure();
             // The seed's order: allocate, then test capacity against the threshold.
-            if reserved > cx.config().threshold() {
+            if st.reserved > cx.config().threshold() {
                 st.reset();
                 cx.count_reset(ResetCause::Threshold);
             }
@@ -153,9 +141,8 @@ unsafe impl ValueAllocator for SeedArena {
         .unwrap_or_else(|| Err(AllocError::oom(SeedArena::NAME, layout)))
     }
 
-    unsafe fn dealloc(_: &(), cx: &StrandCx, _: NonNull<u8>, layout: Layout, _: Ticket) {
-        // Arena strings are never freed one by one; only the strand's own gauge moves.
-        cx.count_gauge(-(layout.size() as i64), 0);
+    unsafe fn dealloc(_: &(), _: &StrandCx, _: NonNull<u8>, _: Layout, _: Ticket) {
+        // Arena strings are never freed one by one.
     }
 
     fn reset(_: &mut (), cx: &StrandCx) {
@@ -167,13 +154,5 @@ unsafe impl ValueAllocator for SeedArena {
         // The seed resets the thread's arena on every strand exit.
         with_seed(SeedThread::reset);
         cx.count_reset(ResetCause::StrandExit);
-    }
-
-    fn with_thread_slot(f: impl FnOnce(&'static ThreadSlot)) {
-        let mut f = Some(f);
-        with_seed(|st| (f.take().unwrap())(st.slot));
-        if let Some(f) = f {
-            REGISTRY.with_slot(f);
-        }
     }
 }

@@ -23,7 +23,6 @@ use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 use crate::checked::ArenaTag;
 use crate::error::AllocError;
 use crate::stats::Registry;
-use crate::thread::thread_index;
 use bumpalo::Bump;
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -105,10 +104,6 @@ pub struct OwnArena {
     /// Bytes used and reserved by retired generations and the spare.
     aside_used: Cell<usize>,
     aside_reserved: Cell<usize>,
-    /// The part of the strand's used and reserved bytes already added to a thread's
-    /// figures (published on the slow path only, to keep thread-local access off the
-    /// bump path).
-    published: Cell<(usize, usize)>,
 }
 
 impl OwnArena {
@@ -127,7 +122,6 @@ impl OwnArena {
             spare: RefCell::new(None),
             aside_used: Cell::new(0),
             aside_reserved: Cell::new(0),
-            published: Cell::new((0, 0)),
         }
     }
 
@@ -145,24 +139,14 @@ impl OwnArena {
     }
 
     /// Re-measures the current generation's capacity after it grew or changed, and
-    /// publishes the strand's used and reserved bytes to this thread's figures.
+    /// reports the change as the strand's reserved bytes.
     fn measure(&self, cx: &StrandCx) {
         let bump = self.bump();
         let reserved = bump.allocated_bytes();
         let delta = reserved as i64 - self.reserved.get() as i64;
         self.reserved.set(reserved);
         self.room.set(bump.chunk_capacity());
-        cx.count_gauge(0, delta);
-        self.publish();
-    }
-
-    fn publish(&self) {
-        let used = self.used.get() + self.aside_used.get();
-        let reserved = self.reserved.get() + self.aside_reserved.get();
-        let (pu, pr) = self.published.replace((used, reserved));
-        if (pu, pr) != (used, reserved) {
-            REGISTRY.with_slot(|s| s.gauge(used as i64 - pu as i64, reserved as i64 - pr as i64));
-        }
+        cx.reserve(delta);
     }
 
     /// Replaces the current generation's arena and returns the old one.
@@ -254,7 +238,7 @@ impl OwnArena {
                 // It becomes the current generation; `measure` counts it again there.
                 let r = b.allocated_bytes();
                 self.aside_reserved.set(self.aside_reserved.get() - r);
-                cx.count_gauge(0, -(r as i64));
+                cx.reserve(-(r as i64));
             })
             .unwrap_or_else(|| Bump::try_with_capacity(threshold).unwrap_or_else(|_| Bump::new()));
         let used = self.used.replace(0);
@@ -268,7 +252,7 @@ impl OwnArena {
                 // SAFETY: no `&Bump` is alive here (this runs before the allocation
                 // borrows it).
                 let mut old = unsafe { self.replace_bump(fresh) };
-                cx.count_gauge(-(used as i64), -(reserved as i64));
+                cx.reserve(-(reserved as i64));
                 old.reset();
                 self.keep_spare(old, threshold, cx);
                 cx.count_reset(ResetCause::Threshold);
@@ -278,7 +262,8 @@ impl OwnArena {
                 // allocation borrows them).
                 let (old, old_tag) = unsafe { (self.replace_bump(fresh), self.replace_tag(tag)) };
                 self.aside_used.set(self.aside_used.get() + used);
-                self.aside_reserved.set(self.aside_reserved.get() + reserved);
+                self.aside_reserved
+                    .set(self.aside_reserved.get() + reserved);
                 let retired = Retired {
                     bump: old,
                     _tag: old_tag,
@@ -315,7 +300,7 @@ impl OwnArena {
         if spare.is_none() && r <= threshold.saturating_mul(2) {
             *spare = Some(bump);
             self.aside_reserved.set(self.aside_reserved.get() + r);
-            cx.count_gauge(0, r as i64);
+            cx.reserve(r as i64);
         }
     }
 
@@ -349,13 +334,13 @@ impl OwnArena {
         self.free.borrow_mut().push(slot);
         drop(tag);
         self.aside_used.set(self.aside_used.get() - used);
-        self.aside_reserved.set(self.aside_reserved.get() - reserved);
-        cx.count_gauge(-(used as i64), -(reserved as i64));
+        self.aside_reserved
+            .set(self.aside_reserved.get() - reserved);
+        cx.reserve(-(reserved as i64));
         // Every allocation of the generation has been released: nothing points into it.
         bump.reset();
         self.keep_spare(bump, cx.config.threshold(), cx);
         cx.count_reset(ResetCause::Threshold);
-        self.publish();
     }
 
     /// Drops every retired generation and the spare, and resets the current one.
@@ -369,10 +354,8 @@ impl OwnArena {
         self.free.borrow_mut().clear();
         self.slot.set(0);
         self.spare.borrow_mut().take();
-        cx.count_gauge(
-            -(self.aside_used.replace(0) as i64),
-            -(self.aside_reserved.replace(0) as i64),
-        );
+        self.aside_used.set(0);
+        cx.reserve(-(self.aside_reserved.replace(0) as i64));
         self.tag().invalidate();
         // bumpalo keeps the largest chunk on reset; when that chunk is larger than the
         // threshold the arena starts over with a single threshold-sized chunk instead, so
@@ -386,7 +369,7 @@ impl OwnArena {
             // `&Bump` is alive.
             unsafe { (*self.bump.get()).reset() };
         }
-        cx.count_gauge(-(self.used.replace(0) as i64), 0);
+        self.used.set(0);
         self.live.set(0);
         self.pinned.set(false);
         self.measure(cx);
@@ -434,7 +417,6 @@ unsafe impl ValueAllocator for StrandArena {
         layout: Layout,
         pinned: bool,
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
-        cx.observe_thread(thread_index(), false);
         if a.used.get() + layout.size() > cx.config.threshold() && a.used.get() > 0 {
             a.rotate(cx)?;
         }
@@ -452,7 +434,6 @@ unsafe impl ValueAllocator for StrandArena {
             a.live.set(a.live.get() + 1);
         }
         a.used.set(a.used.get() + layout.size());
-        cx.count_alloc(layout.size(), layout.size() as i64, 0);
         if charge > a.room.get() {
             a.measure(cx);
         } else {
@@ -491,11 +472,8 @@ unsafe impl ValueAllocator for StrandArena {
         if used > 0 {
             cx.count_reset(ResetCause::StrandExit);
         }
-        cx.count_gauge(-used, -reserved);
-        let (pu, pr) = a.published.get();
-        if (pu, pr) != (0, 0) {
-            REGISTRY.with_slot(|s| s.gauge(-(pu as i64), -(pr as i64)));
-        }
+        // Everything the strand reserved goes back with it (to the pool, or freed).
+        cx.reserve(-reserved);
         drop(a.slots);
         let mut bump = a.spare.into_inner().unwrap_or_else(|| a.bump.into_inner());
         // An arena that never allocated has nothing worth keeping warm (and pooling it
@@ -516,10 +494,6 @@ unsafe impl ValueAllocator for StrandArena {
         let mut pool = pool();
         POOLED.fetch_sub(pool.len(), Relaxed);
         *pool = Vec::new();
-    }
-
-    fn strand_reserved(a: &OwnArena) -> usize {
-        a.reserved.get() + a.aside_reserved.get()
     }
 }
 
@@ -588,13 +562,22 @@ mod tests {
         let (slot, slots) = (s.state.slot.get(), s.state.slots.borrow().len());
         let err = s.try_str(&text(99)).unwrap_err();
         assert!(
-            matches!(err, AllocError::Exhausted { limit: MAX_SLOTS, .. }),
+            matches!(
+                err,
+                AllocError::Exhausted {
+                    limit: MAX_SLOTS,
+                    ..
+                }
+            ),
             "{err}"
         );
         assert!(err.to_string().contains("generation slots"), "{err}");
         // Nothing moved: same figures, same current generation, every value intact.
         assert_eq!(s.stats(), figures);
-        assert_eq!((s.state.slot.get(), s.state.slots.borrow().len()), (slot, slots));
+        assert_eq!(
+            (s.state.slot.get(), s.state.slots.borrow().len()),
+            (slot, slots)
+        );
         for (i, v) in held.iter().enumerate() {
             assert_eq!(v.as_str(), text(i));
         }

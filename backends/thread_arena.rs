@@ -31,7 +31,7 @@
 use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 use crate::checked::ArenaTag;
 use crate::error::AllocError;
-use crate::stats::{Registry, ThreadSlot};
+use crate::stats::Registry;
 use bumpalo::Bump;
 use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
@@ -102,6 +102,7 @@ impl Gen {
             }
         };
         let reserved = bump.allocated_bytes();
+        REGISTRY.reserve_shared(reserved as i64);
         // With worst-case padding counted in every charge, `limit` bytes fit in the one
         // chunk, so the fast path never makes bumpalo add a chunk.
         let limit = capacity.min(bump.chunk_capacity());
@@ -125,10 +126,23 @@ impl Gen {
     }
 }
 
+impl Gen {
+    /// Marks the generation as moved on from while strands still hold it.
+    fn retire(&self) {
+        self.retired.store(true, Relaxed);
+        REGISTRY.reserve_retired(self.reserved() as i64);
+    }
+}
+
+/// A generation's chunk is memory the backend reserves for no strand in particular: it
+/// counts from the generation's creation (`try_new`) to its drop, whichever thread drops
+/// it last.
 impl Drop for Gen {
     fn drop(&mut self) {
+        let reserved = self.reserved() as i64;
+        REGISTRY.reserve_shared(-reserved);
         if self.retired.load(Relaxed) {
-            REGISTRY.retire(-(self.used() as i64), -(self.reserved() as i64));
+            REGISTRY.reserve_retired(-reserved);
         }
     }
 }
@@ -136,31 +150,21 @@ impl Drop for Gen {
 /// What each OS thread keeps.
 struct ThreadState {
     current: Arc<Gen>,
-    slot: &'static ThreadSlot,
-    thread: u32,
 }
 
 impl ThreadState {
     fn new() -> Self {
-        let slot = REGISTRY.acquire();
         ThreadState {
             current: Arc::new(Gen::empty()),
-            thread: crate::thread::thread_index(),
-            slot,
         }
     }
 
-    /// Replaces the current generation. If it still has holders it is retired (its bytes
-    /// move from this thread's figures to the registry's retired figures) and lives on
-    /// until its last holder lets go.
+    /// Replaces the current generation. If it still has holders it is retired and lives
+    /// on until its last holder lets go.
     fn replace_current(&mut self, new: Gen) {
-        let new_reserved = new.reserved() as i64;
         let old = std::mem::replace(&mut self.current, Arc::new(new));
-        let (used, reserved) = (old.used() as i64, old.reserved() as i64);
-        self.slot.gauge(-used, new_reserved - reserved);
         if Arc::strong_count(&old) > 1 {
-            old.retired.store(true, Relaxed);
-            REGISTRY.retire(used, reserved);
+            old.retire();
         }
     }
 
@@ -177,7 +181,6 @@ impl ThreadState {
         gen.tag.invalidate();
         gen.bump.reset();
         *gen.used.get_mut() = 0;
-        self.slot.gauge(-(used as i64), 0);
         true
     }
 }
@@ -185,31 +188,26 @@ impl ThreadState {
 impl Drop for ThreadState {
     fn drop(&mut self) {
         // Nothing may take the fast path into a generation this thread no longer owns.
-        let _ = CURRENT.try_with(|c| c.set((ptr::null(), ptr::null())));
-        let (used, reserved) = (self.current.used() as i64, self.current.reserved() as i64);
-        self.slot.gauge(-used, -reserved);
+        let _ = CURRENT.try_with(|c| c.set(ptr::null()));
         if Arc::strong_count(&self.current) > 1 {
-            self.current.retired.store(true, Relaxed);
-            REGISTRY.retire(used, reserved);
+            self.current.retire();
         }
-        self.slot.release();
     }
 }
 
 thread_local! {
     static THREAD: UnsafeCell<Option<ThreadState>> = const { UnsafeCell::new(None) };
-    /// This thread's current generation and statistics slot, for the allocation fast
-    /// path: set after every [`with_thread`] call (the only place the current generation
-    /// changes) and cleared when the thread's state is destroyed. Constant-initialised
-    /// and without a destructor, so reading it is a single thread-local load.
-    static CURRENT: Cell<(*const Gen, *const ThreadSlot)> =
-        const { Cell::new((ptr::null(), ptr::null())) };
+    /// This thread's current generation, for the allocation fast path: set after every
+    /// [`with_thread`] call (the only place the current generation changes) and cleared
+    /// when the thread's state is destroyed. Constant-initialised and without a
+    /// destructor, so reading it is a single thread-local load.
+    static CURRENT: Cell<*const Gen> = const { Cell::new(ptr::null()) };
 }
 
-/// The calling thread's current generation and slot (null before the thread's arena
-/// exists and after it is destroyed). Out of line for the same reason as [`with_thread`].
+/// The calling thread's current generation (null before the thread's arena exists and
+/// after it is destroyed). Out of line for the same reason as [`with_thread`].
 #[inline(never)]
-fn current() -> (*const Gen, *const ThreadSlot) {
+fn current() -> *const Gen {
     CURRENT.with(Cell::get)
 }
 
@@ -227,23 +225,17 @@ fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
             let state = unsafe { &mut *cell.get() };
             let st = state.get_or_insert_with(ThreadState::new);
             let r = f(st);
-            CURRENT.set((Arc::as_ptr(&st.current), st.slot));
+            CURRENT.set(Arc::as_ptr(&st.current));
             r
         })
         .ok()
 }
 
 /// A strand's hold on one generation.
-// `live` and `bytes` are kept apart: side by side, the compiler updates both with one
-// 16-byte load and store, and the 8-byte store of `live` by the release before it makes
-// that load wait (a failed store-to-load forward), which tripled the allocation's cost.
-#[repr(C)]
 struct Hold {
     /// Live allocations of the strand in this generation.
     live: usize,
     gen: Option<Arc<Gen>>,
-    /// Bytes the strand allocated in this generation.
-    bytes: usize,
     /// Whether an `allocator-api2` allocation (which carries no ticket) was made here.
     pinned: bool,
 }
@@ -300,7 +292,7 @@ impl Holds {
     }
 
     /// Lets go of hold `idx`: its `Arc` is dropped, possibly freeing a retired generation.
-    fn release(&self, idx: u32, cx: &StrandCx) {
+    fn release(&self, idx: u32) {
         // SAFETY: no reference into the list, free list or index is alive in any caller.
         let (list, free, index) =
             unsafe { (self.list(), &mut *self.free.get(), &mut *self.index.get()) };
@@ -309,11 +301,9 @@ impl Holds {
         if let Some(g) = &gen {
             index.remove(&(Arc::as_ptr(g) as usize));
         }
-        cx.count_gauge(-(hold.bytes as i64), 0);
         *hold = Hold {
             gen: None,
             live: 0,
-            bytes: 0,
             pinned: false,
         };
         free.push(idx);
@@ -325,7 +315,7 @@ impl Holds {
     }
 
     /// Releases the active hold if the strand has no live allocation in it.
-    fn drop_idle_active(&self, cx: &StrandCx) {
+    fn drop_idle_active(&self) {
         if self.active.get().is_null() {
             return;
         }
@@ -333,7 +323,7 @@ impl Holds {
         // SAFETY: no reference into the list is alive.
         let hold = unsafe { &self.list()[idx as usize] };
         if hold.live == 0 && !hold.pinned {
-            self.release(idx, cx);
+            self.release(idx);
         }
     }
 
@@ -356,9 +346,9 @@ impl Holds {
     }
 
     /// Makes the hold on `gen` the active one, taking a new hold if the strand has none.
-    fn activate(&self, gen: &Arc<Gen>, cx: &StrandCx) -> Result<u32, AllocError> {
+    fn activate(&self, gen: &Arc<Gen>) -> Result<u32, AllocError> {
         let ptr = Arc::as_ptr(gen);
-        self.drop_idle_active(cx);
+        self.drop_idle_active();
         // SAFETY: no reference into the list, free list or index is alive.
         let (list, index) = unsafe { (self.list(), &mut *self.index.get()) };
         let idx = match index.get(&(ptr as usize)) {
@@ -375,7 +365,6 @@ impl Holds {
                 let hold = Hold {
                     gen: Some(gen.clone()),
                     live: 0,
-                    bytes: 0,
                     pinned: false,
                 };
                 // SAFETY: no reference into the free list is alive.
@@ -398,13 +387,13 @@ impl Holds {
         Ok(idx)
     }
 
-    fn release_all(&self, cx: &StrandCx) {
+    fn release_all(&self) {
         // SAFETY: no reference into the list is alive.
         let n = unsafe { self.list().len() };
         for idx in 0..n as u32 {
             // SAFETY: as above; the reference ends before `release`.
             if unsafe { self.list()[idx as usize].gen.is_some() } {
-                self.release(idx, cx);
+                self.release(idx);
             }
         }
         self.active.set(ptr::null());
@@ -435,7 +424,7 @@ fn fast_alloc(
     pinned: bool,
 ) -> Option<(NonNull<u8>, Ticket)> {
     let active = holds.active.get();
-    let (gen, slot) = current();
+    let gen = current();
     if active.is_null() || active != gen {
         return None;
     }
@@ -446,7 +435,7 @@ fn fast_alloc(
     let gen = unsafe { &*gen };
     let charge = charge(layout);
     let used = gen.used() + charge;
-    if used > gen.limit {
+    if used > gen.limit.min(cx.config.threshold()) {
         return None;
     }
     // The generation's one chunk has room for `limit` bytes with worst-case padding, so
@@ -454,24 +443,13 @@ fn fast_alloc(
     let ptr = gen.bump.try_alloc_layout(layout).ok()?;
     gen.used.store(used, Relaxed);
     let idx = holds.active_idx.get();
-    // SAFETY: slots are leaked, never freed; `slot` is this thread's, set with `gen`.
-    let slot = unsafe { &*slot };
-    count(holds, idx, pinned, charge, slot, cx, layout);
+    count(holds, idx, pinned);
     Some((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
 }
 
-/// Counts an allocation of `charge` bytes in hold `idx` (live, or pinned) and in the
-/// strand's and thread's figures.
+/// Counts an allocation in hold `idx`: one more live value, or pinned memory.
 #[inline]
-fn count(
-    holds: &Holds,
-    idx: u32,
-    pinned: bool,
-    charge: usize,
-    slot: &ThreadSlot,
-    cx: &StrandCx,
-    layout: Layout,
-) {
+fn count(holds: &Holds, idx: u32, pinned: bool) {
     // SAFETY: no other reference into the list is alive; `idx` is a live hold's index.
     let hold = unsafe { &mut holds.list()[idx as usize] };
     if pinned {
@@ -479,9 +457,6 @@ fn count(
     } else {
         hold.live += 1;
     }
-    hold.bytes += charge;
-    slot.gauge(charge as i64, 0);
-    cx.count_alloc(layout.size(), charge as i64, 0);
 }
 
 /// The full allocation path: through the thread's state, taking a hold on its current
@@ -496,7 +471,8 @@ fn slow_alloc(
 ) -> Result<(NonNull<u8>, Ticket), AllocError> {
     with_thread(|st| {
         let charge = charge(layout);
-        let fits = st.current.used() + charge <= st.current.limit;
+        let limit = st.current.limit.min(cx.config.threshold());
+        let fits = st.current.used() + charge <= limit;
         // A new hold is needed unless the strand holds the current generation and the
         // allocation fits in it; when none can be taken, fail before anything changes.
         if !(holds.has_room() || fits && holds.holds(&st.current)) {
@@ -506,7 +482,6 @@ fn slow_alloc(
                 limit: MAX_HOLDS,
             });
         }
-        cx.observe_thread(st.thread, true);
         if !fits {
             make_room(st, holds, cx, charge)?;
         }
@@ -516,7 +491,7 @@ fn slow_alloc(
             if st.reset_if_free() {
                 cx.count_reset(ResetCause::StrandExit);
             }
-            holds.activate(&st.current, cx)?
+            holds.activate(&st.current)?
         };
         let gen = &*st.current;
         let ptr = gen
@@ -524,7 +499,7 @@ fn slow_alloc(
             .try_alloc_layout(layout)
             .map_err(|_| AllocError::oom(ThreadArena::NAME, layout))?;
         gen.used.store(gen.used() + charge, Relaxed);
-        count(holds, idx, pinned, charge, st.slot, cx, layout);
+        count(holds, idx, pinned);
         Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
     })
     .unwrap_or_else(|| Err(AllocError::oom(ThreadArena::NAME, layout)))
@@ -534,8 +509,13 @@ fn slow_alloc(
 /// holds it, or rotate to a fresh one.
 #[cold]
 #[inline(never)]
-fn make_room(st: &mut ThreadState, holds: &Holds, cx: &StrandCx, charge: usize) -> Result<(), AllocError> {
-    holds.drop_idle_active(cx);
+fn make_room(
+    st: &mut ThreadState,
+    holds: &Holds,
+    cx: &StrandCx,
+    charge: usize,
+) -> Result<(), AllocError> {
+    holds.drop_idle_active();
     if let Some(gen) = Arc::get_mut(&mut st.current) {
         if gen.limit >= charge {
             if st.reset_if_free() {
@@ -596,7 +576,13 @@ unsafe impl ValueAllocator for ThreadArena {
     }
 
     #[inline]
-    unsafe fn dealloc(holds: &Holds, cx: &StrandCx, _ptr: NonNull<u8>, _layout: Layout, t: Ticket) {
+    unsafe fn dealloc(
+        holds: &Holds,
+        _cx: &StrandCx,
+        _ptr: NonNull<u8>,
+        _layout: Layout,
+        t: Ticket,
+    ) {
         if t == Ticket::PINNED {
             return;
         }
@@ -606,22 +592,14 @@ unsafe impl ValueAllocator for ThreadArena {
         hold.live -= 1;
         let is_active = holds.active_idx.get() == t.id() && !holds.active.get().is_null();
         if hold.live == 0 && !hold.pinned && !is_active {
-            holds.release(t.id(), cx);
+            holds.release(t.id());
         }
     }
 
     fn reset(holds: &mut Holds, cx: &StrandCx) {
-        holds.release_all(cx);
+        holds.release_all();
         if with_thread(|st| st.reset_if_free()) == Some(true) {
             cx.count_reset(ResetCause::Explicit);
-        }
-    }
-
-    fn with_thread_slot(f: impl FnOnce(&'static ThreadSlot)) {
-        let mut f = Some(f);
-        with_thread(|st| (f.take().unwrap())(st.slot));
-        if let Some(f) = f {
-            REGISTRY.with_slot(f);
         }
     }
 
@@ -636,7 +614,7 @@ unsafe impl ValueAllocator for ThreadArena {
     }
 
     fn exit(holds: Holds, cx: &StrandCx) {
-        holds.release_all(cx);
+        holds.release_all();
         if with_thread(|st| st.reset_if_free()) == Some(true) {
             cx.count_reset(ResetCause::StrandExit);
         }
@@ -662,7 +640,13 @@ mod tests {
             let figures = s.stats();
             let err = s.try_str(&text(99)).unwrap_err();
             assert!(
-                matches!(err, AllocError::Exhausted { limit: MAX_HOLDS, .. }),
+                matches!(
+                    err,
+                    AllocError::Exhausted {
+                        limit: MAX_HOLDS,
+                        ..
+                    }
+                ),
                 "{err}"
             );
             assert_eq!(s.stats(), figures);

@@ -4,7 +4,7 @@
 use crate::checked::Stamp;
 use crate::config::Config;
 use crate::error::AllocError;
-use crate::stats::{Counter, Registry, StrandCounters, ThreadSlot};
+use crate::stats::{Counter, Registry, StrandSlot};
 use std::alloc::Layout;
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -95,7 +95,8 @@ pub unsafe trait ValueAllocator: Sized + 'static {
     /// What the backend keeps for each strand.
     type StrandState;
 
-    /// The backend's statistics.
+    /// The backend's statistics. The library keeps each strand's figures there; the
+    /// backend adds what belongs to no strand ([`Registry::reserve_shared`]).
     fn registry() -> &'static Registry;
 
     /// Prepares a strand's state.
@@ -134,30 +135,23 @@ pub unsafe trait ValueAllocator: Sized + 'static {
     /// Ends the strand. Runs once, on the thread where the strand ends.
     fn exit(state: Self::StrandState, cx: &StrandCx);
 
-    /// Runs `f` with the calling thread's slot in [`ValueAllocator::registry`]. A backend
-    /// that keeps its own per-thread state holding a slot overrides this, so that a
-    /// thread uses one slot only.
-    fn with_thread_slot(f: impl FnOnce(&'static ThreadSlot)) {
-        Self::registry().with_slot(f)
-    }
-
     /// Gives back memory the backend keeps warm for reuse but nobody uses now (the
     /// calling thread's idle arena, a pool of arenas). Never touches memory in use.
     fn release_idle() {}
-
-    /// Bytes reserved for this strand alone (its own arena's capacity), if any.
-    fn strand_reserved(_state: &Self::StrandState) -> usize {
-        0
-    }
 }
 
 /// What the library keeps for every strand whatever the backend: identity, settings,
-/// counters, and where the strand last ran.
+/// figures, and where the strand last ran.
+///
+/// The library counts every allocation, release, move and copy here itself; a backend
+/// reports only what it alone knows: [`StrandCx::reserve`] for memory it reserves for
+/// this strand, [`StrandCx::count_reset`] and [`StrandCx::count_rotation`].
 pub struct StrandCx {
     pub(crate) id: u64,
     pub(crate) name: Option<String>,
     pub(crate) config: Config,
-    pub(crate) counters: StrandCounters,
+    /// The strand's figures, in its backend's registry.
+    pub(crate) slot: &'static StrandSlot,
     pub(crate) first_thread: u32,
     pub(crate) last_thread: Cell<u32>,
     /// Bytes allocated since the strand last moved to another thread.
@@ -165,13 +159,18 @@ pub struct StrandCx {
 }
 
 impl StrandCx {
-    pub(crate) fn new(id: u64, name: Option<String>, config: Config) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        name: Option<String>,
+        config: Config,
+        slot: &'static StrandSlot,
+    ) -> Self {
         let t = crate::thread::thread_index();
         StrandCx {
             id,
             name,
             config,
-            counters: StrandCounters::default(),
+            slot,
             first_thread: t,
             last_thread: Cell::new(t),
             bytes_here: Cell::new(0),
@@ -188,58 +187,72 @@ impl StrandCx {
         self.id
     }
 
-    /// Records that the strand is allocating on thread `thread`. When that is not the
-    /// thread of its previous allocation, counts a migration and, for thread-bound
-    /// backends, the bytes it left behind. Returns whether it moved.
+    /// Counts an allocation of `size` bytes made on the calling thread: a migration when
+    /// that is not the thread of the strand's previous allocation (and, for a
+    /// thread-bound backend, the bytes it left behind there).
     #[inline]
-    pub fn observe_thread(&self, thread: u32, thread_bound: bool) -> bool {
-        if thread == self.last_thread.get() {
-            return false;
+    pub(crate) fn allocated<A: ValueAllocator>(&self, size: usize) {
+        let thread = crate::thread::thread_index();
+        if thread != self.last_thread.get() {
+            self.moved::<A>(thread);
         }
+        self.slot.add(Counter::Allocs, 1);
+        self.slot.add(Counter::BytesAllocated, size as u64);
+        self.bytes_here.set(self.bytes_here.get() + size as u64);
+        self.slot.use_bytes(size as i64);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn moved<A: ValueAllocator>(&self, thread: u32) {
         self.last_thread.set(thread);
-        self.counters.add(Counter::Migrations, 1);
-        if thread_bound {
-            self.counters
-                .add(Counter::StrandedBytes, self.bytes_here.get());
+        self.slot.add(Counter::Migrations, 1);
+        if A::THREAD_BOUND {
+            self.slot.add(Counter::StrandedBytes, self.bytes_here.get());
         }
         self.bytes_here.set(0);
-        true
     }
 
-    /// Counts one allocation of `bytes` bytes: `used_delta` and `reserved_delta` move the
-    /// strand's gauges.
+    /// Counts the release of `size` bytes of a value.
     #[inline]
-    pub fn count_alloc(&self, bytes: usize, used_delta: i64, reserved_delta: i64) {
-        self.counters.add(Counter::Allocs, 1);
-        self.counters.add(Counter::BytesAllocated, bytes as u64);
-        self.bytes_here.set(self.bytes_here.get() + bytes as u64);
-        self.counters.gauge(used_delta, reserved_delta);
+    pub(crate) fn released(&self, size: usize) {
+        self.slot.use_bytes(-(size as i64));
     }
 
-    /// Moves the strand's gauges (for a release or a reset).
+    /// No value of the strand is live any more (after a reset, at exit): values that were
+    /// never dropped (forgotten) stop counting as used.
+    pub(crate) fn clear_used(&self) {
+        self.slot.use_bytes(-self.slot.used());
+    }
+
+    /// Counts `n` events of kind `c`.
     #[inline]
-    pub fn count_gauge(&self, used_delta: i64, reserved_delta: i64) {
-        self.counters.gauge(used_delta, reserved_delta);
-    }
-
-    /// Counts a reset the strand caused.
     pub(crate) fn count(&self, c: Counter, n: u64) {
-        self.counters.add(c, n);
+        self.slot.add(c, n);
     }
 
-    /// Bytes the strand holds now, as its backend counts them.
+    /// Reports memory the backend reserves for this strand alone (positive) or gives
+    /// back (negative): an arena the strand owns, or on the global heap the values
+    /// themselves.
+    #[inline]
+    pub fn reserve(&self, delta: i64) {
+        self.slot.reserve(delta);
+    }
+
+    /// Bytes of live values the strand holds now.
     pub fn used(&self) -> usize {
-        self.counters.used.get().max(0) as usize
+        self.slot.used().max(0) as usize
     }
 
-    /// Resets caused by this strand, by cause.
+    /// Reports a reset the strand caused, by cause.
     pub fn count_reset(&self, cause: ResetCause) {
-        self.counters.add(cause.counter(), 1);
+        self.slot.add(cause.counter(), 1);
     }
 
-    /// Counts a thread-arena rotation caused by this strand.
+    /// Reports that the strand's allocation moved an arena on to a fresh generation
+    /// because the old one still held live values.
     pub fn count_rotation(&self) {
-        self.counters.add(Counter::Rotations, 1);
+        self.slot.add(Counter::Rotations, 1);
     }
 }
 

@@ -25,13 +25,20 @@ pub const DEFAULT_POOL_CAPACITY: usize = 256;
 
 /// Allocation settings for strands.
 ///
-/// What the threshold means depends on the backend:
-/// - **thread-arena**: when the bytes *used* in a thread's current arena would pass the
-///   threshold, the thread moves on to a fresh arena (or resets the old one in place when
-///   no strand holds values in it). The old arena is freed when its last holder lets go.
-/// - **strand-arena**: when a strand holds no values and has used more than the
-///   threshold, its arena is reset in place; at strand exit an arena whose capacity is
-///   over the threshold is freed instead of being kept warm in the pool.
+/// The threshold bounds an arena *generation*: the bytes handed out from one generation
+/// before allocation moves on. What happens then depends on the backend:
+/// - **thread-arena**: a thread's generation is shared by the strands running there.
+///   When an allocation would take the bytes used in it past the allocating strand's
+///   threshold, the thread resets the generation in place if no strand holds values in
+///   it, and otherwise *rotates*: it starts a fresh generation, and the old one is freed
+///   when its last holder lets go. A generation's one chunk is sized by the threshold of
+///   the strand whose allocation created it, so a strand with a larger threshold than
+///   that also moves on when the chunk is full.
+/// - **strand-arena**: each strand's arena is its own. When an allocation would take its
+///   current generation past the threshold, the generation is reset in place if nothing
+///   in it is live, and otherwise retired (freed when its last value is released) while a
+///   fresh generation takes over. At strand exit an arena whose capacity is over the
+///   threshold is freed instead of being kept warm in the pool.
 /// - **global-malloc**: not used (every value is freed on drop).
 ///
 /// ```
@@ -40,7 +47,8 @@ pub const DEFAULT_POOL_CAPACITY: usize = 256;
 /// assert_eq!(cfg.threshold(), 64 * 1024);
 /// assert!(Config::default().with_threshold(0).is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Config {
     threshold: usize,
     strand_limit: Option<usize>,

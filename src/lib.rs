@@ -66,7 +66,6 @@ pub mod thread;
 pub mod tree;
 pub mod value;
 pub mod variant;
-pub mod workload;
 
 pub use allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 pub use allocator_api::StrandAllocator;

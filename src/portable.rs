@@ -318,10 +318,11 @@ impl From<i64> for PortableValue {
     }
 }
 
-/// serde support. A portable value is written as a flat sequence of its nodes in
+/// serde support (feature `serde`). A portable value is written as a flat sequence of its nodes in
 /// depth-first order, a variant as its tag and field count followed by its fields:
 /// `[{"Variant":[7,2]},{"Str":"ada"},{"Int":3}]` for `Variant#7(Str("ada"), Int(3))`.
 /// Both directions run in constant stack, so any depth (de)serialises.
+#[cfg(feature = "serde")]
 mod serde_impl {
     use super::{PortableValue, PortableVariant};
     use serde::de::{Error as _, SeqAccess, Visitor};

@@ -17,7 +17,8 @@ use std::sync::{Mutex, OnceLock};
 /// let cfg = SchedulerConfig::default().with_workers(2).unwrap().with_pin(false);
 /// assert_eq!(cfg.workers(), 2);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SchedulerConfig {
     workers: usize,
     stack_size: usize,

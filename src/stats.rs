@@ -1,236 +1,236 @@
-//! Statistics: a lock-free registry of per-thread figures for each backend, per-strand
-//! figures, and a serialisable snapshot.
+//! Statistics: each strand's figures, and each backend's [`Registry`] of them.
 //!
-//! Each backend owns one [`Registry`]. Every OS thread that allocates through a backend
-//! claims a [`ThreadSlot`] in that registry: slots form a lock-free linked list that only
-//! grows (a compare-and-swap push), so there is no cap on the number of threads. A slot
-//! whose thread has exited is reused by the next new thread; its figures carry over, so
-//! the totals stay exact.
+//! Every strand gets a [`StrandSlot`] from its backend's registry when it begins. Only the
+//! strand writes its slot, with relaxed loads and stores (no read-modify-write), so
+//! counting costs what a plain write costs; anyone may read it at any time, which is how
+//! a snapshot (and the comparison's sampler) sees figures of strands that are still
+//! running. At the strand's end its counts are added to the registry's totals of exited
+//! strands and the slot is kept for the next strand. Slots are never freed, so a reader
+//! never finds one gone.
 //!
-//! Gauges (`used`, `reserved`) are written only by the slot's own thread with a relaxed
-//! load and store, which costs no more than a plain write on the allocation path. Memory
-//! that belongs to strands or to the heap rather than to a thread (strand-arena,
-//! global-malloc) is counted on the thread where it was allocated and subtracted on the
-//! thread where it was released, so one thread's figure can be negative while the total
-//! is exact.
+//! The library counts every allocation, release, move and copy itself (in
+//! [`crate::StrandCx`]); a backend reports only what the library cannot see: resets and
+//! rotations, memory it reserves for one strand ([`crate::StrandCx::reserve`]) and
+//! memory it reserves for no strand in particular, such as a thread's arena
+//! ([`Registry::reserve_shared`]).
+//!
+//! Each counted event is defined once, in the [`counters!`] list below, which gives its
+//! name, its documentation, its field in [`Figures`] and its place in [`Figures::named`].
 
-use serde::{Deserialize, Serialize};
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
-/// Counted events, as indices into the counter arrays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub(crate) enum Counter {
-    Allocs,
-    BytesAllocated,
-    ResetsExit,
-    ResetsThreshold,
-    ResetsExplicit,
-    Rotations,
-    Migrations,
-    StrandedBytes,
-    Copies,
-    CopiedBytes,
-    StrandsBegun,
-    StrandsExited,
-    Hazards,
+/// Defines the counted events once: the `Counter` index, the fields of [`Figures`], and
+/// their names.
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])* $variant:ident => $field:ident,)*) => {
+        /// Counted events, as indices into a slot's counts.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(usize)]
+        pub(crate) enum Counter {
+            $($variant,)*
+        }
+
+        /// The number of counted events.
+        pub(crate) const COUNTERS: usize = [$(Counter::$variant),*].len();
+
+        /// Figures for one strand, or a whole backend.
+        ///
+        /// `used` and `reserved` are gauges (bytes now), `peak_used` and `peak_reserved`
+        /// their high-water marks; the rest are counts since the start.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        pub struct Figures {
+            $($(#[doc = $doc])* pub $field: u64,)*
+            /// Bytes of live values now: the sizes asked for, on every backend (alignment
+            /// padding and unused arena room are not counted).
+            pub used: i64,
+            /// Bytes reserved now: arena chunks, and on global-malloc the live
+            /// allocations themselves.
+            pub reserved: i64,
+            /// Highest `used` seen (for a backend: the sum of its strands' peaks, an upper
+            /// bound of the peak of the whole).
+            pub peak_used: i64,
+            /// Highest `reserved` seen (summed the same way).
+            pub peak_reserved: i64,
+        }
+
+        impl Figures {
+            fn from_counts(c: &[u64; COUNTERS]) -> Figures {
+                Figures {
+                    $($field: c[Counter::$variant as usize],)*
+                    ..Figures::default()
+                }
+            }
+
+            /// Every count, by its field name, in definition order.
+            pub fn named(&self) -> [(&'static str, u64); COUNTERS] {
+                [$((stringify!($field), self.$field)),*]
+            }
+
+            /// Adds the counts and gauges of `other` to these (peaks are added too, which
+            /// gives an upper bound of the combined peak).
+            pub fn accumulate(&mut self, o: &Figures) {
+                $(self.$field += o.$field;)*
+                self.used += o.used;
+                self.reserved += o.reserved;
+                self.peak_used += o.peak_used;
+                self.peak_reserved += o.peak_reserved;
+            }
+        }
+    };
 }
 
-pub(crate) const COUNTERS: usize = Counter::Hazards as usize + 1;
-
-/// Figures for one thread, one strand, or the whole backend.
-///
-/// `used` and `reserved` are gauges (bytes now); `peak_*` are their high-water marks as
-/// seen by the owner of the figure; the rest are counts since the start.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Figures {
+counters! {
     /// Allocations made.
-    pub allocs: u64,
+    Allocs => allocs,
     /// Bytes requested by those allocations.
-    pub bytes_allocated: u64,
-    /// Bytes in use now (arena bytes handed out since the last reset; live heap bytes).
-    pub used: i64,
-    /// Bytes reserved now (arena chunk capacity; equal to `used` for the heap).
-    pub reserved: i64,
-    /// Highest `used` seen.
-    pub peak_used: i64,
-    /// Highest `reserved` seen.
-    pub peak_reserved: i64,
-    /// Arena resets, by cause.
-    pub resets: Resets,
-    /// Times a thread arena moved on to a fresh arena because the old one still had holders.
-    pub rotations: u64,
+    BytesAllocated => bytes_allocated,
+    /// Arena resets because the last strand holding values in the arena exited.
+    ResetsExit => resets_exit,
+    /// Arena resets because the threshold was crossed and nothing in the arena was live.
+    ResetsThreshold => resets_threshold,
+    /// Arena resets a strand asked for ([`crate::Strand::reset`]).
+    ResetsExplicit => resets_explicit,
+    /// Times an arena generation with live values was set aside for a fresh one.
+    Rotations => rotations,
     /// Allocations made on a different OS thread than the strand's previous allocation.
-    pub migrations: u64,
+    Migrations => migrations,
     /// Bytes a strand left in a thread's arena when it moved to another thread.
-    pub stranded_bytes: u64,
+    StrandedBytes => stranded_bytes,
     /// Deep copies made to move a value across a strand boundary (send, join, export).
-    pub copies: u64,
+    Copies => copies,
     /// Bytes copied by those copies.
-    pub copied_bytes: u64,
+    CopiedBytes => copied_bytes,
     /// Strands begun.
-    pub strands_begun: u64,
+    StrandsBegun => strands_begun,
     /// Strands that finished (normally, by panic or by cancel).
-    pub strands_exited: u64,
+    StrandsExited => strands_exited,
     /// Accesses to memory that was no longer valid, detected and refused.
-    pub hazards: u64,
-}
-
-/// Arena resets by cause.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Resets {
-    /// The last strand holding values in an arena exited.
-    pub strand_exit: u64,
-    /// The threshold was crossed and the arena had no holders left.
-    pub threshold: u64,
-    /// A strand asked for it ([`crate::Strand::reset`]).
-    pub explicit: u64,
-}
-
-impl Resets {
-    /// All resets.
-    pub fn total(&self) -> u64 {
-        self.strand_exit + self.threshold + self.explicit
-    }
+    Hazards => hazards,
 }
 
 impl Figures {
-    fn from_parts(c: [u64; COUNTERS], used: i64, reserved: i64, pu: i64, pr: i64) -> Self {
-        use Counter::*;
-        Figures {
-            allocs: c[Allocs as usize],
-            bytes_allocated: c[BytesAllocated as usize],
-            used,
-            reserved,
-            peak_used: pu,
-            peak_reserved: pr,
-            resets: Resets {
-                strand_exit: c[ResetsExit as usize],
-                threshold: c[ResetsThreshold as usize],
-                explicit: c[ResetsExplicit as usize],
-            },
-            rotations: c[Rotations as usize],
-            migrations: c[Migrations as usize],
-            stranded_bytes: c[StrandedBytes as usize],
-            copies: c[Copies as usize],
-            copied_bytes: c[CopiedBytes as usize],
-            strands_begun: c[StrandsBegun as usize],
-            strands_exited: c[StrandsExited as usize],
-            hazards: c[Hazards as usize],
-        }
-    }
-
-    /// Adds the counts and gauges of `other` to these (peaks are added too, which gives
-    /// an upper bound of the combined peak).
-    pub fn accumulate(&mut self, o: &Figures) {
-        self.allocs += o.allocs;
-        self.bytes_allocated += o.bytes_allocated;
-        self.used += o.used;
-        self.reserved += o.reserved;
-        self.peak_used += o.peak_used;
-        self.peak_reserved += o.peak_reserved;
-        self.resets.strand_exit += o.resets.strand_exit;
-        self.resets.threshold += o.resets.threshold;
-        self.resets.explicit += o.resets.explicit;
-        self.rotations += o.rotations;
-        self.migrations += o.migrations;
-        self.stranded_bytes += o.stranded_bytes;
-        self.copies += o.copies;
-        self.copied_bytes += o.copied_bytes;
-        self.strands_begun += o.strands_begun;
-        self.strands_exited += o.strands_exited;
-        self.hazards += o.hazards;
+    /// Arena resets of every cause.
+    pub fn resets(&self) -> u64 {
+        self.resets_exit + self.resets_threshold + self.resets_explicit
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Per-thread slots
-// ---------------------------------------------------------------------------------------
-
-/// The figures of one OS thread for one backend. Written by its thread, read by anyone.
-pub struct ThreadSlot {
-    next: *const ThreadSlot,
-    in_use: AtomicBool,
-    thread: AtomicU32,
-    counters: [AtomicU64; COUNTERS],
+/// One strand's figures, written by that strand alone (relaxed loads and stores), read by
+/// anyone.
+pub struct StrandSlot {
+    /// The next slot of the registry's list (written once, before the slot is published).
+    next: *const StrandSlot,
+    counts: [AtomicU64; COUNTERS],
     used: AtomicI64,
     reserved: AtomicI64,
     peak_used: AtomicI64,
     peak_reserved: AtomicI64,
 }
 
-// SAFETY: `next` is written once before the slot is published by a Release CAS and never
-// changed afterwards; every other field is atomic. Slots are leaked, so `&'static` is valid.
-unsafe impl Sync for ThreadSlot {}
+// SAFETY: `next` is written once before the slot is published (a release
+// compare-and-swap) and never changed; every other field is atomic. Slots are leaked, so
+// `&'static` is valid.
+unsafe impl Sync for StrandSlot {}
 // SAFETY: as above; a slot holds no thread-bound data.
-unsafe impl Send for ThreadSlot {}
+unsafe impl Send for StrandSlot {}
 
-impl ThreadSlot {
-    /// The index ([`crate::thread::thread_index`]) of the thread that owns the slot now.
-    #[cfg_attr(not(feature = "global-malloc"), allow(dead_code))]
+impl StrandSlot {
+    fn new() -> StrandSlot {
+        StrandSlot {
+            next: ptr::null(),
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            used: AtomicI64::new(0),
+            reserved: AtomicI64::new(0),
+            peak_used: AtomicI64::new(0),
+            peak_reserved: AtomicI64::new(0),
+        }
+    }
+
+    /// Adds `n` to a count. Only the owning strand writes, so a load and a store do.
     #[inline]
-    pub(crate) fn thread(&self) -> u32 {
-        self.thread.load(Ordering::Relaxed)
+    pub(crate) fn add(&self, c: Counter, n: u64) {
+        let cell = &self.counts[c as usize];
+        cell.store(cell.load(Relaxed) + n, Relaxed);
     }
 
-    /// Adds to the `used` and `reserved` gauges and moves the peaks. Only the slot's
-    /// own thread writes gauges, so a relaxed load and store is enough.
+    /// Moves the `used` gauge and its peak.
     #[inline]
-    pub(crate) fn gauge(&self, used: i64, reserved: i64) {
-        if used != 0 {
-            let u = self.used.load(Ordering::Relaxed) + used;
-            self.used.store(u, Ordering::Relaxed);
-            if u > self.peak_used.load(Ordering::Relaxed) {
-                self.peak_used.store(u, Ordering::Relaxed);
-            }
-        }
-        if reserved != 0 {
-            let r = self.reserved.load(Ordering::Relaxed) + reserved;
-            self.reserved.store(r, Ordering::Relaxed);
-            if r > self.peak_reserved.load(Ordering::Relaxed) {
-                self.peak_reserved.store(r, Ordering::Relaxed);
-            }
+    pub(crate) fn use_bytes(&self, delta: i64) {
+        let u = self.used.load(Relaxed) + delta;
+        self.used.store(u, Relaxed);
+        if u > self.peak_used.load(Relaxed) {
+            self.peak_used.store(u, Relaxed);
         }
     }
 
-    /// Folds a strand's counters into this thread's.
-    pub(crate) fn add_all(&self, c: &[u64; COUNTERS]) {
-        for (slot, &v) in self.counters.iter().zip(c.iter()) {
-            if v != 0 {
-                slot.fetch_add(v, Ordering::Relaxed);
-            }
+    /// Moves the `reserved` gauge and its peak.
+    #[inline]
+    pub(crate) fn reserve(&self, delta: i64) {
+        let r = self.reserved.load(Relaxed) + delta;
+        self.reserved.store(r, Relaxed);
+        if r > self.peak_reserved.load(Relaxed) {
+            self.peak_reserved.store(r, Relaxed);
         }
     }
 
-    fn figures(&self) -> Figures {
-        let c = std::array::from_fn(|i| self.counters[i].load(Ordering::Relaxed));
-        Figures::from_parts(
-            c,
-            self.used.load(Ordering::Relaxed),
-            self.reserved.load(Ordering::Relaxed),
-            self.peak_used.load(Ordering::Relaxed),
-            self.peak_reserved.load(Ordering::Relaxed),
-        )
+    /// Bytes of live values now.
+    #[inline]
+    pub(crate) fn used(&self) -> i64 {
+        self.used.load(Relaxed)
     }
 
-    /// Gives the slot back for reuse by a later thread (its figures stay).
-    pub(crate) fn release(&self) {
-        self.in_use.store(false, Ordering::Release);
+    /// The figures in the slot now.
+    pub(crate) fn figures(&self) -> Figures {
+        let c = std::array::from_fn(|i| self.counts[i].load(Relaxed));
+        Figures {
+            used: self.used.load(Relaxed),
+            reserved: self.reserved.load(Relaxed),
+            peak_used: self.peak_used.load(Relaxed),
+            peak_reserved: self.peak_reserved.load(Relaxed),
+            ..Figures::from_counts(&c)
+        }
+    }
+
+    /// Empties the slot for its next strand.
+    fn clear(&self) {
+        for c in &self.counts {
+            c.store(0, Relaxed);
+        }
+        for g in [
+            &self.used,
+            &self.reserved,
+            &self.peak_used,
+            &self.peak_reserved,
+        ] {
+            g.store(0, Relaxed);
+        }
     }
 }
 
-/// The statistics of one backend: per-thread slots and figures that belong to no thread.
+/// The statistics of one backend: its strands' slots, the totals of strands that have
+/// exited, and memory that belongs to no strand.
 pub struct Registry {
     backend: &'static str,
-    head: AtomicPtr<ThreadSlot>,
-    /// Memory of thread arenas that were rotated out but still have holders.
-    retired_used: AtomicI64,
+    /// Every slot ever made (a list that only grows).
+    slots: AtomicPtr<StrandSlot>,
+    /// Slots of exited strands, ready for the next.
+    free: Mutex<Vec<&'static StrandSlot>>,
+    /// Counts of exited strands.
+    exited: [AtomicU64; COUNTERS],
+    exited_peak_used: AtomicI64,
+    exited_peak_reserved: AtomicI64,
+    live: AtomicI64,
+    /// Memory reserved for no strand in particular (a thread's arena generations, memory
+    /// a strand left allocated when it ended), and its peak.
+    shared_reserved: AtomicI64,
+    shared_peak_reserved: AtomicI64,
+    /// The part of `shared_reserved` in thread-arena generations that were rotated out
+    /// and are kept alive by strands that still hold values in them.
     retired_reserved: AtomicI64,
-    retired_peak_reserved: AtomicI64,
-    live_strands: AtomicI64,
 }
 
 impl Registry {
@@ -238,50 +238,37 @@ impl Registry {
     pub const fn new(backend: &'static str) -> Self {
         Registry {
             backend,
-            head: AtomicPtr::new(ptr::null_mut()),
-            retired_used: AtomicI64::new(0),
+            slots: AtomicPtr::new(ptr::null_mut()),
+            free: Mutex::new(Vec::new()),
+            exited: [const { AtomicU64::new(0) }; COUNTERS],
+            exited_peak_used: AtomicI64::new(0),
+            exited_peak_reserved: AtomicI64::new(0),
+            live: AtomicI64::new(0),
+            shared_reserved: AtomicI64::new(0),
+            shared_peak_reserved: AtomicI64::new(0),
             retired_reserved: AtomicI64::new(0),
-            retired_peak_reserved: AtomicI64::new(0),
-            live_strands: AtomicI64::new(0),
         }
     }
 
-    /// Claims a slot for the calling thread: a released one if any, else a new one.
-    pub(crate) fn acquire(&'static self) -> &'static ThreadSlot {
-        let me = crate::thread::thread_index();
-        let mut p = self.head.load(Ordering::Acquire);
-        while !p.is_null() {
-            // SAFETY: slots are leaked and never freed; `p` came from the list.
-            let slot = unsafe { &*p };
-            if !slot.in_use.load(Ordering::Relaxed)
-                && slot
-                    .in_use
-                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                slot.thread.store(me, Ordering::Relaxed);
-                return slot;
-            }
-            p = slot.next as *mut ThreadSlot;
+    fn free(&self) -> std::sync::MutexGuard<'_, Vec<&'static StrandSlot>> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A slot for a strand that begins: an exited strand's, or a new one.
+    pub(crate) fn begin(&'static self) -> &'static StrandSlot {
+        self.live.fetch_add(1, Relaxed);
+        if let Some(slot) = self.free().pop() {
+            return slot;
         }
-        let slot: &'static mut ThreadSlot = Box::leak(Box::new(ThreadSlot {
-            next: ptr::null(),
-            in_use: AtomicBool::new(true),
-            thread: AtomicU32::new(me),
-            counters: std::array::from_fn(|_| AtomicU64::new(0)),
-            used: AtomicI64::new(0),
-            reserved: AtomicI64::new(0),
-            peak_used: AtomicI64::new(0),
-            peak_reserved: AtomicI64::new(0),
-        }));
-        let mut head = self.head.load(Ordering::Relaxed);
+        let slot: &'static mut StrandSlot = Box::leak(Box::new(StrandSlot::new()));
+        let mut head = self.slots.load(Relaxed);
         loop {
             slot.next = head;
-            match self.head.compare_exchange_weak(
+            match self.slots.compare_exchange_weak(
                 head,
-                slot as *mut ThreadSlot,
-                Ordering::Release,
-                Ordering::Relaxed,
+                slot as *mut StrandSlot,
+                std::sync::atomic::Ordering::Release,
+                Relaxed,
             ) {
                 Ok(_) => return slot,
                 Err(h) => head = h,
@@ -289,157 +276,74 @@ impl Registry {
         }
     }
 
-    /// Runs `f` with the calling thread's slot in this registry, claiming one on first
-    /// use and giving it back when the thread exits.
-    ///
-    /// While the thread's locals are being destroyed (a strand or value kept in a
-    /// `thread_local!` is dropped then), the thread's slot cache may already be gone:
-    /// `f` then gets a slot claimed for this one call and given back right after, so
-    /// the figures stay exact and nothing touches destroyed thread-local state.
-    #[inline(never)]
-    pub(crate) fn with_slot<R>(&'static self, f: impl FnOnce(&'static ThreadSlot) -> R) -> R {
-        let cached = SLOT_CACHE.try_with(|cache| {
-            let key = self as *const Registry as usize;
-            if let Some(&(_, s)) = cache.slots.borrow().iter().find(|(k, _)| *k == key) {
-                return s;
-            }
-            let s = self.acquire();
-            cache.slots.borrow_mut().push((key, s));
-            s
-        });
-        match cached {
-            Ok(slot) => f(slot),
-            Err(_) => {
-                let slot = self.acquire();
-                let r = f(slot);
-                slot.release();
-                r
+    /// Ends a strand: its counts go to the totals of exited strands, memory it still
+    /// counts as reserved becomes shared (nobody's), and the slot is kept for the next.
+    pub(crate) fn end(&'static self, slot: &'static StrandSlot) {
+        let f = slot.figures();
+        for (total, (_, n)) in self.exited.iter().zip(f.named()) {
+            if n != 0 {
+                total.fetch_add(n, Relaxed);
             }
         }
+        self.exited_peak_used.fetch_add(f.peak_used, Relaxed);
+        self.exited_peak_reserved
+            .fetch_add(f.peak_reserved, Relaxed);
+        if f.reserved != 0 {
+            self.reserve_shared(f.reserved);
+        }
+        slot.clear();
+        self.live.fetch_sub(1, Relaxed);
+        self.free().push(slot);
     }
 
-    #[cfg_attr(not(feature = "thread-arena"), allow(dead_code))]
-    pub(crate) fn retire(&self, used: i64, reserved: i64) {
-        self.retired_used.fetch_add(used, Ordering::Relaxed);
-        let r = self.retired_reserved.fetch_add(reserved, Ordering::Relaxed) + reserved;
-        self.retired_peak_reserved.fetch_max(r, Ordering::Relaxed);
+    /// Moves the bytes reserved for no strand in particular (a thread's arena).
+    pub fn reserve_shared(&self, delta: i64) {
+        let r = self.shared_reserved.fetch_add(delta, Relaxed) + delta;
+        self.shared_peak_reserved.fetch_max(r, Relaxed);
     }
 
-    pub(crate) fn strand_began(&self) {
-        self.live_strands.fetch_add(1, Ordering::Relaxed);
+    /// Moves the part of the shared reserved bytes held by retired generations.
+    pub fn reserve_retired(&self, delta: i64) {
+        self.retired_reserved.fetch_add(delta, Relaxed);
     }
 
-    pub(crate) fn strand_exited(&self) {
-        self.live_strands.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// A consistent-enough view of every figure (each number is read atomically; the
-    /// set is not one instant).
+    /// Every figure of the backend now (each number is read atomically; the set is not
+    /// one instant while strands run).
     pub fn snapshot(&'static self) -> StatsSnapshot {
-        let mut threads = Vec::new();
-        let mut totals = Figures::default();
-        let mut p = self.head.load(Ordering::Acquire);
+        let mut live = Figures::default();
+        let mut p = self.slots.load(std::sync::atomic::Ordering::Acquire);
         while !p.is_null() {
-            // SAFETY: slots are leaked and never freed.
+            // SAFETY: slots are leaked and never freed; `p` came from the list.
             let slot = unsafe { &*p };
-            let figures = slot.figures();
-            totals.accumulate(&figures);
-            threads.push(ThreadFigures {
-                thread: slot.thread.load(Ordering::Relaxed),
-                live: slot.in_use.load(Ordering::Relaxed),
-                figures,
-            });
-            p = slot.next as *mut ThreadSlot;
+            live.accumulate(&slot.figures());
+            p = slot.next as *mut StrandSlot;
         }
-        threads.sort_by_key(|t| t.thread);
-        let retired = RetiredFigures {
-            used: self.retired_used.load(Ordering::Relaxed),
-            reserved: self.retired_reserved.load(Ordering::Relaxed),
-            peak_reserved: self.retired_peak_reserved.load(Ordering::Relaxed),
+        let c = std::array::from_fn(|i| self.exited[i].load(Relaxed));
+        let mut totals = Figures {
+            peak_used: self.exited_peak_used.load(Relaxed),
+            peak_reserved: self.exited_peak_reserved.load(Relaxed),
+            ..Figures::from_counts(&c)
         };
-        totals.used += retired.used;
-        totals.reserved += retired.reserved;
+        totals.accumulate(&live);
+        let shared = SharedFigures {
+            reserved: self.shared_reserved.load(Relaxed),
+            peak_reserved: self.shared_peak_reserved.load(Relaxed),
+            retired_reserved: self.retired_reserved.load(Relaxed),
+        };
+        totals.reserved += shared.reserved;
+        totals.peak_reserved += shared.peak_reserved;
         StatsSnapshot {
             backend: self.backend.to_string(),
-            live_strands: self.live_strands.load(Ordering::Relaxed),
-            threads,
-            retired,
+            live_strands: self.live.load(Relaxed),
+            shared,
             totals,
         }
     }
 }
 
-struct SlotCache {
-    slots: RefCell<Vec<(usize, &'static ThreadSlot)>>,
-}
-
-impl Drop for SlotCache {
-    fn drop(&mut self) {
-        for (_, s) in self.slots.borrow().iter() {
-            s.release();
-        }
-    }
-}
-
-thread_local! {
-    static SLOT_CACHE: SlotCache = const { SlotCache { slots: RefCell::new(Vec::new()) } };
-}
-
-// ---------------------------------------------------------------------------------------
-// Per-strand figures
-// ---------------------------------------------------------------------------------------
-
-/// A strand's own counters. Only the strand touches them, so they are plain cells.
-#[derive(Default)]
-pub(crate) struct StrandCounters {
-    pub(crate) c: [Cell<u64>; COUNTERS],
-    pub(crate) used: Cell<i64>,
-    pub(crate) reserved: Cell<i64>,
-    pub(crate) peak_used: Cell<i64>,
-    pub(crate) peak_reserved: Cell<i64>,
-}
-
-impl StrandCounters {
-    #[inline]
-    pub(crate) fn add(&self, c: Counter, n: u64) {
-        let cell = &self.c[c as usize];
-        cell.set(cell.get() + n);
-    }
-
-    #[inline]
-    pub(crate) fn gauge(&self, used: i64, reserved: i64) {
-        let u = self.used.get() + used;
-        self.used.set(u);
-        if u > self.peak_used.get() {
-            self.peak_used.set(u);
-        }
-        // Most allocations come out of memory already reserved.
-        if reserved != 0 {
-            let r = self.reserved.get() + reserved;
-            self.reserved.set(r);
-            if r > self.peak_reserved.get() {
-                self.peak_reserved.set(r);
-            }
-        }
-    }
-
-    pub(crate) fn counts(&self) -> [u64; COUNTERS] {
-        std::array::from_fn(|i| self.c[i].get())
-    }
-
-    pub(crate) fn figures(&self) -> Figures {
-        Figures::from_parts(
-            self.counts(),
-            self.used.get(),
-            self.reserved.get(),
-            self.peak_used.get(),
-            self.peak_reserved.get(),
-        )
-    }
-}
-
 /// What a strand did, reported when it ends (see [`crate::JoinHandle::join_report`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StrandReport {
     /// The strand's id, unique in the process.
     pub id: u64,
@@ -457,98 +361,51 @@ pub struct StrandReport {
     pub panicked: bool,
 }
 
-// ---------------------------------------------------------------------------------------
-// Snapshot
-// ---------------------------------------------------------------------------------------
-
-/// One thread's figures in a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ThreadFigures {
-    /// The thread's index ([`crate::thread::thread_index`]) of the slot's latest owner.
-    pub thread: u32,
-    /// Whether the owning thread is still running.
-    pub live: bool,
-    /// The slot's figures.
-    pub figures: Figures,
-}
-
-/// Thread-arena memory that was rotated out and is kept alive by its holders.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetiredFigures {
-    /// Bytes used in retired arenas.
-    pub used: i64,
-    /// Bytes reserved by retired arenas.
+/// Memory a backend reserved for no strand in particular.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SharedFigures {
+    /// Bytes reserved now: thread arenas' generations (thread-arena, seed-arena), and
+    /// memory strands left allocated when they ended.
     pub reserved: i64,
     /// Highest `reserved` seen.
     pub peak_reserved: i64,
+    /// The part of `reserved` in thread-arena generations rotated out and kept alive by
+    /// strands still holding values in them.
+    pub retired_reserved: i64,
 }
 
-/// Every figure of one backend at one moment. `Display` prints a table; it serialises
-/// to JSON with serde.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Every figure of one backend at one moment. `Display` prints it; with the `serde`
+/// feature it serialises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StatsSnapshot {
     /// The backend's name.
     pub backend: String,
     /// Strands begun and not yet exited.
     pub live_strands: i64,
-    /// Per-thread figures, by thread index.
-    pub threads: Vec<ThreadFigures>,
-    /// Rotated-out arenas.
-    pub retired: RetiredFigures,
-    /// Sum over threads plus retired memory.
+    /// Memory reserved for no strand in particular (included in `totals`).
+    pub shared: SharedFigures,
+    /// Every strand's figures (exited and running) plus the shared memory.
     pub totals: Figures,
-}
-
-impl StatsSnapshot {
-    /// The snapshot as a JSON string.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a snapshot always serialises")
-    }
 }
 
 impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.totals;
         writeln!(
             f,
-            "backend {}: {} live strands, retired arenas {} B used / {} B reserved",
-            self.backend, self.live_strands, self.retired.used, self.retired.reserved
+            "backend {}: {} live strands; {} B used, {} B reserved ({} B by no strand, {} B in retired generations)",
+            self.backend,
+            self.live_strands,
+            t.used,
+            t.reserved,
+            self.shared.reserved,
+            self.shared.retired_reserved
         )?;
-        writeln!(
-            f,
-            "{:>8} {:>10} {:>12} {:>12} {:>12} {:>7} {:>9} {:>9} {:>10} {:>7} {:>7}",
-            "thread",
-            "allocs",
-            "used",
-            "reserved",
-            "peak rsvd",
-            "resets",
-            "rotations",
-            "migrated",
-            "stranded",
-            "copies",
-            "hazards"
-        )?;
-        let row = |f: &mut fmt::Formatter<'_>, name: &str, x: &Figures| {
-            writeln!(
-                f,
-                "{:>8} {:>10} {:>12} {:>12} {:>12} {:>7} {:>9} {:>9} {:>10} {:>7} {:>7}",
-                name,
-                x.allocs,
-                x.used,
-                x.reserved,
-                x.peak_reserved,
-                x.resets.total(),
-                x.rotations,
-                x.migrations,
-                x.stranded_bytes,
-                x.copies,
-                x.hazards
-            )
-        };
-        for t in &self.threads {
-            let mark = if t.live { "" } else { "*" };
-            row(f, &format!("{}{}", t.thread, mark), &t.figures)?;
+        for (name, n) in t.named() {
+            writeln!(f, "  {name:<17} {n}")?;
         }
-        row(f, "total", &self.totals)
+        Ok(())
     }
 }

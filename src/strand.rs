@@ -50,8 +50,7 @@ pub struct Strand<A: ValueAllocator> {
 impl<A: ValueAllocator> Strand<A> {
     pub(crate) fn begin(name: Option<String>, config: Config) -> Self {
         let id = NEXT_STRAND.fetch_add(1, Ordering::Relaxed);
-        A::registry().strand_began();
-        let cx = StrandCx::new(id, name, config);
+        let cx = StrandCx::new(id, name, config, A::registry().begin());
         cx.count(Counter::StrandsBegun, 1);
         let state = A::begin(&cx);
         Strand {
@@ -62,28 +61,30 @@ impl<A: ValueAllocator> Strand<A> {
         }
     }
 
-    /// Ends the strand: the backend's exit, and its counters folded into this thread's.
-    fn end(&mut self) {
+    /// Ends the strand: the backend's exit, then its figures go to the registry's
+    /// totals. Returns the figures at the end (`None` if it had already ended).
+    fn end(&mut self) -> Option<Figures> {
         if !std::mem::replace(&mut self.running, false) {
-            return;
+            return None;
         }
         // SAFETY: `state` is taken exactly once: `running` was true and is now false.
         let state = unsafe { ManuallyDrop::take(&mut self.state) };
         self.cx.count(Counter::StrandsExited, 1);
         A::exit(state, &self.cx);
-        let counts = self.cx.counters.counts();
-        A::with_thread_slot(|slot| slot.add_all(&counts));
-        A::registry().strand_exited();
+        self.cx.clear_used();
+        let figures = self.cx.slot.figures();
+        A::registry().end(self.cx.slot);
+        Some(figures)
     }
 
     /// Ends a spawned strand and reports what it did.
     pub(crate) fn finish(mut self, panicked: bool) -> StrandReport {
-        self.end();
+        let figures = self.end().unwrap_or_default();
         StrandReport {
             id: self.cx.id,
             name: self.cx.name.take(),
             backend: A::NAME.into(),
-            figures: self.cx.counters.figures(),
+            figures,
             first_thread: self.cx.first_thread,
             last_thread: crate::thread::thread_index(),
             panicked,
@@ -148,15 +149,14 @@ impl<A: ValueAllocator> Strand<A> {
 
     /// The strand's figures so far. Exact: only this strand writes them.
     pub fn stats(&self) -> Figures {
-        let mut f = self.cx.counters.figures();
-        f.reserved = f.reserved.max(A::strand_reserved(&self.state) as i64);
-        f
+        self.cx.slot.figures()
     }
 
     /// Releases everything the strand allocated so far. Taking `&mut self` proves that
     /// none of its values is still reachable.
     pub fn reset(&mut self) {
         A::reset(&mut self.state, &self.cx);
+        self.cx.clear_used();
     }
 
     /// Allocates raw memory for `layout`. Zero-sized layouts get a dangling, aligned
@@ -182,7 +182,9 @@ impl<A: ValueAllocator> Strand<A> {
                 });
             }
         }
-        A::try_alloc(&self.state, &self.cx, layout, pinned)
+        let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
+        self.cx.allocated::<A>(layout.size());
+        Ok(done)
     }
 
     /// Validates an allocation's stamp; a failure is counted as a hazard of this strand.
@@ -204,7 +206,8 @@ impl<A: ValueAllocator> Strand<A> {
     pub(crate) unsafe fn dealloc_raw(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
         if layout.size() != 0 {
             // SAFETY: forwarded from this function's contract.
-            unsafe { A::dealloc(&self.state, &self.cx, ptr, layout, ticket) }
+            unsafe { A::dealloc(&self.state, &self.cx, ptr, layout, ticket) };
+            self.cx.released(layout.size());
         }
     }
 }

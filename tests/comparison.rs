@@ -124,10 +124,9 @@ fn quick_comparison_figures_are_consistent() {
                     )
                 }
                 "global-malloc" => {
-                    let resets = &f["resets"];
-                    let total = figure(resets, &["strand_exit"])
-                        + figure(resets, &["threshold"])
-                        + figure(resets, &["explicit"]);
+                    let total = figure(f, &["resets_exit"])
+                        + figure(f, &["resets_threshold"])
+                        + figure(f, &["resets_explicit"]);
                     assert_eq!(total, 0, "{w}: global-malloc never resets");
                     assert_eq!(figure(f, &["rotations"]), 0);
                 }

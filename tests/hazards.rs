@@ -22,7 +22,7 @@ impl Seen {
         Seen {
             read: read.map_err(|h| h.to_string()),
             hazards: f.hazards,
-            resets: f.resets.total(),
+            resets: f.resets(),
         }
     }
 }
@@ -60,7 +60,7 @@ fn shared_thread_reset<A: ValueAllocator>() -> Seen {
         Seen {
             read,
             hazards: f.hazards,
-            resets: f.resets.total(),
+            resets: f.resets(),
         }
     })
 }
@@ -82,7 +82,7 @@ fn capacity_counting<A: ValueAllocator>() -> Seen {
     on_fresh_thread(|| {
         let s = strand::<A>(config(1 << 20));
         drop(s.str(&"B".repeat(2 << 20)));
-        let before = s.stats().resets.total();
+        let before = s.stats().resets();
         let a = s.str("first small string");
         let b = s.str("second small string");
         let c = s.str("third small string");
@@ -94,7 +94,7 @@ fn capacity_counting<A: ValueAllocator>() -> Seen {
         Seen {
             read,
             hazards: f.hazards,
-            resets: f.resets.total() - before,
+            resets: f.resets() - before,
         }
     })
 }
@@ -123,7 +123,7 @@ fn migration<A: ValueAllocator>() -> Seen {
     Seen {
         read,
         hazards: report.figures.hazards,
-        resets: report.figures.resets.total(),
+        resets: report.figures.resets(),
     }
 }
 

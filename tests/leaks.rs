@@ -80,6 +80,20 @@ fn plain_threads<A: ValueAllocator>() {
     // most any run needs (the test thread keeps one after the first).
     run();
     run();
+    // Every strand's figures live in a slot of the registry, kept for reuse: as many
+    // slots as strands were ever alive at once. Make more exist than any run has alive
+    // at once, so a run whose strands happen to overlap more than the warm-up runs' did
+    // is not counted as a leak.
+    let go = std::sync::Arc::new(may::sync::SyncFlag::new());
+    let waiting: Vec<_> = (0..80)
+        .map(|_| {
+            let go = go.clone();
+            // SAFETY: the closure uses no thread-locals and nothing `!Send`.
+            unsafe { Builder::<A>::new().spawn(move |_| go.wait()) }.unwrap()
+        })
+        .collect();
+    go.fire();
+    waiting.into_iter().for_each(join);
     let before = OUTSTANDING.load(SeqCst);
     run();
     let after = OUTSTANDING.load(SeqCst);
@@ -131,6 +145,20 @@ fn may_strands<A: ValueAllocator>() {
     };
     run();
     run();
+    // Every strand's figures live in a slot of the registry, kept for reuse: as many
+    // slots as strands were ever alive at once. Make more exist than any run has alive
+    // at once, so a run whose strands happen to overlap more than the warm-up runs' did
+    // is not counted as a leak.
+    let go = std::sync::Arc::new(may::sync::SyncFlag::new());
+    let waiting: Vec<_> = (0..80)
+        .map(|_| {
+            let go = go.clone();
+            // SAFETY: the closure uses no thread-locals and nothing `!Send`.
+            unsafe { Builder::<A>::new().spawn(move |_| go.wait()) }.unwrap()
+        })
+        .collect();
+    go.fire();
+    waiting.into_iter().for_each(join);
     let before = OUTSTANDING.load(SeqCst);
     for _ in 0..RUNS {
         run();

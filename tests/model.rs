@@ -457,7 +457,7 @@ fn run_case<A: ValueAllocator>(programs: &[Program]) -> Result<(), TestCaseError
         prop_assert_eq!((f.strands_begun, f.strands_exited), (1, 1));
         prop_assert_eq!(f.used, 0, "nothing is held after exit");
         if A::NAME == "global-malloc" {
-            prop_assert_eq!(f.resets.total() + f.rotations, 0);
+            prop_assert_eq!(f.resets() + f.rotations, 0);
         }
         if A::NAME == "strand-arena" {
             prop_assert_eq!(f.stranded_bytes, 0);

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod shared;
+pub use shared::*;
+
 use std::sync::Once;
 use strand_alloc::SchedulerConfig;
 

@@ -2,10 +2,10 @@
 //! by side on every workload.
 
 use crate::report::Row;
+use crate::workload::Kind;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
-use strand_alloc::workload::Kind;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -121,7 +121,7 @@ fn throughput(rows: &[Row], area: &Area<'_>) -> Result<(), Box<dyn std::error::E
         .collect();
     let max = here
         .iter()
-        .map(|r| r.figures["allocs_per_sec"].max / 1e6)
+        .map(|r| r.figures[crate::report::ALLOCS_PER_SEC.name].max / 1e6)
         .fold(1.0, f64::max);
     let mut chart = ChartBuilder::on(area)
         .caption(
@@ -157,7 +157,7 @@ fn throughput(rows: &[Row], area: &Area<'_>) -> Result<(), Box<dyn std::error::E
                 .iter()
                 .find(|r| r.workload.kind == *k && r.backend == *b)
             {
-                let s = r.figures["allocs_per_sec"];
+                let s = r.figures[crate::report::ALLOCS_PER_SEC.name];
                 let x0 = ki as f64 + 0.1 + bi as f64 * width;
                 bars.push(Rectangle::new(
                     [(x0, 0.0), (x0 + width * 0.9, s.median / 1e6)],

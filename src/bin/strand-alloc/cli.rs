@@ -1,9 +1,9 @@
 //! The command line: what to compare and where to write it.
 
+use crate::workload::{Kind, Sizes};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use strand_alloc::backends;
-use strand_alloc::workload::{Kind, Sizes};
 
 /// Compare strand-alloc's backends on the same workloads under one May scheduler.
 ///
@@ -179,7 +179,7 @@ pub struct ScaleArgs {
 fn parse_kind(s: &str) -> Result<Kind, String> {
     s.trim()
         .parse()
-        .map_err(|e: strand_alloc::workload::WorkloadError| {
+        .map_err(|e: crate::workload::WorkloadError| {
             // The workload error already lists the valid names.
             e.to_string()
         })
@@ -188,7 +188,7 @@ fn parse_kind(s: &str) -> Result<Kind, String> {
 fn parse_sizes(s: &str) -> Result<Sizes, String> {
     s.trim()
         .parse()
-        .map_err(|e: strand_alloc::workload::WorkloadError| e.to_string())
+        .map_err(|e: crate::workload::WorkloadError| e.to_string())
 }
 
 fn parse_backend(s: &str) -> Result<&'static str, String> {

@@ -16,7 +16,9 @@ mod measure;
 mod report;
 mod scale;
 mod stress;
+mod workload;
 
+use crate::workload::{Kind, Workload};
 use clap::Parser;
 use cli::{Cli, Command};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -27,7 +29,6 @@ use std::path::Path;
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 use strand_alloc::backends;
-use strand_alloc::workload::{Kind, Workload};
 use strand_alloc::Config;
 
 fn main() -> ExitCode {

@@ -5,12 +5,12 @@
 //! one [`Measurement`] as JSON on standard output. Running each measurement in its own
 //! process makes peak RSS, CPU time and page faults belong to that backend alone.
 
+use crate::workload::{self, Workload};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strand_alloc::backends::{self, BackendVisitor};
-use strand_alloc::workload::{self, Workload};
 use strand_alloc::{Config, Figures, SchedulerConfig, ValueAllocator};
 
 /// What one child process runs.

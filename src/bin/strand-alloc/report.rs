@@ -1,11 +1,11 @@
 //! Summaries of repeated measurements, and their output as a table, JSON and CSV.
 
 use crate::measure::Measurement;
+use crate::workload::Workload;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use strand_alloc::workload::Workload;
 
 /// The median, least and greatest of one figure over the repetitions.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -32,103 +32,49 @@ impl Stat {
     }
 }
 
+/// The backend the relative figures are given against: the global heap.
+pub const BASELINE: &str = "global-malloc";
+
 /// A figure computed from one measurement.
 pub struct Metric {
     pub name: &'static str,
     pub get: fn(&Measurement) -> f64,
 }
 
-/// Every figure reported, in report order.
-pub const METRICS: &[Metric] = &[
-    Metric {
-        name: "wall_ms",
-        get: |m| m.wall_ns as f64 / 1e6,
-    },
-    Metric {
-        name: "allocs_per_sec",
-        get: |m| m.figures.allocs as f64 / (m.wall_ns.max(1) as f64 / 1e9),
-    },
-    Metric {
-        name: "ns_per_alloc",
-        get: |m| m.wall_ns as f64 / m.figures.allocs.max(1) as f64,
-    },
-    Metric {
-        name: "allocs",
-        get: |m| m.figures.allocs as f64,
-    },
-    Metric {
-        name: "bytes_allocated",
-        get: |m| m.figures.bytes_allocated as f64,
-    },
-    Metric {
-        name: "peak_rss_bytes",
-        get: |m| m.peak_rss as f64,
-    },
-    Metric {
-        name: "peak_used_bytes",
-        get: |m| m.peak_used as f64,
-    },
-    Metric {
-        name: "peak_reserved_bytes",
-        get: |m| m.peak_reserved as f64,
-    },
-    Metric {
-        name: "resets_exit",
-        get: |m| m.figures.resets.strand_exit as f64,
-    },
-    Metric {
-        name: "resets_threshold",
-        get: |m| m.figures.resets.threshold as f64,
-    },
-    Metric {
-        name: "resets_explicit",
-        get: |m| m.figures.resets.explicit as f64,
-    },
-    Metric {
-        name: "rotations",
-        get: |m| m.figures.rotations as f64,
-    },
-    Metric {
-        name: "migrations",
-        get: |m| m.figures.migrations as f64,
-    },
-    Metric {
-        name: "stranded_bytes",
-        get: |m| m.figures.stranded_bytes as f64,
-    },
-    Metric {
-        name: "copies",
-        get: |m| m.figures.copies as f64,
-    },
-    Metric {
-        name: "copied_bytes",
-        get: |m| m.figures.copied_bytes as f64,
-    },
-    Metric {
-        name: "hazards",
-        get: |m| m.figures.hazards as f64,
-    },
-    Metric {
-        name: "refused",
-        get: |m| m.refused as f64,
-    },
-    Metric {
-        name: "checked",
-        get: |m| m.checked as f64,
-    },
-    Metric {
-        name: "user_ms",
-        get: |m| m.user_ns as f64 / 1e6,
-    },
-    Metric {
-        name: "sys_ms",
-        get: |m| m.sys_ns as f64 / 1e6,
-    },
-    Metric {
-        name: "minor_faults",
-        get: |m| m.minor_faults as f64,
-    },
-];
+/// Defines each reported figure once: a constant to look it up by (so a misspelt figure
+/// does not compile) and its place in [`METRICS`].
+macro_rules! metrics {
+    ($($id:ident = $name:literal, $get:expr;)*) => {
+        $(pub const $id: Metric = Metric { name: $name, get: $get };)*
+        /// Every figure reported, in report order.
+        pub const METRICS: &[Metric] = &[$($id),*];
+    };
+}
+
+metrics! {
+    WALL_MS = "wall_ms", |m| m.wall_ns as f64 / 1e6;
+    ALLOCS_PER_SEC = "allocs_per_sec", |m| m.figures.allocs as f64 / (m.wall_ns.max(1) as f64 / 1e9);
+    NS_PER_ALLOC = "ns_per_alloc", |m| m.wall_ns as f64 / m.figures.allocs.max(1) as f64;
+    ALLOCS = "allocs", |m| m.figures.allocs as f64;
+    BYTES_ALLOCATED = "bytes_allocated", |m| m.figures.bytes_allocated as f64;
+    PEAK_RSS_BYTES = "peak_rss_bytes", |m| m.peak_rss as f64;
+    PEAK_USED_BYTES = "peak_used_bytes", |m| m.peak_used as f64;
+    PEAK_RESERVED_BYTES = "peak_reserved_bytes", |m| m.peak_reserved as f64;
+    RESETS_EXIT = "resets_exit", |m| m.figures.resets_exit as f64;
+    RESETS_THRESHOLD = "resets_threshold", |m| m.figures.resets_threshold as f64;
+    RESETS_EXPLICIT = "resets_explicit", |m| m.figures.resets_explicit as f64;
+    ROTATIONS = "rotations", |m| m.figures.rotations as f64;
+    MIGRATIONS = "migrations", |m| m.figures.migrations as f64;
+    STRANDED_BYTES = "stranded_bytes", |m| m.figures.stranded_bytes as f64;
+    COPIES = "copies", |m| m.figures.copies as f64;
+    COPIED_BYTES = "copied_bytes", |m| m.figures.copied_bytes as f64;
+    HAZARDS = "hazards", |m| m.figures.hazards as f64;
+    REFUSED = "refused", |m| m.refused as f64;
+    CHECKED = "checked", |m| m.checked as f64;
+    USER_MS = "user_ms", |m| m.user_ns as f64 / 1e6;
+    SYS_MS = "sys_ms", |m| m.sys_ns as f64 / 1e6;
+    MINOR_FAULTS = "minor_faults", |m| m.minor_faults as f64;
+}
 
 /// One workload × threshold × backend, over its repetitions.
 #[derive(Debug, Serialize)]
@@ -164,8 +110,8 @@ impl Row {
         }
     }
 
-    pub fn median(&self, name: &str) -> f64 {
-        self.figures[name].median
+    pub fn median(&self, m: &Metric) -> f64 {
+        self.figures[m.name].median
     }
 
     /// The run whose wall time is the median (for the memory-over-time chart).
@@ -180,13 +126,13 @@ impl Row {
 pub fn relate(rows: &mut [Row]) {
     let base: Vec<(Workload, usize, f64, f64)> = rows
         .iter()
-        .filter(|r| r.backend == "global-malloc")
+        .filter(|r| r.backend == BASELINE)
         .map(|r| {
             (
                 r.workload,
                 r.threshold,
-                r.median("wall_ms"),
-                r.median("peak_rss_bytes"),
+                r.median(&WALL_MS),
+                r.median(&PEAK_RSS_BYTES),
             )
         })
         .collect();
@@ -195,8 +141,8 @@ pub fn relate(rows: &mut [Row]) {
             .iter()
             .find(|(w, t, _, _)| *w == r.workload && *t == r.threshold)
         {
-            r.wall_vs_global_malloc = Some(r.median("wall_ms") / wall);
-            r.rss_vs_global_malloc = Some(r.median("peak_rss_bytes") / rss);
+            r.wall_vs_global_malloc = Some(r.median(&WALL_MS) / wall);
+            r.rss_vs_global_malloc = Some(r.median(&PEAK_RSS_BYTES) / rss);
         }
     }
 }
@@ -283,17 +229,17 @@ pub fn render_tables(rows: &[Row]) -> String {
             "RSS vs heap",
         ]);
         for r in &here {
-            let wall = r.figures["wall_ms"];
+            let wall = r.figures[WALL_MS.name];
             t.add_row(vec![
                 r.backend.clone(),
                 format!("{:.1} ({:.1}–{:.1})", wall.median, wall.min, wall.max),
                 ratio(r.wall_vs_global_malloc),
-                count(r.median("allocs_per_sec")),
-                format!("{:.1}", r.median("ns_per_alloc")),
-                format!("{:.0}", r.median("user_ms")),
-                format!("{:.0}", r.median("sys_ms")),
-                count(r.median("minor_faults")),
-                bytes(r.median("peak_rss_bytes")),
+                count(r.median(&ALLOCS_PER_SEC)),
+                format!("{:.1}", r.median(&NS_PER_ALLOC)),
+                format!("{:.0}", r.median(&USER_MS)),
+                format!("{:.0}", r.median(&SYS_MS)),
+                count(r.median(&MINOR_FAULTS)),
+                bytes(r.median(&PEAK_RSS_BYTES)),
                 ratio(r.rss_vs_global_malloc),
             ]);
         }
@@ -314,21 +260,21 @@ pub fn render_tables(rows: &[Row]) -> String {
         for r in &here {
             t.add_row(vec![
                 r.backend.clone(),
-                count(r.median("allocs")),
-                bytes(r.median("peak_used_bytes")),
-                bytes(r.median("peak_reserved_bytes")),
+                count(r.median(&ALLOCS)),
+                bytes(r.median(&PEAK_USED_BYTES)),
+                bytes(r.median(&PEAK_RESERVED_BYTES)),
                 format!(
                     "{}/{}/{}",
-                    count(r.median("resets_exit")),
-                    count(r.median("resets_threshold")),
-                    count(r.median("resets_explicit"))
+                    count(r.median(&RESETS_EXIT)),
+                    count(r.median(&RESETS_THRESHOLD)),
+                    count(r.median(&RESETS_EXPLICIT))
                 ),
-                count(r.median("rotations")),
-                count(r.median("migrations")),
-                bytes(r.median("stranded_bytes")),
-                count(r.median("copies")),
-                bytes(r.median("copied_bytes")),
-                count(r.median("hazards")),
+                count(r.median(&ROTATIONS)),
+                count(r.median(&MIGRATIONS)),
+                bytes(r.median(&STRANDED_BYTES)),
+                count(r.median(&COPIES)),
+                bytes(r.median(&COPIED_BYTES)),
+                count(r.median(&HAZARDS)),
             ]);
         }
         let _ = writeln!(out, "{t}");

@@ -8,10 +8,10 @@
 //! value was checked, and no hazard was detected or read refused.
 
 use crate::cli::StressArgs;
+use crate::workload::{self, Kind, Workload};
 use std::process::ExitCode;
 use std::time::Instant;
 use strand_alloc::backends::{self, BackendVisitor};
-use strand_alloc::workload::{self, Kind, Workload};
 use strand_alloc::{Config, Figures, SchedulerConfig, ValueAllocator};
 
 /// Runs the stress test for every selected backend; exit code 0 only if every check held.

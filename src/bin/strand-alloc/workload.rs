@@ -11,25 +11,17 @@
 //! contents are checked when it is read back; a mismatch fails the run with
 //! [`WorkloadError::Corrupt`].
 //!
-//! ```
-//! use strand_alloc::workload::{self, Kind, Workload};
-//! use strand_alloc::{Config, DefaultBackend};
-//!
-//! let w = Workload::new(Kind::Requests).with_strands(8).with_allocs(16);
-//! let out = workload::run::<DefaultBackend>(&w, Config::default()).unwrap();
-//! assert_eq!(out.figures.strands_exited, 8);
-//! assert!(out.figures.allocs >= 8 * 16);
-//! ```
+//! This is the comparison's harness, part of the command and not of the library.
 
-use crate::{
-    channel, hop, Builder, Config, Figures, JoinHandle, PortableValue, PortableVariant, SpawnError,
-    Str, Strand, Value, ValueAllocator,
-};
 use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use strand_alloc::{
+    channel, hop, Builder, Config, Figures, JoinHandle, PortableValue, PortableVariant, SpawnError,
+    Str, Strand, Value, ValueAllocator,
+};
 
 /// The kinds of work the comparison runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -126,15 +118,6 @@ impl Sizes {
             Sizes::Small => "small",
             Sizes::Mixed => "mixed",
             Sizes::Large => "large",
-        }
-    }
-
-    /// The largest size this distribution draws.
-    pub fn max(self) -> usize {
-        match self {
-            Sizes::Small => 32,
-            Sizes::Mixed => 1024,
-            Sizes::Large => 4096,
         }
     }
 
@@ -448,7 +431,7 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
     /// replaced by an empty message with the same key, so the receiver's count holds.
     fn send(
         &mut self,
-        tx: &crate::ValueSender,
+        tx: &strand_alloc::ValueSender,
         v: &Value<'s, A>,
         key: u64,
     ) -> Result<(), WorkloadError> {
@@ -597,7 +580,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs `w` on backend `A` with allocation settings `config`, under the May scheduler
-/// (configured by [`crate::SchedulerConfig`], or May's defaults).
+/// (configured by [`strand_alloc::SchedulerConfig`], or May's defaults).
 pub fn run<A: ValueAllocator>(w: &Workload, config: Config) -> Result<Outcome, WorkloadError> {
     w.validate()?;
     let mut crew = Crew::<A>::new(w.kind, config);

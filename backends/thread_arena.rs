@@ -63,8 +63,9 @@ pub struct Gen {
 }
 
 // SAFETY: the `Bump` is only used for allocation and reset by the thread whose current
-// generation this is (reached through that thread's `with_thread`), and reset needs
-// `Arc::get_mut`, i.e. no other holder. Other threads only drop their `Arc` (the last one
+// generation this is (reached through that thread's `with_thread`), or, for a generation
+// made after its thread's state was destroyed (`detached_alloc`), by the one strand that
+// holds it, for one allocation; reset needs `Arc::get_mut`, i.e. no other holder. Other threads only drop their `Arc` (the last one
 // frees the chunks, with nobody left to use them) and read bytes of finished allocations,
 // which the owner never writes again. All other fields are atomics.
 unsafe impl Sync for Gen {}
@@ -502,7 +503,38 @@ fn slow_alloc(
         count(holds, idx, pinned);
         Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
     })
-    .unwrap_or_else(|| Err(AllocError::oom(ThreadArena::NAME, layout)))
+    .unwrap_or_else(|| detached_alloc(holds, layout, pinned))
+}
+
+/// Allocation after this thread's arena state was destroyed (a value made in a
+/// thread-local's destructor at thread exit): a generation of its own for this one
+/// allocation, owned by no thread and held by this strand alone, freed when the value is
+/// released. Rare, so it need not be cheap.
+#[cold]
+#[inline(never)]
+fn detached_alloc(
+    holds: &Holds,
+    layout: Layout,
+    pinned: bool,
+) -> Result<(NonNull<u8>, Ticket), AllocError> {
+    if !holds.has_room() {
+        return Err(AllocError::Exhausted {
+            backend: ThreadArena::NAME,
+            what: "holds of the strand",
+            limit: MAX_HOLDS,
+        });
+    }
+    let charge = charge(layout);
+    let gen = Arc::new(Gen::try_new(charge, charge)?);
+    let idx = holds.activate(&gen)?;
+    // Only this strand holds the generation, and the strand runs on one thread at a time.
+    let ptr = gen
+        .bump
+        .try_alloc_layout(layout)
+        .map_err(|_| AllocError::oom(ThreadArena::NAME, layout))?;
+    gen.used.store(charge, Relaxed);
+    count(holds, idx, pinned);
+    Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
 }
 
 /// Makes room for `charge` bytes in the current generation: reset it in place if nobody

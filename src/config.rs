@@ -47,8 +47,11 @@ pub const DEFAULT_POOL_CAPACITY: usize = 256;
 /// assert_eq!(cfg.threshold(), 64 * 1024);
 /// assert!(Config::default().with_threshold(0).is_err());
 /// ```
+///
+/// With the `serde` feature it (de)serialises; deserialising checks every setting as the
+/// setters do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Config {
     threshold: usize,
     strand_limit: Option<usize>,
@@ -191,6 +194,24 @@ impl Config {
         GLOBAL.store(self);
         GLOBAL.mark_installed();
         let _ = GLOBAL.init.set(Ok(()));
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Config {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            threshold: usize,
+            strand_limit: Option<usize>,
+            pool_capacity: usize,
+        }
+        let r = Raw::deserialize(d)?;
+        Config::default()
+            .with_threshold(r.threshold)
+            .and_then(|c| c.with_strand_limit(r.strand_limit))
+            .map(|c| c.with_pool_capacity(r.pool_capacity))
+            .map_err(serde::de::Error::custom)
     }
 }
 

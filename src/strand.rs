@@ -152,8 +152,12 @@ impl<A: ValueAllocator> Strand<A> {
         self.cx.slot.figures()
     }
 
-    /// Releases everything the strand allocated so far. Taking `&mut self` proves that
-    /// none of its values is still reachable.
+    /// Releases the strand's arena memory: everything it allocated so far on the arena
+    /// backends (taking `&mut self` proves that none of its values is still reachable).
+    /// On global-malloc every value was already freed when it dropped, so there is
+    /// nothing to do, and memory of values that were leaked (`mem::forget`,
+    /// `Box::leak`) stays allocated, as it would with any heap allocation. Either way no
+    /// value counts as used afterwards.
     pub fn reset(&mut self) {
         A::reset(&mut self.state, &self.cx);
         self.cx.clear_used();

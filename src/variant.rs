@@ -276,7 +276,13 @@ impl<A: ValueAllocator> fmt::Debug for Variant<'_, A> {
 /// Constructors of variants on a strand.
 impl<A: ValueAllocator> Strand<A> {
     /// Builds a variant from a tag and its fields, or says why it could not (the fields
-    /// are dropped then).
+    /// are dropped then). The field array is sized by the iterator's `len()`; fields it
+    /// yields short of that are simply absent.
+    ///
+    /// # Panics
+    ///
+    /// If the iterator yields more items than its `len()` promised (a broken
+    /// `ExactSizeIterator`); the variant built so far is dropped first.
     pub fn try_variant<'s, I>(&'s self, tag: u32, fields: I) -> Result<Variant<'s, A>, AllocError>
     where
         I: IntoIterator<Item = Value<'s, A>>,
@@ -289,7 +295,8 @@ impl<A: ValueAllocator> Strand<A> {
     ///
     /// # Panics
     ///
-    /// When the allocation is refused (see [`Strand::try_variant`]).
+    /// When the allocation is refused, or the iterator yields more than its `len()` (see
+    /// [`Strand::try_variant`]).
     pub fn variant<'s, I>(&'s self, tag: u32, fields: I) -> Variant<'s, A>
     where
         I: IntoIterator<Item = Value<'s, A>>,

@@ -244,6 +244,27 @@ fn bad_input_is_a_clear_error() {
     refused(&["--sizes", "huge"], &["small, mixed, large"]);
     refused(
         &["--strands", "1", "--workload", "handoff"],
-        &["handoff", "strand count must be at least 2"],
+        &["handoff", "strand count must be from 2"],
     );
+    refused(
+        &["--strands", "1099511627776", "--workload", "phases"],
+        &["phases", "strand count must be from 1 to 1000000"],
+    );
+    refused(
+        &["--allocs", "1099511627776", "--workload", "requests"],
+        &["requests", "allocation count must be from 1 to 100000000"],
+    );
+    refused(
+        &[
+            "--strands",
+            "100000",
+            "--allocs",
+            "100000",
+            "--workload",
+            "requests",
+        ],
+        &["all strands together"],
+    );
+    refused(&["--threshold", "64TiB"], &["threshold", "1 TiB"]);
+    refused(&["--workers", "100000"], &["worker count", "1024"]);
 }

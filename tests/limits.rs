@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use strand_alloc::scheduler::{MAX_STACK_SIZE, MAX_WORKERS};
+use strand_alloc::scheduler::{MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE};
 use strand_alloc::{
     config::MAX_THRESHOLD, Builder, Config, ConfigError, DefaultBackend, SchedulerConfig,
     SpawnError, Strand, ValueAllocator,
@@ -15,7 +15,14 @@ use strand_alloc::{
 #[test]
 fn stack_sizes_out_of_bounds_are_spawn_errors() {
     setup();
-    for bytes in [0, 4095, MAX_STACK_SIZE + 1, 1 << 40, usize::MAX] {
+    for bytes in [
+        0,
+        4096,
+        MIN_STACK_SIZE - 1,
+        MAX_STACK_SIZE + 1,
+        1 << 40,
+        usize::MAX,
+    ] {
         // SAFETY: the closure does nothing.
         let r = unsafe {
             Builder::<DefaultBackend>::new()
@@ -28,17 +35,63 @@ fn stack_sizes_out_of_bounds_are_spawn_errors() {
         assert!(matches!(e, SpawnError::Config(_)), "{e}");
         assert!(e.to_string().contains("stack size"), "{e}");
     }
-    // The bounds themselves are accepted, and a strand runs on them.
-    for bytes in [4096, MAX_STACK_SIZE] {
-        // SAFETY: the closure uses no thread-locals and nothing `!Send`.
-        let h = unsafe {
-            Builder::<DefaultBackend>::new()
-                .stack_size(bytes)
-                .spawn(|s| s.str("on the edge").len())
+    // The bounds themselves are accepted, and a strand runs on them, on every backend,
+    // even when its body panics (unwinding takes stack too).
+    fn on_the_edge<A: ValueAllocator>() {
+        for bytes in [MIN_STACK_SIZE, MAX_STACK_SIZE] {
+            // SAFETY: the closures use no thread-locals and nothing `!Send`.
+            let h = unsafe {
+                Builder::<A>::new()
+                    .stack_size(bytes)
+                    .spawn(|s| s.str("on the edge").len())
+            }
+            .unwrap();
+            assert_eq!(join(h), 11);
+            // SAFETY: as above.
+            let h = unsafe {
+                Builder::<A>::new()
+                    .stack_size(bytes)
+                    .spawn(|s| -> usize { panic!("{}", s.str("unwinding on the edge")) })
+            }
+            .unwrap();
+            let payload = h.join().expect_err("the body panicked");
+            assert_eq!(
+                payload.downcast_ref::<String>().map(String::as_str),
+                Some("unwinding on the edge")
+            );
         }
-        .unwrap();
-        assert_eq!(join(h), 11);
     }
+    for_each_backend!(on_the_edge);
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn deserialised_settings_are_checked_like_the_setters() {
+    use strand_alloc::SchedulerConfig as S;
+    for bad in [
+        r#"{"workers":0,"stack_size":32768,"pin":false}"#,
+        r#"{"workers":2,"stack_size":0,"pin":false}"#,
+        r#"{"workers":2,"stack_size":18446744073709551615,"pin":false}"#,
+    ] {
+        let e = serde_json::from_str::<S>(bad).unwrap_err().to_string();
+        assert!(
+            e.contains("worker count") || e.contains("stack size"),
+            "{e}"
+        );
+    }
+    let ok: S = serde_json::from_str(r#"{"workers":2,"stack_size":32768,"pin":true}"#).unwrap();
+    assert_eq!((ok.workers(), ok.stack_size(), ok.pin()), (2, 32768, true));
+    for bad in [
+        r#"{"threshold":0,"strand_limit":null,"pool_capacity":4}"#,
+        r#"{"threshold":18446744073709551615,"strand_limit":null,"pool_capacity":4}"#,
+        r#"{"threshold":4096,"strand_limit":0,"pool_capacity":4}"#,
+    ] {
+        let e = serde_json::from_str::<Config>(bad).unwrap_err().to_string();
+        assert!(e.contains("threshold") || e.contains("strand limit"), "{e}");
+    }
+    let ok: Config =
+        serde_json::from_str(r#"{"threshold":4096,"strand_limit":100,"pool_capacity":4}"#).unwrap();
+    assert_eq!((ok.threshold(), ok.strand_limit()), (4096, Some(100)));
 }
 
 #[test]

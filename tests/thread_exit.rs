@@ -13,6 +13,20 @@ thread_local! {
     static KEPT: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Allocates (and checks) a value in its destructor, which runs while the thread's
+/// locals, the backend's among them, are being destroyed.
+struct AllocatesWhenDropped<A: ValueAllocator>(&'static Strand<A>);
+
+impl<A: ValueAllocator> Drop for AllocatesWhenDropped<A> {
+    fn drop(&mut self) {
+        let v = self
+            .0
+            .try_str("made during thread exit")
+            .expect("allocation works");
+        assert_eq!(v.as_str(), "made during thread exit");
+    }
+}
+
 fn kept_until_thread_exit<A: ValueAllocator>() {
     let before = stats::<A>().totals;
     std::thread::spawn(|| {
@@ -31,15 +45,16 @@ fn kept_until_thread_exit<A: ValueAllocator>() {
             let mut k = k.borrow_mut();
             k.push(Box::new(owned));
             k.push(Box::new(value));
+            k.push(Box::new(AllocatesWhenDropped(leaked)));
         });
         drop(context);
     })
     .join()
     .expect("the thread exits cleanly");
     let after = stats::<A>().totals;
-    // Three allocations, counted whether or not their strand ended (the leaked one never
-    // does), and two strand contexts ended ...
-    assert_eq!(after.allocs - before.allocs, 3);
+    // Four allocations (one made during thread exit), counted whether or not their
+    // strand ended (the leaked one never does), and two strand contexts ended ...
+    assert_eq!(after.allocs - before.allocs, 4);
     assert_eq!(after.strands_exited - before.strands_exited, 2);
     // ... and the value dropped at thread exit was released: on the heap, nothing of the
     // two ended contexts or of the dropped value is still counted as used.

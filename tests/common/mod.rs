@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod shared;
+#[allow(unused_imports)]
 pub use shared::*;
 
 use std::sync::Once;

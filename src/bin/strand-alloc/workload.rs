@@ -171,8 +171,9 @@ pub enum WorkloadError {
         /// The valid names.
         valid: String,
     },
-    /// A parameter that cannot run (zero strands, zero allocations...).
-    #[error("workload {kind}: {what} must be at least {min}, not {got}")]
+    /// A parameter that cannot run (zero strands, zero allocations, more than the
+    /// bounds below).
+    #[error("workload {kind}: {what} must be from {min} to {max}, not {got}")]
     BadParameter {
         /// The workload.
         kind: Kind,
@@ -180,6 +181,8 @@ pub enum WorkloadError {
         what: &'static str,
         /// The smallest value that runs.
         min: usize,
+        /// The largest value accepted.
+        max: usize,
         /// The value given.
         got: usize,
     },
@@ -294,21 +297,44 @@ impl Workload {
             Kind::Handoff => 2,
             _ => 1,
         };
-        let bad = |what, min, got| WorkloadError::BadParameter {
+        let bad = |what, min, max, got| WorkloadError::BadParameter {
             kind: self.kind,
             what,
             min,
+            max,
             got,
         };
-        if self.strands < min_strands {
-            return Err(bad("the strand count", min_strands, self.strands));
+        if !(min_strands..=MAX_STRANDS).contains(&self.strands) {
+            return Err(bad(
+                "the strand count",
+                min_strands,
+                MAX_STRANDS,
+                self.strands,
+            ));
         }
-        if self.allocs < 1 {
-            return Err(bad("the allocation count", 1, self.allocs));
+        if !(1..=MAX_ALLOCS).contains(&self.allocs) {
+            return Err(bad("the allocation count", 1, MAX_ALLOCS, self.allocs));
+        }
+        let total = self.strands.saturating_mul(self.allocs);
+        if total > MAX_TOTAL_ALLOCS {
+            return Err(bad(
+                "the allocation count of all strands together",
+                1,
+                MAX_TOTAL_ALLOCS,
+                total,
+            ));
         }
         Ok(())
     }
 }
+
+/// The most strands a workload may have: each runs as a May strand, and tables sized by
+/// the strand count are made up front.
+pub const MAX_STRANDS: usize = 1_000_000;
+/// The most allocations per strand (a strand may keep a table of them).
+pub const MAX_ALLOCS: usize = 100_000_000;
+/// The most allocations of all strands together.
+pub const MAX_TOTAL_ALLOCS: usize = 1_000_000_000;
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]

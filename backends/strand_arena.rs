@@ -379,10 +379,10 @@ impl OwnArena {
 // SAFETY: (1) memory comes from the strand's own arena, which only that strand resets:
 // a generation when none of its allocations is live (counted per generation by ticket,
 // a slot number that is reused only once its generation is freed; pinned memory never
-// counts down), everything through `&mut` or at exit. No other
-// strand can reach it. (2) `Bump` is `Send` and the arena moves with the strand. (3) `dealloc`
-// only counts. (4) the thread-local accesses (`thread_index`, `Registry::with_slot`) are
-// out of line and run no user code.
+// counts down), everything through `&mut` or at exit. No other strand can reach it.
+// (2) `Bump` is `Send` and the arena moves with the strand. (3) `dealloc` only counts
+// down the generation's live values, by slot. (4) it reads no thread-local at all and
+// runs no user code.
 unsafe impl ValueAllocator for StrandArena {
     const NAME: &'static str = "strand-arena";
     const THREAD_BOUND: bool = false;

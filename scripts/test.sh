@@ -15,7 +15,15 @@ step "clippy (all features, all targets)"
 cargo clippy --all-targets --all-features -- -D warnings
 
 step "rustdoc without warnings (broken or ambiguous links, missing docs)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features all-backends,seed-arena
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features all-backends,seed-arena,serde
+
+step "the library alone pulls in none of the command's dependencies"
+deps=$(cargo tree -e normal --no-default-features --features thread-arena --prefix none)
+if grep -E '^(clap|comfy-table|indicatif|plotters|serde|serde_json) ' <<<"$deps"; then
+    echo "the library with default features depends on the above" >&2
+    exit 1
+fi
+echo "none of clap, comfy-table, indicatif, plotters, serde, serde_json"
 
 for features in thread-arena global-malloc strand-arena; do
     step "tests with --features $features"

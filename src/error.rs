@@ -1,5 +1,5 @@
 //! Errors returned by the library: allocation, configuration, spawning, and a refused
-//! access (a hazard). Channel errors are in [`crate::channel`].
+//! access (a hazard). Channel errors are in [`mod@crate::channel`].
 //!
 //! Every error names what was asked for and why it was refused, so a caller can report it
 //! without digging into the library's internals.

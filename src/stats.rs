@@ -14,7 +14,7 @@
 //! memory it reserves for no strand in particular, such as a thread's arena
 //! ([`Registry::reserve_shared`]).
 //!
-//! Each counted event is defined once, in the [`counters!`] list below, which gives its
+//! Each counted event is defined once, in the `counters!` list below, which gives its
 //! name, its documentation, its field in [`Figures`] and its place in [`Figures::named`].
 
 use std::fmt;

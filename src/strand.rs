@@ -1,9 +1,10 @@
-//! Strands: May coroutines that carry an allocation context.
+//! The strand core: a strand's allocation context, its raw allocation and release, and
+//! the validation of its values' stamps. Everything above (values, channels, spawning)
+//! builds on this module; it depends on none of them.
 //!
-//! [`spawn`] (or a [`Builder`]) starts a May coroutine that creates a [`Strand`] for its
-//! backend, passes it to the closure, and ends it when the closure returns, panics or is
-//! cancelled. The strand's end is a drop guard inside the coroutine, not a scheduler hook
-//! (May has none), so it runs on whatever OS thread the strand finishes on.
+//! A [`Strand`] is made by [`fn@crate::spawn`] inside the strand's coroutine, or by
+//! [`Strand::local`] for the calling thread, and ends when it is dropped: the backend's
+//! exit runs then, on whatever OS thread that is.
 //!
 //! Every value a strand allocates borrows the strand (`Str<'s, A>` lives at most as long
 //! as `&'s Strand<A>`), and the closure must return a `Send + 'static` result, so no value
@@ -30,7 +31,7 @@ static NEXT_STRAND: AtomicU64 = AtomicU64::new(1);
 ///
 /// [`Strand::local`] makes one for the calling OS thread, or for a May coroutine that was
 /// not spawned by this crate (its spawner took on May's contract, see
-/// [`Builder::spawn`]): the home of values created outside any spawned strand.
+/// [`crate::Builder::spawn`]): the home of values created outside any spawned strand.
 ///
 /// ```
 /// use strand_alloc::{Strand, DefaultBackend};

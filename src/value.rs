@@ -2,7 +2,7 @@
 //!
 //! A value borrows the [`Strand`] that allocated it, so the compiler keeps it from
 //! outliving the strand, and it is neither `Send` nor `Sync`. Its bytes live either in the
-//! strand's backend or, for strings adopted from a [`PortableValue`], on the global heap;
+//! strand's backend or, for strings adopted from a [`crate::PortableValue`], on the global heap;
 //! either way dropping the value releases them exactly once.
 
 use crate::allocator::{Ticket, ValueAllocator};

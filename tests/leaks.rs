@@ -56,8 +56,9 @@ fn workload<A: ValueAllocator>(s: &Strand<A>, n: usize) {
 
 fn plain_threads<A: ValueAllocator>() {
     let run = || {
-        // All three threads hold a statistics slot at once in every run, so the first run
-        // creates as many slots as any later run needs (slots are kept for reuse).
+        // All three threads' strands hold a statistics slot at once in every run, so the
+        // first run creates as many slots as any later run needs (slots are kept for
+        // reuse).
         let together = std::sync::Arc::new(std::sync::Barrier::new(3));
         let threads: Vec<_> = (0..3)
             .map(|t| {
@@ -77,23 +78,9 @@ fn plain_threads<A: ValueAllocator>() {
         A::release_idle();
     };
     // Warm-up: statistics slots are created once and then reused; two runs reach the
-    // most any run needs (the test thread keeps one after the first).
+    // most any run needs.
     run();
     run();
-    // Every strand's figures live in a slot of the registry, kept for reuse: as many
-    // slots as strands were ever alive at once. Make more exist than any run has alive
-    // at once, so a run whose strands happen to overlap more than the warm-up runs' did
-    // is not counted as a leak.
-    let go = std::sync::Arc::new(may::sync::SyncFlag::new());
-    let waiting: Vec<_> = (0..80)
-        .map(|_| {
-            let go = go.clone();
-            // SAFETY: the closure uses no thread-locals and nothing `!Send`.
-            unsafe { Builder::<A>::new().spawn(move |_| go.wait()) }.unwrap()
-        })
-        .collect();
-    go.fire();
-    waiting.into_iter().for_each(join);
     let before = OUTSTANDING.load(SeqCst);
     run();
     let after = OUTSTANDING.load(SeqCst);

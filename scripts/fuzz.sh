@@ -24,6 +24,7 @@ fi
 cd fuzz
 cargo +nightly fuzz build
 for t in "${targets[@]}"; do
+    mkdir -p "corpus/$t"
     scratch=$(mktemp -d)
     printf '\n==> fuzz %s for %ss\n' "$t" "$seconds"
     status=0

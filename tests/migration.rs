@@ -64,7 +64,11 @@ fn forced_migration<A: ValueAllocator>() {
         A::NAME,
         threads.len()
     );
-    assert!(total >= 1000, "only {total} migrations observed");
+    // A hop lands on either worker, so about half of them move; how many do depends on
+    // the machine's load. The exact count is checked per strand above; here it is enough
+    // that moves happened, many times over.
+    let hops = (STRANDS * ROUNDS) as u64;
+    assert!(total >= hops / 10, "only {total} migrations in {hops} hops");
     assert!(threads.len() >= 2, "strands ran on {threads:?}");
 }
 

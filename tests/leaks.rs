@@ -158,11 +158,11 @@ fn may_strands<A: ValueAllocator>() {
         "{}: arena bytes left",
         A::NAME
     );
-    // May's own bookkeeping (timers, queues) moves the heap by a few hundred bytes from
-    // run to run, without growing. Leaking one small allocation per strand per run would
-    // add at least 64 * RUNS * 10 bytes.
+    // May's own bookkeeping (timers, queues, its coroutine pool) moves the heap by up to
+    // about 2 KiB from run to run, without growing (2,088 bytes seen once). Leaking one
+    // small allocation per strand per run would add at least 64 * RUNS * 10 = 3,840.
     assert!(
-        after - before < 2048,
+        after - before < 3072,
         "{}: {} bytes more outstanding after {RUNS} runs",
         A::NAME,
         after - before

@@ -136,9 +136,17 @@ unsafe impl ValueAllocator for SeedArena {
                 st.reset();
                 cx.count_reset(ResetCause::Threshold);
             }
-            Ok((ptr, Ticket::NONE.with_stamp(stamp)))
+            // The ticket names the thread whose arena the value sits in.
+            Ok((
+                ptr,
+                Ticket::new(crate::thread::thread_index()).with_stamp(stamp),
+            ))
         })
         .unwrap_or_else(|| Err(AllocError::oom(SeedArena::NAME, layout)))
+    }
+
+    fn home(_: &(), t: Ticket) -> Option<u32> {
+        (t != Ticket::PINNED).then_some(t.id())
     }
 
     unsafe fn dealloc(_: &(), _: &StrandCx, _: NonNull<u8>, _: Layout, _: Ticket) {

@@ -264,6 +264,7 @@ impl OwnArena {
                 self.aside_used.set(self.aside_used.get() + used);
                 self.aside_reserved
                     .set(self.aside_reserved.get() + reserved);
+                cx.retire(reserved as i64);
                 let retired = Retired {
                     bump: old,
                     _tag: old_tag,
@@ -337,6 +338,7 @@ impl OwnArena {
         self.aside_reserved
             .set(self.aside_reserved.get() - reserved);
         cx.reserve(-(reserved as i64));
+        cx.retire(-(reserved as i64));
         // Every allocation of the generation has been released: nothing points into it.
         bump.reset();
         self.keep_spare(bump, cx.config.threshold(), cx);
@@ -350,6 +352,14 @@ impl OwnArena {
     /// No allocation from the arena may still be in use.
     unsafe fn reset_all(&self, cx: &StrandCx) {
         let threshold = cx.config.threshold();
+        let retired: usize = self
+            .slots
+            .borrow()
+            .iter()
+            .flatten()
+            .map(|g| g.reserved)
+            .sum();
+        cx.retire(-(retired as i64));
         self.slots.borrow_mut().clear();
         self.free.borrow_mut().clear();
         self.slot.set(0);

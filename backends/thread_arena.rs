@@ -60,6 +60,8 @@ pub struct Gen {
     retired: AtomicBool,
     /// Identity and reset count, validated by every access under `checked`.
     tag: ArenaTag,
+    /// The thread that made it, in whose arena its values sit.
+    thread: u32,
 }
 
 // SAFETY: the `Bump` is only used for allocation and reset by the thread whose current
@@ -80,6 +82,7 @@ impl Gen {
             reserved: AtomicUsize::new(0),
             retired: AtomicBool::new(false),
             tag: ArenaTag::UNSET,
+            thread: crate::thread::thread_index(),
         }
     }
 
@@ -114,6 +117,7 @@ impl Gen {
             reserved: AtomicUsize::new(reserved),
             retired: AtomicBool::new(false),
             tag,
+            thread: crate::thread::thread_index(),
         })
     }
 
@@ -605,6 +609,17 @@ unsafe impl ValueAllocator for ThreadArena {
             Some(done) => Ok(done),
             None => slow_alloc(holds, cx, layout, pinned),
         }
+    }
+
+    #[inline]
+    fn home(holds: &Holds, t: Ticket) -> Option<u32> {
+        if t == Ticket::PINNED {
+            return None;
+        }
+        // SAFETY: no other reference into the list is alive; a ticket of a live
+        // allocation names a live hold.
+        let hold = unsafe { &holds.list()[t.id() as usize] };
+        hold.gen.as_ref().map(|g| g.thread)
     }
 
     #[inline]

@@ -6,7 +6,8 @@ use crate::config::Config;
 use crate::error::AllocError;
 use crate::stats::{Counter, Registry, StrandSlot};
 use std::alloc::Layout;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ptr::NonNull;
 
 /// Tells a backend which of its holds an allocation belongs to, so that releasing the
@@ -82,7 +83,9 @@ pub unsafe trait ValueAllocator: Sized + 'static {
     const NAME: &'static str;
 
     /// Whether the bytes a strand allocates stay with an OS thread when the strand moves
-    /// (then moving leaves them *stranded* on the old thread).
+    /// (then moving leaves them *stranded* on the old thread). A thread-bound backend
+    /// allocates in the arena of the calling thread and tells where an allocation sits
+    /// with [`ValueAllocator::home`].
     const THREAD_BOUND: bool;
 
     /// Whether the backend keeps promise 1 of the contract. Only the seed policy
@@ -128,6 +131,16 @@ pub unsafe trait ValueAllocator: Sized + 'static {
         ticket: Ticket,
     );
 
+    /// For a thread-bound backend: the OS thread (a [`crate::thread::thread_index`]) in whose
+    /// arena the live allocation with this ticket sits, or `None` when it sits in no
+    /// thread's arena (then it is never counted as stranded). Called just before the
+    /// allocation's release; the default says `None`. It must name the thread that made
+    /// the allocation, since the library counts a new allocation as sitting there.
+    fn home(state: &Self::StrandState, ticket: Ticket) -> Option<u32> {
+        let _ = (state, ticket);
+        None
+    }
+
     /// Releases everything the strand allocated. The `&mut` proves that no value of the
     /// strand is reachable any more.
     fn reset(state: &mut Self::StrandState, cx: &StrandCx);
@@ -153,9 +166,14 @@ pub struct StrandCx {
     /// The strand's figures, in its backend's registry.
     pub(crate) slot: &'static StrandSlot,
     pub(crate) first_thread: u32,
+    /// The OS thread of the strand's latest allocation or release: where it runs.
     pub(crate) last_thread: Cell<u32>,
-    /// Bytes allocated since the strand last moved to another thread.
-    pub(crate) bytes_here: Cell<u64>,
+    /// Where the strand's live values sit, for a thread-bound backend: bytes in the
+    /// arena of `last_thread`, and bytes in the arenas of other threads (stranded), by
+    /// thread. Only moves and releases of stranded values touch the map.
+    here_bytes: Cell<u64>,
+    away: RefCell<HashMap<u32, u64>>,
+    stranded: Cell<u64>,
 }
 
 impl StrandCx {
@@ -173,7 +191,9 @@ impl StrandCx {
             slot,
             first_thread: t,
             last_thread: Cell::new(t),
-            bytes_here: Cell::new(0),
+            here_bytes: Cell::new(0),
+            away: RefCell::new(HashMap::new()),
+            stranded: Cell::new(0),
         }
     }
 
@@ -188,40 +208,87 @@ impl StrandCx {
     }
 
     /// Counts an allocation of `size` bytes made on the calling thread: a migration when
-    /// that is not the thread of the strand's previous allocation (and, for a
-    /// thread-bound backend, the bytes it left behind there).
+    /// that is not the thread of the strand's previous allocation or release.
+    /// `pinned` allocations (through the `allocator-api2` handle) carry no ticket, so
+    /// where they sit cannot be told at release: they are never counted as stranded.
     #[inline]
-    pub(crate) fn allocated<A: ValueAllocator>(&self, size: usize) {
+    pub(crate) fn allocated<A: ValueAllocator>(&self, size: usize, pinned: bool) {
         let thread = crate::thread::thread_index();
         if thread != self.last_thread.get() {
             self.moved::<A>(thread);
         }
         self.slot.add(Counter::Allocs, 1);
         self.slot.add(Counter::BytesAllocated, size as u64);
-        self.bytes_here.set(self.bytes_here.get() + size as u64);
         self.slot.use_bytes(size as i64);
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn moved<A: ValueAllocator>(&self, thread: u32) {
-        self.last_thread.set(thread);
-        self.slot.add(Counter::Migrations, 1);
-        if A::THREAD_BOUND {
-            self.slot.add(Counter::StrandedBytes, self.bytes_here.get());
+        if A::THREAD_BOUND && !pinned {
+            self.here_bytes.set(self.here_bytes.get() + size as u64);
         }
-        self.bytes_here.set(0);
     }
 
-    /// Counts the release of `size` bytes of a value.
+    /// Counts the release of `size` bytes of a value that sat in the arena of thread
+    /// `home` (see [`ValueAllocator::home`]).
     #[inline]
-    pub(crate) fn released(&self, size: usize) {
+    pub(crate) fn released<A: ValueAllocator>(&self, size: usize, home: Option<u32>) {
+        let thread = crate::thread::thread_index();
+        if thread != self.last_thread.get() {
+            self.moved::<A>(thread);
+        }
+        if A::THREAD_BOUND {
+            match home {
+                Some(h) if h == self.last_thread.get() => {
+                    self.here_bytes
+                        .set(self.here_bytes.get().saturating_sub(size as u64));
+                }
+                Some(h) => self.unstrand(h, size as u64),
+                None => {}
+            }
+        }
+        // Stranded bytes went down first: they never exceed the used ones.
         self.slot.use_bytes(-(size as i64));
     }
 
+    /// The strand now runs on `thread`: a migration, and for a thread-bound backend its
+    /// values on the thread it left become stranded, and those on `thread` stop being.
+    #[cold]
+    #[inline(never)]
+    fn moved<A: ValueAllocator>(&self, thread: u32) {
+        let left = self.last_thread.replace(thread);
+        self.slot.add(Counter::Migrations, 1);
+        if A::THREAD_BOUND {
+            let mut away = self.away.borrow_mut();
+            let here = self.here_bytes.get();
+            if here > 0 {
+                *away.entry(left).or_insert(0) += here;
+            }
+            let back = away.remove(&thread).unwrap_or(0);
+            self.here_bytes.set(back);
+            self.stranded.set(self.stranded.get() + here - back);
+            self.slot.set_stranded(self.stranded.get() as i64);
+        }
+    }
+
+    /// A stranded value of `size` bytes on thread `home` was released.
+    #[cold]
+    #[inline(never)]
+    fn unstrand(&self, home: u32, size: u64) {
+        let mut away = self.away.borrow_mut();
+        if let Some(b) = away.get_mut(&home) {
+            *b = b.saturating_sub(size);
+            if *b == 0 {
+                away.remove(&home);
+            }
+        }
+        self.stranded.set(self.stranded.get().saturating_sub(size));
+        self.slot.set_stranded(self.stranded.get() as i64);
+    }
+
     /// No value of the strand is live any more (after a reset, at exit): values that were
-    /// never dropped (forgotten) stop counting as used.
+    /// never dropped (forgotten) stop counting as used, or as stranded.
     pub(crate) fn clear_used(&self) {
+        self.here_bytes.set(0);
+        self.away.borrow_mut().clear();
+        self.stranded.set(0);
+        self.slot.set_stranded(0);
         self.slot.use_bytes(-self.slot.used());
     }
 
@@ -242,6 +309,14 @@ impl StrandCx {
     /// Bytes of live values the strand holds now.
     pub fn used(&self) -> usize {
         self.slot.used().max(0) as usize
+    }
+
+    /// Reports arena memory of this strand that rotated out while live values still held
+    /// it (positive), or that was freed or reused (negative): see
+    /// [`crate::Figures::retired`]. Include it in [`StrandCx::reserve`] too.
+    #[inline]
+    pub fn retire(&self, delta: i64) {
+        self.slot.retire(delta);
     }
 
     /// Reports a reset the strand caused, by cause.

@@ -55,6 +55,16 @@ macro_rules! counters {
             pub peak_used: i64,
             /// Highest `reserved` seen (summed the same way).
             pub peak_reserved: i64,
+            /// Bytes of live values *stranded* now: sitting in the arena of an OS thread
+            /// other than the one the strand last allocated or released on (only
+            /// thread-bound backends strand anything). Always at most `used`.
+            pub stranded: i64,
+            /// Highest `stranded` seen (summed like `peak_used`).
+            pub peak_stranded: i64,
+            /// Bytes of arena generations set aside because live values still held them
+            /// when their owner moved on to a fresh one (a rotation): memory those values
+            /// keep from being reset. Part of `reserved`.
+            pub retired: i64,
         }
 
         impl Figures {
@@ -78,6 +88,9 @@ macro_rules! counters {
                 self.reserved += o.reserved;
                 self.peak_used += o.peak_used;
                 self.peak_reserved += o.peak_reserved;
+                self.stranded += o.stranded;
+                self.peak_stranded += o.peak_stranded;
+                self.retired += o.retired;
             }
         }
     };
@@ -96,10 +109,9 @@ counters! {
     ResetsExplicit => resets_explicit,
     /// Times an arena generation with live values was set aside for a fresh one.
     Rotations => rotations,
-    /// Allocations made on a different OS thread than the strand's previous allocation.
+    /// Times a strand allocated or released a value on a different OS thread than at its
+    /// previous allocation or release.
     Migrations => migrations,
-    /// Bytes a strand left in a thread's arena when it moved to another thread.
-    StrandedBytes => stranded_bytes,
     /// Deep copies made to move a value across a strand boundary (send, join, export).
     Copies => copies,
     /// Bytes copied by those copies.
@@ -129,6 +141,9 @@ pub struct StrandSlot {
     reserved: AtomicI64,
     peak_used: AtomicI64,
     peak_reserved: AtomicI64,
+    stranded: AtomicI64,
+    peak_stranded: AtomicI64,
+    retired: AtomicI64,
 }
 
 // SAFETY: `next` is written once before the slot is published (a release
@@ -147,6 +162,9 @@ impl StrandSlot {
             reserved: AtomicI64::new(0),
             peak_used: AtomicI64::new(0),
             peak_reserved: AtomicI64::new(0),
+            stranded: AtomicI64::new(0),
+            peak_stranded: AtomicI64::new(0),
+            retired: AtomicI64::new(0),
         }
     }
 
@@ -177,6 +195,23 @@ impl StrandSlot {
         }
     }
 
+    /// Sets the `stranded` gauge and moves its peak. The strand lowers it before it
+    /// lowers `used` (and raises `used` before it), so it never exceeds `used`.
+    #[inline]
+    pub(crate) fn set_stranded(&self, bytes: i64) {
+        self.stranded.store(bytes, Relaxed);
+        if bytes > self.peak_stranded.load(Relaxed) {
+            self.peak_stranded.store(bytes, Relaxed);
+        }
+    }
+
+    /// Moves the `retired` gauge.
+    #[inline]
+    pub(crate) fn retire(&self, delta: i64) {
+        self.retired
+            .store(self.retired.load(Relaxed) + delta, Relaxed);
+    }
+
     /// Bytes of live values now.
     #[inline]
     pub(crate) fn used(&self) -> i64 {
@@ -186,11 +221,17 @@ impl StrandSlot {
     /// The figures in the slot now.
     pub(crate) fn figures(&self) -> Figures {
         let c = std::array::from_fn(|i| self.counts[i].load(Relaxed));
+        let used = self.used.load(Relaxed);
         Figures {
-            used: self.used.load(Relaxed),
+            used,
             reserved: self.reserved.load(Relaxed),
             peak_used: self.peak_used.load(Relaxed),
             peak_reserved: self.peak_reserved.load(Relaxed),
+            // A reader on another thread may see the two gauges from different moments;
+            // stranded bytes are part of the used ones by definition.
+            stranded: self.stranded.load(Relaxed).min(used),
+            peak_stranded: self.peak_stranded.load(Relaxed),
+            retired: self.retired.load(Relaxed),
             ..Figures::from_counts(&c)
         }
     }
@@ -205,6 +246,9 @@ impl StrandSlot {
             &self.reserved,
             &self.peak_used,
             &self.peak_reserved,
+            &self.stranded,
+            &self.peak_stranded,
+            &self.retired,
         ] {
             g.store(0, Relaxed);
         }
@@ -223,6 +267,7 @@ pub struct Registry {
     exited: [AtomicU64; COUNTERS],
     exited_peak_used: AtomicI64,
     exited_peak_reserved: AtomicI64,
+    exited_peak_stranded: AtomicI64,
     live: AtomicI64,
     /// Memory reserved for no strand in particular (a thread's arena generations, memory
     /// a strand left allocated when it ended), and its peak.
@@ -243,6 +288,7 @@ impl Registry {
             exited: [const { AtomicU64::new(0) }; COUNTERS],
             exited_peak_used: AtomicI64::new(0),
             exited_peak_reserved: AtomicI64::new(0),
+            exited_peak_stranded: AtomicI64::new(0),
             live: AtomicI64::new(0),
             shared_reserved: AtomicI64::new(0),
             shared_peak_reserved: AtomicI64::new(0),
@@ -288,6 +334,8 @@ impl Registry {
         self.exited_peak_used.fetch_add(f.peak_used, Relaxed);
         self.exited_peak_reserved
             .fetch_add(f.peak_reserved, Relaxed);
+        self.exited_peak_stranded
+            .fetch_add(f.peak_stranded, Relaxed);
         if f.reserved != 0 {
             self.reserve_shared(f.reserved);
         }
@@ -302,7 +350,8 @@ impl Registry {
         self.shared_peak_reserved.fetch_max(r, Relaxed);
     }
 
-    /// Moves the part of the shared reserved bytes held by retired generations.
+    /// Moves the part of the shared reserved bytes held by retired generations (counted
+    /// in [`Figures::retired`] too).
     pub fn reserve_retired(&self, delta: i64) {
         self.retired_reserved.fetch_add(delta, Relaxed);
     }
@@ -322,6 +371,7 @@ impl Registry {
         let mut totals = Figures {
             peak_used: self.exited_peak_used.load(Relaxed),
             peak_reserved: self.exited_peak_reserved.load(Relaxed),
+            peak_stranded: self.exited_peak_stranded.load(Relaxed),
             ..Figures::from_counts(&c)
         };
         totals.accumulate(&live);
@@ -332,6 +382,7 @@ impl Registry {
         };
         totals.reserved += shared.reserved;
         totals.peak_reserved += shared.peak_reserved;
+        totals.retired += shared.retired_reserved;
         StatsSnapshot {
             backend: self.backend.to_string(),
             live_strands: self.live.load(Relaxed),
@@ -395,13 +446,14 @@ impl fmt::Display for StatsSnapshot {
         let t = &self.totals;
         writeln!(
             f,
-            "backend {}: {} live strands; {} B used, {} B reserved ({} B by no strand, {} B in retired generations)",
+            "backend {}: {} live strands; {} B used ({} B stranded), {} B reserved ({} B by no strand, {} B in retired generations)",
             self.backend,
             self.live_strands,
             t.used,
+            t.stranded,
             t.reserved,
             self.shared.reserved,
-            self.shared.retired_reserved
+            t.retired
         )?;
         for (name, n) in t.named() {
             writeln!(f, "  {name:<17} {n}")?;

@@ -188,7 +188,7 @@ impl<A: ValueAllocator> Strand<A> {
             }
         }
         let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
-        self.cx.allocated::<A>(layout.size());
+        self.cx.allocated::<A>(layout.size(), pinned);
         Ok(done)
     }
 
@@ -210,9 +210,14 @@ impl<A: ValueAllocator> Strand<A> {
     #[inline]
     pub(crate) unsafe fn dealloc_raw(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
         if layout.size() != 0 {
+            let home = if A::THREAD_BOUND {
+                A::home(&self.state, ticket)
+            } else {
+                None
+            };
             // SAFETY: forwarded from this function's contract.
             unsafe { A::dealloc(&self.state, &self.cx, ptr, layout, ticket) };
-            self.cx.released(layout.size());
+            self.cx.released::<A>(layout.size(), home);
         }
     }
 }

@@ -205,7 +205,7 @@ fn exact_figures<A: ValueAllocator>() {
     let f = s.stats();
     assert_eq!((f.copies, f.copied_bytes), (1, 3));
     assert_eq!(f.migrations, 0);
-    assert_eq!(f.stranded_bytes, 0);
+    assert_eq!((f.stranded, f.peak_stranded), (0, 0));
     assert_eq!(a.as_str(), "alpha");
     assert_eq!(&*b, b"bytes!");
     assert_eq!(empty.as_str(), "");

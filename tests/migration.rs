@@ -1,5 +1,6 @@
 //! Strands forced to move between OS threads keep every value intact, and the migration
-//! figures count exactly the moves the strands made between allocations.
+//! figures count exactly the moves the strands made between allocations, and on a
+//! thread-bound backend exactly the live bytes they left on threads they had moved from.
 #![cfg(not(miri))]
 
 mod common;
@@ -22,6 +23,17 @@ fn forced_migration<A: ValueAllocator>() {
                         let mut threads = std::collections::BTreeSet::new();
                         let mut moves = 0u64;
                         let mut last = None;
+                        // Bytes kept, by the thread they were allocated on, and the most
+                        // of them ever away from the thread the strand was on: what a
+                        // thread-bound backend must report as its peak stranded bytes.
+                        let mut by_thread = std::collections::BTreeMap::<u32, u64>::new();
+                        let mut total = 0u64;
+                        let mut peak_away = 0u64;
+                        let mut away_from =
+                            |here: u32, by: &std::collections::BTreeMap<u32, u64>, total: u64| {
+                                peak_away =
+                                    peak_away.max(total - by.get(&here).copied().unwrap_or(0));
+                            };
                         for i in 0..ROUNDS {
                             let here = thread_index();
                             threads.insert(here);
@@ -29,14 +41,27 @@ fn forced_migration<A: ValueAllocator>() {
                                 moves += 1;
                             }
                             last = Some(here);
-                            kept.push(strand.str(&text(s, i, 8 + (i * 13) % 200)));
+                            let len = 8 + (i * 13) % 200;
+                            kept.push(strand.str(&text(s, i, len)));
+                            *by_thread.entry(here).or_insert(0) += len as u64;
+                            total += len as u64;
+                            away_from(here, &by_thread, total);
                             hop();
                             // every value so far, read back after the move
                             for (j, v) in kept.iter().enumerate() {
                                 assert_eq!(v.as_str(), text(s, j, 8 + (j * 13) % 200));
                             }
                         }
-                        (moves, threads)
+                        // The values are released where the strand ends up: one more
+                        // move when that is not where it last allocated.
+                        let end = thread_index();
+                        if last != Some(end) {
+                            moves += 1;
+                        }
+                        away_from(end, &by_thread, total);
+                        drop(kept);
+                        assert_eq!(strand.stats().stranded, 0, "nothing stranded once released");
+                        (moves, threads, peak_away)
                     })
             }
             .unwrap()
@@ -45,16 +70,22 @@ fn forced_migration<A: ValueAllocator>() {
     let mut total = 0;
     let mut threads = std::collections::BTreeSet::new();
     for h in handles {
-        let ((moves, t), report) = join_report(h);
+        let ((moves, t, peak_away), report) = join_report(h);
         assert_eq!(
             report.figures.migrations, moves,
             "migrations counted exactly"
         );
         assert_eq!(report.figures.allocs, ROUNDS as u64);
-        if !A::THREAD_BOUND {
-            assert_eq!(report.figures.stranded_bytes, 0);
-        } else if moves > 0 {
-            assert!(report.figures.stranded_bytes > 0);
+        if A::THREAD_BOUND {
+            assert_eq!(
+                report.figures.peak_stranded, peak_away as i64,
+                "stranded bytes are exactly the live bytes left on other threads"
+            );
+            if moves > 0 {
+                assert!(peak_away > 0);
+            }
+        } else {
+            assert_eq!(report.figures.peak_stranded, 0);
         }
         total += moves;
         threads.extend(t);

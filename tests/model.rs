@@ -460,7 +460,7 @@ fn run_case<A: ValueAllocator>(programs: &[Program]) -> Result<(), TestCaseError
             prop_assert_eq!(f.resets() + f.rotations, 0);
         }
         if A::NAME == "strand-arena" {
-            prop_assert_eq!(f.stranded_bytes, 0);
+            prop_assert_eq!(f.peak_stranded, 0);
         }
     }
     Ok(())

@@ -23,10 +23,24 @@ const WORKLOADS: [&str; 6] = [
 ];
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strand-alloc"))
-        .args(args)
-        .output()
-        .expect("the comparison binary starts")
+    run_in(args, None)
+}
+
+/// Runs the comparison, in `dir` when given (so that files it writes by default land
+/// there).
+fn run_in(args: &[&str], dir: Option<&std::path::Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strand-alloc"));
+    cmd.args(args);
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    cmd.output().expect("the comparison binary starts")
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("strand-alloc-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn figure(run: &Json, path: &[&str]) -> u64 {
@@ -38,17 +52,64 @@ fn figure(run: &Json, path: &[&str]) -> u64 {
         .unwrap_or_else(|| panic!("{path:?} is not a count in {run}"))
 }
 
+/// Checks every verdict against the ranges and p-values it reports.
+fn check_verdicts(doc: &Json) {
+    let verdicts = doc["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), WORKLOADS.len(), "one verdict per workload");
+    let mut told_apart = 0;
+    for v in verdicts {
+        let reps = v["repetitions"].as_u64().unwrap();
+        for pick in ["fastest", "smallest_rss"] {
+            let p = &v[pick];
+            assert!(!p["reason"].as_str().unwrap().is_empty(), "{v}");
+            let st = p["standings"].as_array().unwrap();
+            assert_eq!(
+                st.len(),
+                SAFE.len(),
+                "every safe backend stands, no other: {v}"
+            );
+            let f = |s: &Json, k: &str| s[k].as_f64().unwrap();
+            let best = &st[0];
+            for s in &st[1..] {
+                assert!(
+                    f(s, "median") >= f(best, "median"),
+                    "the winner is first: {v}"
+                );
+                let tie = s["tie"].as_bool().unwrap();
+                assert_eq!(tie, f(s, "p") >= 0.05, "a tie is p >= 0.05: {s}");
+                // Ranges that do not overlap can be told apart with 4 repetitions or
+                // more; a tie needs overlapping ranges.
+                let apart = f(s, "min") > f(best, "max");
+                if reps >= 4 && apart {
+                    assert!(!tie, "separate ranges are not a tie: {v}");
+                }
+                if tie {
+                    assert!(!apart || reps < 4, "{v}");
+                } else {
+                    told_apart += 1;
+                }
+            }
+        }
+    }
+    // Peak RSS differs between the arenas and the heap by far more than its noise.
+    assert!(
+        told_apart > 0,
+        "a verdict that says tie everywhere answers nothing"
+    );
+}
+
 #[test]
 fn quick_comparison_figures_are_consistent() {
+    // Four repetitions: the fewest with which the verdict's rank test can tell two
+    // backends apart.
     let out = run(&[
         "--quick",
         "--repeat",
-        "1",
+        "4",
         "--workers",
         "2",
         "--json",
         "-",
-        "--no-chart",
         "--no-progress",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -56,6 +117,18 @@ fn quick_comparison_figures_are_consistent() {
     let doc: Json = serde_json::from_slice(&out.stdout).expect("--json - prints JSON");
     assert_eq!(doc["failures"].as_array().unwrap().len(), 0);
     assert_eq!(doc["workers"], 2);
+    check_verdicts(&doc);
+    // Every figure reported is defined.
+    let defined: Vec<&str> = doc["definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| !d[2].as_str().unwrap().is_empty())
+        .map(|d| d[0].as_str().unwrap())
+        .collect();
+    for key in doc["rows"][0]["figures"].as_object().unwrap().keys() {
+        assert!(defined.contains(&key.as_str()), "{key} has no definition");
+    }
     let rows = doc["rows"].as_array().unwrap();
     let mut backends: Vec<&str> = rows
         .iter()
@@ -79,7 +152,28 @@ fn quick_comparison_figures_are_consistent() {
         for r in &here {
             let backend = r["backend"].as_str().unwrap();
             let runs = r["runs"].as_array().unwrap();
-            assert_eq!(runs.len(), 1);
+            assert_eq!(runs.len(), 4);
+            for m in runs {
+                // Stranded bytes are live bytes: from the same samples, never more than
+                // the used ones, for every backend.
+                assert!(
+                    figure(m, &["peak_stranded"]) <= figure(m, &["peak_used"]),
+                    "{w}/{backend}: stranded {} > used {}",
+                    m["peak_stranded"],
+                    m["peak_used"]
+                );
+                for s in m["samples"].as_array().unwrap() {
+                    assert!(
+                        figure(s, &["stranded"]) <= figure(s, &["used"]),
+                        "{w}/{backend}: {s}"
+                    );
+                }
+                // And likewise in every strand's own figures.
+                assert!(
+                    figure(&m["figures"], &["peak_stranded"])
+                        <= figure(&m["figures"], &["peak_used"])
+                );
+            }
             let m = &runs[0];
             let f = &m["figures"];
             if backend == "seed-arena" {
@@ -115,15 +209,32 @@ fn quick_comparison_figures_are_consistent() {
             );
             assert!(figure(m, &["wall_ns"]) > 0);
             assert!(!m["samples"].as_array().unwrap().is_empty());
+            let stranded_anywhere = runs.iter().any(|m| {
+                figure(&m["figures"], &["peak_stranded"]) + figure(m, &["peak_stranded"]) > 0
+            });
             match backend {
                 "strand-arena" => {
-                    assert_eq!(
-                        figure(f, &["stranded_bytes"]),
-                        0,
-                        "{w}: strand-arena strands nothing"
-                    )
+                    assert!(!stranded_anywhere, "{w}: strand-arena strands nothing");
+                }
+                "thread-arena" if w == "migrate" => {
+                    // What must differ, differs: values left behind by moving strands.
+                    assert!(
+                        stranded_anywhere,
+                        "{w}: thread-arena strands values when strands move"
+                    );
                 }
                 "global-malloc" => {
+                    assert!(!stranded_anywhere, "{w}: global-malloc strands nothing");
+                    // Each value is one heap allocation of its own size: reserved and used
+                    // are the same count, strand by strand.
+                    for m in runs {
+                        let f = &m["figures"];
+                        assert_eq!(
+                            figure(f, &["peak_reserved"]),
+                            figure(f, &["peak_used"]),
+                            "{w}: global-malloc reserves exactly what values use"
+                        );
+                    }
                     let total = figure(f, &["resets_exit"])
                         + figure(f, &["resets_threshold"])
                         + figure(f, &["resets_explicit"]);
@@ -202,6 +313,118 @@ fn outputs_csv_and_chart() {
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(chart.starts_with("<svg") && chart.contains("memory over time"));
     assert!(chart.contains("polyline"), "the chart has data lines");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn json_on_standard_output_draws_no_chart_unless_asked() {
+    let dir = scratch("nochart");
+    let out = run_in(
+        &[
+            "--quick",
+            "--repeat",
+            "1",
+            "-w",
+            "requests",
+            "--json",
+            "-",
+            "--no-progress",
+        ],
+        Some(&dir),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.join("target").exists(),
+        "a chart was drawn next to --json -"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_sweep_chart_names_every_threshold_and_the_tables_fit() {
+    let dir = scratch("sweep");
+    let svg = dir.join("sweep.svg");
+    for width in ["80", "120"] {
+        let out = run(&[
+            "--quick",
+            "--repeat",
+            "1",
+            "-w",
+            "migrate,handoff",
+            "--threshold",
+            "64KiB,1MiB",
+            "--chart",
+            svg.to_str().unwrap(),
+            "--width",
+            width,
+            "--no-progress",
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let w: usize = width.parse().unwrap();
+        for line in stdout.lines() {
+            assert!(line.chars().count() <= w, "wider than {w}: {line}");
+        }
+        assert!(stdout.contains("THRESHOLD SWEEP"), "{stdout}");
+        // A single run shows no range, and counts are spelt right.
+        assert!(stdout.contains("1 repetition") && !stdout.contains("1 repetitions"));
+        // Every column title of the tables is defined under them.
+        let legend = stdout
+            .split("What the figures mean")
+            .nth(1)
+            .expect("definitions");
+        for t in [
+            "wall time ms",
+            "peak stranded",
+            "stranded MiB·s",
+            "allocator alone ns/value",
+        ] {
+            assert!(legend.contains(t), "{t} undefined");
+        }
+    }
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    for t in ["64.0 KiB", "1.0 MiB"] {
+        assert!(
+            chart.contains(&format!("memory over time, threshold {t}")),
+            "{t}"
+        );
+        assert!(chart.contains(&format!("migrate: stranded bytes over time, threshold {t}")));
+    }
+    assert!(chart.contains("trade-off") && chart.contains("workers"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_output_path_fails_at_once() {
+    let dir = scratch("badpath");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let bad = file.join("out.json");
+    for flag in ["--json", "--csv", "--chart"] {
+        let start = std::time::Instant::now();
+        // The full default suite: minutes, if it started measuring.
+        let out = run(&[flag, bad.to_str().unwrap(), "--no-progress"]);
+        let took = start.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains("cannot write") && stderr.contains("a-file"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{flag}: nothing was measured");
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{flag} took {took:?}"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -1,36 +1,140 @@
-//! The SVG chart: memory over time for each backend on one workload, and throughput side
-//! by side on every workload.
+//! The SVG chart: memory over time for every threshold of a sweep, stranded bytes over
+//! time on the workloads whose strands move (`migrate`, `handoff`), and a trade-off panel
+//! with one point per backend and workload (time against peak RSS, both relative to the
+//! global heap, on log axes).
+//!
+//! Colours are the Okabe–Ito palette, which readers with any common colour-vision
+//! deficiency can tell apart, and every backend also has its own marker shape.
 
-use crate::report::Row;
+use crate::report::{bytes, Row, BASELINE};
 use crate::workload::Kind;
-use plotters::coord::types::RangedCoordf64;
+use plotters::coord::combinators::WithKeyPoints;
 use plotters::prelude::*;
 use std::path::Path;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// Okabe–Ito: blue, vermillion, bluish green, reddish purple, orange, sky blue, black.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+];
+
+/// What the chart's title names.
+pub struct Title {
+    pub thresholds: Vec<usize>,
+    pub workers: usize,
+    pub repetitions: usize,
+}
+
+impl Title {
+    fn text(&self) -> String {
+        let t: Vec<String> = self.thresholds.iter().map(|t| bytes(*t as f64)).collect();
+        format!(
+            "strand-alloc comparison — threshold {}; {} workers; {} (median run drawn)",
+            t.join(", "),
+            self.workers,
+            crate::report::plural(self.repetitions, "repetition")
+        )
+    }
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// A log axis over `range` with labelled points at `ticks` (those inside the range).
+fn log_axis(range: std::ops::Range<f64>, ticks: &[f64]) -> WithKeyPoints<LogCoord<f64>> {
+    let coord: LogCoord<f64> = range.clone().log_scale().into();
+    let inside: Vec<f64> = ticks
+        .iter()
+        .copied()
+        .filter(|t| range.contains(t))
+        .collect();
+    coord.with_key_points(inside)
+}
+
+/// A size for an axis label: whole numbers without decimals.
+fn short_bytes(b: f64) -> String {
+    let s = bytes(b);
+    s.replace(".0 ", " ")
+}
+
+/// Ratios worth a label on a log axis.
+const RATIO_TICKS: [f64; 19] = [
+    0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0,
+    100.0,
+];
+
+/// Sizes in MiB worth a label on a log axis: 1/64 MiB to 64 GiB, by factors of 4.
+fn mib_ticks() -> Vec<f64> {
+    (-3..=9).map(|e| 4f64.powi(e)).collect()
+}
+
+type Fallible = Result<(), Box<dyn std::error::Error + 'static>>;
+
+/// One panel of the chart.
+enum Panel {
+    Memory { kind: Kind, threshold: usize },
+    Stranded { kind: Kind, threshold: usize },
+}
+
+/// The panels drawn for `rows`, in order.
+fn panels(rows: &[Row], memory_of: Kind, thresholds: &[usize]) -> Vec<Panel> {
+    let mut out: Vec<Panel> = thresholds
+        .iter()
+        .map(|&threshold| Panel::Memory {
+            kind: memory_of,
+            threshold,
+        })
+        .collect();
+    for kind in [Kind::Migrate, Kind::Handoff] {
+        if rows.iter().any(|r| r.workload.kind == kind) {
+            for &threshold in thresholds {
+                out.push(Panel::Stranded { kind, threshold });
+            }
+        }
+    }
+    out
+}
+
 /// Draws the chart for `rows` into `path`. `memory_of` picks the workload whose memory
-/// over time is drawn; the first threshold of the sweep is used.
-pub fn draw(rows: &[Row], memory_of: Kind, path: &Path) -> Result<(), String> {
+/// over time is drawn, once per threshold.
+pub fn draw(rows: &[Row], memory_of: Kind, title: &Title, path: &Path) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
     }
-    let root = SVGBackend::new(path, (1400, 560)).into_drawing_area();
+    // The panels over time in a grid of three columns, the trade-off below across the
+    // whole width.
+    let panels = panels(rows, memory_of, &title.thresholds);
+    let cols = 3;
+    let grid_rows = panels.len().div_ceil(cols) as u32;
+    let (w, h, trade_h) = (600u32, 420u32, 560u32);
+    let root =
+        SVGBackend::new(path, (w * cols as u32, 50 + h * grid_rows + trade_h)).into_drawing_area();
     let fail = |e: &dyn std::fmt::Display| format!("cannot draw {}: {e}", path.display());
     root.fill(&WHITE).map_err(|e| fail(&e))?;
-    let (left, right) = root.split_horizontally(700);
-    memory(rows, memory_of, &left).map_err(|e| fail(&e))?;
-    throughput(rows, &right).map_err(|e| fail(&e))?;
+    let body = root
+        .titled(&title.text(), ("sans-serif", 24))
+        .map_err(|e| fail(&e))?;
+    let (grid, bottom) = body.split_vertically(h * grid_rows);
+    let areas = grid.split_evenly((grid_rows as usize, cols));
+    let backends = backends_of(rows);
+    for (panel, area) in panels.iter().zip(&areas) {
+        match *panel {
+            Panel::Memory { kind, threshold } => memory(rows, &backends, kind, threshold, area),
+            Panel::Stranded { kind, threshold } => stranded(rows, &backends, kind, threshold, area),
+        }
+        .map_err(|e| fail(&e))?;
+    }
+    trade_off(rows, &backends, &bottom).map_err(|e| fail(&e))?;
     root.present().map_err(|e| fail(&e))
-}
-
-fn color(backends: &[&str], b: &str) -> RGBColor {
-    let i = backends.iter().position(|x| *x == b).unwrap_or(0);
-    let c = Palette99::pick(i).to_rgba();
-    RGBColor(c.0, c.1, c.2)
 }
 
 fn backends_of(rows: &[Row]) -> Vec<&str> {
@@ -43,150 +147,226 @@ fn backends_of(rows: &[Row]) -> Vec<&str> {
     v
 }
 
-type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+fn color(backends: &[&str], b: &str) -> RGBColor {
+    let i = backends.iter().position(|x| *x == b).unwrap_or(0);
+    PALETTE[i % PALETTE.len()]
+}
 
+/// Draws backend `i`'s marker (a shape of its own) at `at`.
+fn marker<DB: DrawingBackend>(
+    i: usize,
+    at: (i32, i32),
+    c: RGBColor,
+) -> DynElement<'static, DB, (i32, i32)> {
+    let style = c.filled();
+    match i % 4 {
+        0 => Circle::new(at, 6, style).into_dyn(),
+        1 => TriangleMarker::new(at, 7, style).into_dyn(),
+        2 => Rectangle::new([(at.0 - 5, at.1 - 5), (at.0 + 5, at.1 + 5)], style).into_dyn(),
+        _ => Cross::new(at, 6, c.stroke_width(3)).into_dyn(),
+    }
+}
+
+/// A panel's frame: its caption, margins and room for axis labels.
+fn frame<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: String,
+    y_labels: u32,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(area);
+    b.caption(caption, ("sans-serif", 17))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(y_labels);
+    b
+}
+
+/// Draws the legend of a panel at `pos`.
+fn legend<'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    pos: SeriesLabelPosition,
+) -> Fallible {
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+fn here(rows: &[Row], kind: Kind, threshold: usize) -> Vec<&Row> {
+    rows.iter()
+        .filter(|r| r.workload.kind == kind && r.threshold == threshold)
+        .collect()
+}
+
+/// Memory over time: RSS (thick) and the backend's reserved bytes (thin), log scale.
 fn memory(
     rows: &[Row],
+    backends: &[&str],
     kind: Kind,
+    threshold: usize,
     area: &Area<'_>,
-) -> Result<(), Box<dyn std::error::Error + 'static>> {
-    let backends = backends_of(rows);
-    let threshold = rows
-        .iter()
-        .find(|r| r.workload.kind == kind)
-        .map(|r| r.threshold);
-    let here: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.workload.kind == kind && Some(r.threshold) == threshold)
-        .collect();
-    let max_ms = here
-        .iter()
-        .flat_map(|r| r.median_run().samples.iter().map(|s| s.ms))
+) -> Fallible {
+    let here = here(rows, kind, threshold);
+    let samples = || here.iter().flat_map(|r| r.median_run().samples.iter());
+    let max_ms = samples().map(|s| s.ms).fold(1.0, f64::max);
+    let max = samples()
+        .map(|s| (s.rss as f64).max(s.reserved as f64) / MIB)
         .fold(1.0, f64::max);
-    let max_mib = here
-        .iter()
-        .flat_map(|r| {
-            r.median_run()
-                .samples
-                .iter()
-                .map(|s| (s.rss as f64).max(s.reserved as f64) / MIB)
-        })
-        .fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!("memory over time: {kind} (solid RSS, thin arena reserved)"),
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0.0..max_ms * 1.02, 0.0..max_mib * 1.1)?;
+    let floor = 1.0 / 64.0;
+    let mut chart = frame(
+        area,
+        format!(
+            "{kind}: memory over time, threshold {}",
+            bytes(threshold as f64)
+        ),
+        80,
+    )
+    .build_cartesian_2d(0.0..max_ms * 1.02, log_axis(floor..max * 1.5, &mib_ticks()))?;
     chart
         .configure_mesh()
         .x_desc("ms since start")
-        .y_desc("MiB")
+        .y_desc("log scale: RSS thick, reserved thin")
+        .y_label_formatter(&|y| short_bytes(*y * MIB))
         .draw()?;
     for r in here {
-        let c = color(&backends, &r.backend);
+        let c = color(backends, &r.backend);
         let run = r.median_run();
         chart
             .draw_series(LineSeries::new(
-                run.samples.iter().map(|s| (s.ms, s.rss as f64 / MIB)),
-                c.stroke_width(2),
+                run.samples
+                    .iter()
+                    .map(|s| (s.ms, (s.rss as f64 / MIB).max(floor))),
+                c.stroke_width(3),
             ))?
             .label(r.backend.clone())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], c.stroke_width(2)));
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], c.stroke_width(3)));
         chart.draw_series(LineSeries::new(
             run.samples
                 .iter()
-                .map(|s| (s.ms, s.reserved.max(0) as f64 / MIB)),
+                .map(|s| (s.ms, (s.reserved.max(0) as f64 / MIB).max(floor))),
             c.stroke_width(1),
         ))?;
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
-fn throughput(rows: &[Row], area: &Area<'_>) -> Result<(), Box<dyn std::error::Error + 'static>> {
-    let backends = backends_of(rows);
-    let threshold = rows.first().map(|r| r.threshold);
-    let mut kinds: Vec<Kind> = Vec::new();
-    for r in rows {
-        if !kinds.contains(&r.workload.kind) {
-            kinds.push(r.workload.kind);
-        }
-    }
-    let here: Vec<&Row> = rows
-        .iter()
-        .filter(|r| Some(r.threshold) == threshold)
-        .collect();
-    let max = here
-        .iter()
-        .map(|r| r.figures[crate::report::ALLOCS_PER_SEC.name].max / 1e6)
-        .fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "throughput: million allocations per second (median, bar; min–max, whisker)",
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0.0..kinds.len() as f64, 0.0..max * 1.1)?;
-    let names = kinds.clone();
+/// Stranded bytes over time: live values left on threads their strands had left.
+fn stranded(
+    rows: &[Row],
+    backends: &[&str],
+    kind: Kind,
+    threshold: usize,
+    area: &Area<'_>,
+) -> Fallible {
+    let here = here(rows, kind, threshold);
+    let samples = || here.iter().flat_map(|r| r.median_run().samples.iter());
+    let max_ms = samples().map(|s| s.ms).fold(1.0, f64::max);
+    let max = samples().map(|s| s.stranded as f64).fold(0.0, f64::max);
+    // A unit that keeps the axis labels short.
+    let (unit, scale) = if max >= MIB {
+        ("MiB", MIB)
+    } else {
+        ("KiB", 1024.0)
+    };
+    let top = (max / scale).max(1.0) * 1.1;
+    let mut chart = frame(
+        area,
+        format!(
+            "{kind}: stranded bytes over time, threshold {}",
+            bytes(threshold as f64)
+        ),
+        60,
+    )
+    .build_cartesian_2d(0.0..max_ms * 1.02, 0.0..top)?;
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(kinds.len() * 2 + 1)
-        .x_label_formatter(&move |x| {
-            let i = x.floor() as usize;
-            if (x - i as f64 - 0.5).abs() < 1e-6 && i < names.len() {
-                names[i].to_string()
-            } else {
-                String::new()
-            }
-        })
-        .y_desc("M allocs/s")
+        .x_desc("ms since start")
+        .y_desc(format!("{unit} stranded on threads left"))
         .draw()?;
-    let width = 0.8 / backends.len().max(1) as f64;
-    for (bi, b) in backends.iter().enumerate() {
-        let c = color(&backends, b);
-        let mut bars = Vec::new();
-        let mut whiskers = Vec::new();
-        for (ki, k) in kinds.iter().enumerate() {
-            if let Some(r) = here
-                .iter()
-                .find(|r| r.workload.kind == *k && r.backend == *b)
-            {
-                let s = r.figures[crate::report::ALLOCS_PER_SEC.name];
-                let x0 = ki as f64 + 0.1 + bi as f64 * width;
-                bars.push(Rectangle::new(
-                    [(x0, 0.0), (x0 + width * 0.9, s.median / 1e6)],
-                    c.filled(),
-                ));
-                let xm = x0 + width * 0.45;
-                whiskers.push(PathElement::new(
-                    [(xm, s.min / 1e6), (xm, s.max / 1e6)],
-                    BLACK.stroke_width(1),
-                ));
-            }
-        }
+    for r in here {
+        let c = color(backends, &r.backend);
+        let i = backends.iter().position(|b| *b == r.backend).unwrap_or(0);
+        let run = r.median_run();
         chart
-            .draw_series(bars)?
-            .label(b.to_string())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
-        chart.draw_series(whiskers)?;
+            .draw_series(LineSeries::new(
+                run.samples
+                    .iter()
+                    .map(|s| (s.ms, s.stranded.max(0) as f64 / scale)),
+                c.stroke_width(2),
+            ))?
+            .label(format!(
+                "{} (peak {})",
+                r.backend,
+                bytes(run.peak_stranded as f64)
+            ))
+            .legend(move |(x, y)| marker(i, (x + 6, y), c));
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
-fn legend<'a, Y: Ranged>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
-) -> Result<(), Box<dyn std::error::Error + 'static>> {
+/// One point per backend, workload and threshold: wall time against peak RSS, each
+/// relative to the global heap's, log-log.
+fn trade_off(rows: &[Row], backends: &[&str], area: &Area<'_>) -> Fallible {
+    let points: Vec<(&Row, f64, f64)> = rows
+        .iter()
+        .filter_map(|r| Some((r, r.wall_vs_global_malloc?, r.rss_vs_global_malloc?)))
+        .collect();
+    let span = |f: fn(&(&Row, f64, f64)) -> f64| {
+        let lo = points.iter().map(f).fold(1.0, f64::min);
+        let hi = points.iter().map(f).fold(1.0, f64::max);
+        (lo / 1.25)..(hi * 1.25)
+    };
+    let mut chart = frame(
+        area,
+        "trade-off: each backend and workload vs global-malloc (at 1x, 1x)".to_string(),
+        70,
+    )
+    .build_cartesian_2d(
+        log_axis(span(|p| p.1), &RATIO_TICKS),
+        log_axis(span(|p| p.2), &RATIO_TICKS),
+    )?;
     chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())?;
-    Ok(())
+        .configure_mesh()
+        .x_desc("wall time vs heap (log; left is faster)")
+        .y_desc("peak RSS vs heap (log; lower is smaller)")
+        .x_label_formatter(&|x| format!("{x:.2}x"))
+        .y_label_formatter(&|y| format!("{y:.2}x"))
+        .draw()?;
+    let (xr, yr) = (span(|p| p.1), span(|p| p.2));
+    chart.draw_series([
+        PathElement::new([(1.0, yr.start), (1.0, yr.end)], BLACK.mix(0.4)),
+        PathElement::new([(xr.start, 1.0), (xr.end, 1.0)], BLACK.mix(0.4)),
+    ])?;
+    let thresholds = {
+        let mut t: Vec<usize> = rows.iter().map(|r| r.threshold).collect();
+        t.sort_unstable();
+        t.dedup();
+        t
+    };
+    for (i, b) in backends.iter().enumerate() {
+        if *b == BASELINE {
+            continue;
+        }
+        let c = color(backends, b);
+        let mine: Vec<&(&Row, f64, f64)> = points.iter().filter(|p| p.0.backend == *b).collect();
+        chart
+            .draw_series(mine.iter().map(|&&(r, x, y)| {
+                let label = if thresholds.len() > 1 {
+                    format!("{} {}", r.workload.kind, bytes(r.threshold as f64))
+                } else {
+                    r.workload.kind.to_string()
+                };
+                EmptyElement::at((x, y))
+                    + marker(i, (0, 0), c)
+                    // Backends' labels sit at different heights, so that two points at
+                    // the same place stay readable.
+                    + Text::new(label, (9, 12 * (i as i32 % 3) - 14), ("sans-serif", 12).into_font())
+            }))?
+            .label(b.to_string())
+            .legend(move |(x, y)| marker(i, (x + 6, y), c));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }

@@ -9,8 +9,10 @@ use strand_alloc::backends;
 ///
 /// Every backend compiled in runs every selected workload, with the same inputs, once per
 /// threshold and repetition, each run in a child process of its own. The result is a
-/// table with medians (and min–max) and the figures relative to global-malloc, plus an
-/// optional JSON or CSV file and an SVG chart.
+/// verdict per workload (the fastest backend and the one with the smallest peak RSS,
+/// ties where a rank test cannot tell them apart), tables of medians (min–max) relative
+/// to global-malloc, an SVG chart, and optionally JSON or CSV. `--help` ends with what
+/// every figure means.
 #[derive(Debug, Parser)]
 #[command(name = "strand-alloc", version, about, long_about = None)]
 pub struct Cli {
@@ -31,7 +33,8 @@ pub struct Cli {
     #[arg(long, value_parser = parse_workers)]
     pub workers: Option<usize>,
 
-    /// Repetitions of each run; the table shows the median [default: 5, or 3 with --quick].
+    /// Repetitions of each run; the tables show the median. The verdict needs at least 4
+    /// to tell any difference from noise [default: 5].
     #[arg(long, short, value_parser = parse_repeat)]
     pub repeat: Option<usize>,
 
@@ -65,13 +68,14 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 
-    /// Where to draw the SVG chart.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "target/strand-alloc/comparison.svg"
-    )]
-    pub chart: PathBuf,
+    /// Where to draw the SVG chart [default: target/strand-alloc/comparison.svg, or none
+    /// when --json - or --csv - writes to standard output].
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
+
+    /// Width of the tables in columns [default: the terminal's, or 120].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(60..=1000))]
+    pub width: Option<u16>,
 
     /// Draw no chart.
     #[arg(long)]
@@ -89,6 +93,9 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+/// Where the chart goes unless told otherwise.
+pub const DEFAULT_CHART: &str = "target/strand-alloc/comparison.svg";
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]

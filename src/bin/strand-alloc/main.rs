@@ -16,10 +16,11 @@ mod measure;
 mod report;
 mod scale;
 mod stress;
+mod verdict;
 mod workload;
 
 use crate::workload::{Kind, Workload};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use measure::{Measurement, Spec};
@@ -32,7 +33,14 @@ use strand_alloc::backends;
 use strand_alloc::Config;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `--help` ends with what every figure means, from the one list that defines them.
+    let matches = Cli::command()
+        .after_long_help(report::definitions(100))
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     match &cli.command {
         Some(Command::Measure { spec }) => return child(spec),
         Some(Command::Stress(args)) => return stress::run(args),
@@ -111,6 +119,9 @@ struct Comparison<'a> {
     workers: usize,
     repetitions: usize,
     quick: bool,
+    /// What each figure means.
+    definitions: Vec<(&'static str, &'static str, &'static str)>,
+    verdicts: &'a [verdict::Verdict],
     rows: &'a [Row],
     failures: &'a [String],
 }
@@ -179,6 +190,39 @@ fn run_child(spec: &Spec) -> Result<Measurement, String> {
     })
 }
 
+/// Makes sure `path` can be written, before anything is measured: its directory is
+/// created, and the file opened for writing without changing it (a file that did not
+/// exist is removed again).
+fn check_writable(path: &Path, what: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!(
+                    "cannot write the {what} to {}: cannot create {}: {e}",
+                    path.display(),
+                    dir.display()
+                )
+            })?;
+        }
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "cannot write the {what} to {}: it is a directory",
+            path.display()
+        ));
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("cannot write the {what} to {}: {e}", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 fn write_out(path: &Path, text: &str) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
@@ -208,9 +252,34 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
         cli.threshold.clone()
     };
     let workers = cli.workers.unwrap_or_else(cores);
-    let repeat = cli.repeat.unwrap_or(if cli.quick { 3 } else { 5 });
+    let repeat = cli.repeat.unwrap_or(5);
     let to_stdout = |p: &Option<std::path::PathBuf>| p.as_deref() == Some(Path::new("-"));
     let table_on_stdout = !to_stdout(&cli.json) && !to_stdout(&cli.csv);
+    // The chart is drawn unless told not to, or unless standard output carries JSON or
+    // CSV and no chart was asked for.
+    let chart = if cli.no_chart {
+        None
+    } else {
+        cli.chart
+            .clone()
+            .or_else(|| table_on_stdout.then(|| std::path::PathBuf::from(cli::DEFAULT_CHART)))
+    };
+    // A typo in an output path fails now, not after the run.
+    for (p, what) in [(&cli.json, "JSON"), (&cli.csv, "CSV"), (&chart, "chart")] {
+        if let Some(p) = p.as_deref().filter(|p| *p != Path::new("-")) {
+            check_writable(p, what)?;
+        }
+    }
+    if to_stdout(&cli.json) && to_stdout(&cli.csv) {
+        return Err("--json - and --csv - cannot both write to standard output".into());
+    }
+    if chart.as_deref() == Some(Path::new("-")) {
+        return Err("the chart cannot be written to standard output: give a file".into());
+    }
+    let width = cli
+        .width
+        .or_else(|| comfy_table::Table::new().width())
+        .unwrap_or(120);
 
     let total = workloads.len() * thresholds.len() * repeat * backends.len();
     let bar = if cli.no_progress {
@@ -225,15 +294,23 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
     );
     let machine = Machine::here();
     if table_on_stdout {
-        println!(
-            "strand-alloc comparison: backends {}; {} workers on {} cores ({}, Linux {}); {} repetitions{}",
+        print!(
+            "{}",
+            report::wrap(
+                &format!(
+            "strand-alloc comparison: backends {}; {} workers on {} cores ({}, Linux {}); {}{}",
             backends.join(", "),
             workers,
             machine.cores,
             machine.cpu,
             machine.kernel,
-            repeat,
+            report::plural(repeat, "repetition"),
             if cli.quick { "; quick suite" } else { "" }
+        ),
+                usize::from(width),
+                "",
+                "  "
+            )
         );
     }
 
@@ -266,6 +343,7 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
     }
     bar.finish_and_clear();
     report::relate(&mut rows);
+    let verdicts = verdict::verdicts(&rows);
 
     let doc = Comparison {
         version: env!("CARGO_PKG_VERSION"),
@@ -274,6 +352,12 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
         workers,
         repetitions: repeat,
         quick: cli.quick,
+        definitions: report::METRICS
+            .iter()
+            .map(|m| (m.name, m.title, m.definition))
+            .chain(report::TERMS.iter().map(|(t, d)| (*t, *t, *d)))
+            .collect(),
+        verdicts: &verdicts,
         rows: &rows,
         failures: &failures,
     };
@@ -294,14 +378,9 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
         }
     }
     if table_on_stdout {
-        print!("{}", report::render_tables(&rows));
-        println!(
-            "\nwall time covers spawning, running and joining every strand; 'vs heap' is the \
-             median relative to global-malloc; peak used/reserved are sampled every 2 ms over \
-             all threads; hazards are accesses to invalid memory detected and refused."
-        );
+        print!("{}", report::render(&rows, &verdicts, width));
     }
-    if !cli.no_chart && !rows.is_empty() {
+    if let (Some(path), false) = (&chart, rows.is_empty()) {
         let kind = cli
             .chart_workload
             .filter(|k| workloads.iter().any(|w| w.kind == *k))
@@ -312,9 +391,14 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
                     .find(|k| *k == Kind::LongLived)
             })
             .unwrap_or(workloads[0].kind);
-        chart::draw(&rows, kind, &cli.chart)?;
+        let title = chart::Title {
+            thresholds: thresholds.clone(),
+            workers,
+            repetitions: repeat,
+        };
+        chart::draw(&rows, kind, &title, path)?;
         if table_on_stdout {
-            println!("chart: {}", cli.chart.display());
+            println!("chart: {}", path.display());
         }
     }
     for f in &failures {

@@ -39,6 +39,10 @@ pub struct Sample {
     pub used: i64,
     /// Arena (or heap) bytes reserved, over all threads.
     pub reserved: i64,
+    /// Bytes of live values stranded on threads their strands no longer run on.
+    pub stranded: i64,
+    /// Bytes of arena generations set aside and kept alive by live values.
+    pub retired: i64,
 }
 
 /// What one child process measured.
@@ -58,6 +62,14 @@ pub struct Measurement {
     pub peak_used: i64,
     /// Highest sampled `reserved` over all threads.
     pub peak_reserved: i64,
+    /// Highest sampled `stranded`.
+    pub peak_stranded: i64,
+    /// The sampled `stranded` integrated over the run (trapezoids), byte-seconds.
+    pub stranded_byte_seconds: f64,
+    /// Highest sampled `retired`.
+    pub peak_retired: i64,
+    /// The allocator's own cost per value, ns (see `workload::own_cost`).
+    pub own_ns: f64,
     /// Peak resident set size of the process, bytes.
     pub peak_rss: u64,
     /// User CPU time during the workload, nanoseconds.
@@ -142,6 +154,8 @@ impl BackendVisitor for Child<'_> {
                         rss: rss_now(),
                         used: t.used,
                         reserved: t.reserved,
+                        stranded: t.stranded,
+                        retired: t.retired,
                     });
                     if stop.load(Ordering::Relaxed) {
                         return samples;
@@ -163,13 +177,25 @@ impl BackendVisitor for Child<'_> {
             .join()
             .map_err(|_| "the memory sampler panicked".to_string())?;
         let outcome = outcome.map_err(|e| e.to_string())?;
+        // After the workload and its peak RSS: the allocator alone, same backend and
+        // threshold, same process.
+        let own_ns = workload::own_cost::<A>(&spec.workload, config).map_err(|e| e.to_string())?;
+        let peak = |f: fn(&Sample) -> i64| samples.iter().map(f).max().unwrap_or(0);
+        let stranded_byte_seconds = samples
+            .windows(2)
+            .map(|w| (w[1].ms - w[0].ms) / 1e3 * (w[0].stranded + w[1].stranded) as f64 / 2.0)
+            .sum();
         Ok(Measurement {
             wall_ns: outcome.wall.as_nanos() as u64,
             figures: outcome.figures,
             checked: outcome.checked,
             refused: outcome.refused,
-            peak_used: samples.iter().map(|s| s.used).max().unwrap_or(0),
-            peak_reserved: samples.iter().map(|s| s.reserved).max().unwrap_or(0),
+            peak_used: peak(|s| s.used),
+            peak_reserved: peak(|s| s.reserved),
+            peak_stranded: peak(|s| s.stranded),
+            stranded_byte_seconds,
+            peak_retired: peak(|s| s.retired),
+            own_ns,
             peak_rss: after.max_rss,
             user_ns: after.user_ns - before.user_ns,
             sys_ns: after.sys_ns - before.sys_ns,

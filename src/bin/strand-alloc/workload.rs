@@ -632,6 +632,55 @@ pub fn run<A: ValueAllocator>(w: &Workload, config: Config) -> Result<Outcome, W
     })
 }
 
+/// Values the allocator's own cost is measured on (see [`own_cost`]).
+pub const OWN_COST_VALUES: usize = 200_000;
+/// Values held at once while the own cost is measured.
+pub const OWN_COST_BATCH: usize = 64;
+
+/// The allocator's own cost per value on backend `A`, in nanoseconds: inside one spawned
+/// strand with settings `config`, [`OWN_COST_VALUES`] strings with the workload's sizes
+/// (same generator and seed) are allocated and dropped, [`OWN_COST_BATCH`] held at a
+/// time, after one untimed batch. Nothing else happens in the timed loop (the bytes are
+/// written once, as the workload writes them), so the time is the allocation, the copy
+/// into it and the release: what the backend costs apart from the workload's other work
+/// (spawning, hops, channel waits, reading values back).
+pub fn own_cost<A: ValueAllocator>(w: &Workload, config: Config) -> Result<f64, WorkloadError> {
+    let w = *w;
+    // SAFETY: the closure uses no thread-locals and holds nothing `!Send`; on a backend
+    // that is not `SAFE` it keeps no borrow of a value across an allocation that could
+    // reset it (the values are only dropped).
+    let h = unsafe {
+        Builder::<A>::new().config(config).spawn(move |strand| {
+            let mut rng = Rng::new(w.seed, u64::MAX);
+            let lens: Vec<usize> = (0..4096).map(|_| w.sizes.draw(&mut rng)).collect();
+            let mut next = lens.iter().copied().cycle();
+            let strand: &Strand<A> = strand;
+            let mut held = Vec::with_capacity(OWN_COST_BATCH);
+            let rounds = OWN_COST_VALUES / OWN_COST_BATCH;
+            let mut start = Instant::now();
+            // Round 0 warms up and is not timed.
+            for round in 0..=rounds {
+                if round == 1 {
+                    start = Instant::now();
+                }
+                for len in next.by_ref().take(OWN_COST_BATCH) {
+                    held.push(strand.str(text(b'a', len)));
+                }
+                held.clear();
+            }
+            start.elapsed().as_nanos() as f64 / (rounds * OWN_COST_BATCH) as f64
+        })
+    }
+    .map_err(|e| WorkloadError::Spawn {
+        kind: w.kind,
+        message: e.to_string(),
+    })?;
+    h.join().map_err(|p| WorkloadError::Panicked {
+        kind: w.kind,
+        message: panic_message(&*p),
+    })
+}
+
 /// Request strands in flight at once.
 const IN_FLIGHT: usize = 512;
 

@@ -8,6 +8,7 @@
 //! value was checked, and no hazard was detected or read refused.
 
 use crate::cli::StressArgs;
+use crate::report::{self, bytes, count, Column};
 use crate::workload::{self, Kind, Workload};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -50,23 +51,45 @@ fn stress(args: &StressArgs) -> Result<bool, String> {
         .with_allocs(args.hops);
     workload.validate().map_err(|e| e.to_string())?;
     println!(
-        "stress: {} strands x {} hops per backend, at most {wave} live, {workers} workers, \
-         threshold {} bytes",
-        args.strands,
+        "stress: {} strands × {} hops per backend, at most {} live, {workers} workers, \
+         threshold {}",
+        count(args.strands as f64),
         args.hops,
-        config.threshold()
+        count(wave as f64),
+        bytes(config.threshold() as f64)
     );
     let mut all_held = true;
+    let mut rows = Vec::new();
     for name in backends {
         let mut one = OneBackend {
             args,
             workload,
             config,
         };
-        let held = backends::visit(name, &mut one)
+        let (held, row) = backends::visit(name, &mut one)
             .ok_or_else(|| format!("backend {name:?} is not compiled in"))??;
         all_held &= held;
+        rows.push(row);
     }
+    let titles = [
+        "backend",
+        "seconds",
+        "hops",
+        "migrations",
+        "strands begun",
+        "strands exited",
+        "values checked",
+        "hazards",
+        "refused",
+        "peak stranded (sum of strands')",
+    ];
+    let columns: Vec<Column> = titles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Column::new(t, rows.iter().map(|r: &Vec<String>| r[i].clone()).collect()))
+        .collect();
+    let width = comfy_table::Table::new().width().unwrap_or(120);
+    print!("{}", report::tables(&columns, width));
     println!(
         "{}",
         if all_held {
@@ -85,7 +108,8 @@ struct OneBackend<'a> {
 }
 
 impl BackendVisitor for OneBackend<'_> {
-    type Output = Result<bool, String>;
+    /// Whether every check held, and the backend's row of the table.
+    type Output = Result<(bool, Vec<String>), String>;
 
     fn visit<A: ValueAllocator>(&mut self) -> Self::Output {
         let started = Instant::now();
@@ -108,19 +132,20 @@ impl BackendVisitor for OneBackend<'_> {
         }
         let strands = self.args.strands as u64;
         let values = strands * self.args.hops as u64;
-        println!(
-            "{:<14} {:>7.1} s  {:>9} hops  {:>9} migrations  {:>7} strands begun  {:>7} exited  \
-             {:>9} values checked  {:>6} hazards  {:>6} refused",
-            A::NAME,
-            started.elapsed().as_secs_f64(),
-            values,
-            f.migrations,
-            f.strands_begun,
-            f.strands_exited,
-            checked,
-            f.hazards,
-            refused,
-        );
+        let seconds = started.elapsed().as_secs_f64();
+        println!("{}: done in {seconds:.1} s", A::NAME);
+        let row = vec![
+            A::NAME.to_string(),
+            format!("{seconds:.1}"),
+            count(values as f64),
+            count(f.migrations as f64),
+            count(f.strands_begun as f64),
+            count(f.strands_exited as f64),
+            count(checked as f64),
+            count(f.hazards as f64),
+            count(refused as f64),
+            bytes(f.peak_stranded as f64),
+        ];
         let mut failures = Vec::new();
         if f.strands_begun != strands || f.strands_exited != strands {
             failures.push(format!(
@@ -152,6 +177,6 @@ impl BackendVisitor for OneBackend<'_> {
         for failure in &failures {
             println!("  {}: {failure}", A::NAME);
         }
-        Ok(failures.is_empty())
+        Ok((failures.is_empty(), row))
     }
 }

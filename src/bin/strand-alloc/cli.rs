@@ -34,7 +34,7 @@ pub struct Cli {
     pub workers: Option<usize>,
 
     /// Repetitions of each run; the tables show the median. The verdict needs at least 4
-    /// to tell any difference from noise [default: 5].
+    /// to tell any difference from noise [default: 10, or 5 with --quick].
     #[arg(long, short, value_parser = parse_repeat)]
     pub repeat: Option<usize>,
 

@@ -252,7 +252,7 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
         cli.threshold.clone()
     };
     let workers = cli.workers.unwrap_or_else(cores);
-    let repeat = cli.repeat.unwrap_or(5);
+    let repeat = cli.repeat.unwrap_or(if cli.quick { 5 } else { 10 });
     let to_stdout = |p: &Option<std::path::PathBuf>| p.as_deref() == Some(Path::new("-"));
     let table_on_stdout = !to_stdout(&cli.json) && !to_stdout(&cli.csv);
     // The chart is drawn unless told not to, or unless standard output carries JSON or

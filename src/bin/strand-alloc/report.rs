@@ -102,10 +102,11 @@ metrics! {
         "User plus system CPU time of the measuring process during the workload, all threads.";
     OWN_NS = "allocator_ns_per_value", "allocator alone ns/value", Ns, |m| m.own_ns,
         "The allocator's own cost: nanoseconds to allocate, fill and drop one string of the \
-         workload's sizes, measured after the workload in the same process, inside one strand \
-         of the same backend and threshold, 64 values held at a time, 200,000 values. Method: \
-         the allocation loop alone, timed apart from the workload, so the workload's own \
-         timing is not disturbed.";
+         workload's sizes in a steady churn loop (64 values held at a time, 200,000 values), \
+         inside one strand of the same backend and threshold, timed after the workload in the \
+         same process. Method: the allocation loop alone, timed apart, so the workload's own \
+         timing is not disturbed; inside the workload, where memory is reused in other \
+         patterns, the cost per value can differ.";
     OWN_SHARE = "allocator_share", "allocator share of CPU", Share,
         |m| m.own_ns * m.figures.allocs as f64 / (m.user_ns + m.sys_ns).max(1) as f64,
         "Allocations times the allocator's own cost, divided by the CPU time: the estimated \

@@ -141,14 +141,26 @@ fn time_reason(rows: &[&Row], p: &Pick) -> String {
         return "the only backend run".into();
     };
     let o = row(rows, &f.backend);
-    let mut why = format!(
-        "the allocator alone costs {:.1} ns/value on {} against {:.1} on {}, about {} and {} of their CPU time",
-        w.median(&OWN_NS),
-        w.backend,
-        o.median(&OWN_NS),
-        o.backend,
+    let mut why = if p.standings[1..].iter().all(|s| s.tie) {
+        "no backend is faster beyond the noise of the repetitions".to_string()
+    } else {
+        format!(
+            "{} took {} ms against {} ms on {}",
+            w.backend,
+            report::ms(w.median(&WALL_MS)),
+            report::ms(o.median(&WALL_MS)),
+            o.backend
+        )
+    };
+    why += &format!(
+        "; allocating and releasing values is about {} of {}'s CPU time and {} of {}'s \
+         (the allocator alone: {:.1} and {:.1} ns/value), the rest is the workload's own work",
         OWN_SHARE.show(w.median(&OWN_SHARE)),
+        w.backend,
         OWN_SHARE.show(o.median(&OWN_SHARE)),
+        o.backend,
+        w.median(&OWN_NS),
+        o.median(&OWN_NS),
     );
     for r in [w, o] {
         let rot = r.median(&ROTATIONS);
@@ -162,15 +174,13 @@ fn time_reason(rows: &[&Row], p: &Pick) -> String {
         let stranded = r.median(&PEAK_STRANDED_BYTES);
         if stranded > 0.0 {
             why += &format!(
-                "; {} left up to {} of live values on threads its strands had moved from ({} migrations)",
+                "; {} left up to {} of live values on threads its strands had moved from \
+                 ({} migrations)",
                 r.backend,
                 bytes(stranded),
                 report::count(r.median(&MIGRATIONS))
             );
         }
-    }
-    if p.standings[1..].iter().all(|s| s.tie) {
-        why += "; the differences in time are within the noise of the repetitions";
     }
     why
 }
@@ -301,11 +311,15 @@ fn render_pick(out: &mut String, title: &str, p: &Pick, width: usize) {
         let judged = if i == 0 {
             String::new()
         } else {
+            let p = if s.p < 0.001 {
+                "p<0.001".to_string()
+            } else {
+                format!("p={:.3}", s.p)
+            };
             format!(
-                "  {:.2}x, {} (p={:.3})",
+                "  {:.2}x, {} ({p})",
                 s.median / best.median.max(f64::MIN_POSITIVE),
                 if s.tie { "tie" } else { "worse" },
-                s.p
             )
         };
         let _ = writeln!(out, "  {lead:<19}{:<14} {range}{judged}", s.backend);

@@ -182,6 +182,22 @@ fn quick_comparison_figures_are_consistent() {
                 assert!(figure(m, &["refused"]) <= figure(f, &["hazards"]), "{w}");
                 continue;
             }
+            // The library's counts against the workload's own plain count: exactly the
+            // strings it made on the workloads that make nothing else, at least those
+            // on the others.
+            for m in runs {
+                let (allocs, bytes) = (
+                    figure(&m["figures"], &["allocs"]),
+                    figure(&m["figures"], &["bytes_allocated"]),
+                );
+                let (made, made_bytes) = (figure(m, &["made"]), figure(m, &["made_bytes"]));
+                assert!(made > 0, "{w}/{backend}");
+                if w == "long-lived" || w == "migrate" {
+                    assert_eq!((allocs, bytes), (made, made_bytes), "{w}/{backend}");
+                } else {
+                    assert!(allocs >= made && bytes >= made_bytes, "{w}/{backend}");
+                }
+            }
             allocs.push((
                 backend,
                 figure(f, &["allocs"]),

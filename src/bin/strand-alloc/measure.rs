@@ -56,6 +56,10 @@ pub struct Measurement {
     pub figures: Figures,
     /// Values read back and checked.
     pub checked: u64,
+    /// Strings the workload made, counted by the workload itself.
+    pub made: u64,
+    /// Their bytes.
+    pub made_bytes: u64,
     /// Values refused because their memory was found invalid.
     pub refused: u64,
     /// Highest sampled `used` over all threads.
@@ -189,6 +193,8 @@ impl BackendVisitor for Child<'_> {
             wall_ns: outcome.wall.as_nanos() as u64,
             figures: outcome.figures,
             checked: outcome.checked,
+            made: outcome.made,
+            made_bytes: outcome.made_bytes,
             refused: outcome.refused,
             peak_used: peak(|s| s.used),
             peak_reserved: peak(|s| s.reserved),

@@ -349,6 +349,10 @@ pub struct Outcome {
     /// Values that could not be read because the backend detected that their memory was
     /// no longer valid (always zero on the safe backends).
     pub refused: u64,
+    /// Strings the workload's code made itself, counted by the workload (not the
+    /// library), and their bytes.
+    pub made: u64,
+    pub made_bytes: u64,
 }
 
 /// A splitmix64 generator: tiny, seeded, the same on every platform.
@@ -416,6 +420,8 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
     fn make(&mut self) -> Made<'s, A> {
         let len = self.sizes.draw(&mut self.rng);
         let l = letter(self.rng.next());
+        self.tally.made += 1;
+        self.tally.made_bytes += len as u64;
         Made {
             value: self.strand.str(text(l, len)),
             letter: l,
@@ -522,6 +528,10 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
 /// What one strand checked.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
+    /// Strings the workload's own code made, and their bytes: a plain count, kept apart
+    /// from the library's figures, to check them against.
+    made: u64,
+    made_bytes: u64,
     checked: u64,
     refused: u64,
 }
@@ -536,6 +546,8 @@ struct Crew<A: ValueAllocator> {
     figures: Figures,
     checked: u64,
     refused: u64,
+    made: u64,
+    made_bytes: u64,
     _backend: std::marker::PhantomData<fn() -> A>,
 }
 
@@ -548,6 +560,8 @@ impl<A: ValueAllocator> Crew<A> {
             figures: Figures::default(),
             checked: 0,
             refused: 0,
+            made: 0,
+            made_bytes: 0,
             _backend: std::marker::PhantomData,
         }
     }
@@ -578,6 +592,8 @@ impl<A: ValueAllocator> Crew<A> {
             let r = match r {
                 Ok(Ok(t)) => {
                     self.checked += t.checked;
+                    self.made += t.made;
+                    self.made_bytes += t.made_bytes;
                     self.refused += t.refused;
                     Ok(())
                 }
@@ -628,6 +644,8 @@ pub fn run<A: ValueAllocator>(w: &Workload, config: Config) -> Result<Outcome, W
         wall,
         figures: crew.figures,
         checked: crew.checked,
+        made: crew.made,
+        made_bytes: crew.made_bytes,
         refused: crew.refused,
     })
 }

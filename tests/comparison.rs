@@ -505,5 +505,21 @@ fn bad_input_is_a_clear_error() {
         &["all strands together"],
     );
     refused(&["--threshold", "64TiB"], &["threshold", "1 TiB"]);
+    refused(
+        &["--repeat", "101"],
+        &["repetition count must be at most 100"],
+    );
+    refused(
+        &["-w", "requests", "--strands", "10", "--allocs", "100000000"],
+        &["would hold about", "GiB of values at once"],
+    );
+    refused(
+        &["--json", "same.out", "--csv", "same.out"],
+        &["the JSON and the CSV would both be written to same.out"],
+    );
+    refused(
+        &["--chart-workload", "handoff", "-w", "requests"],
+        &["--chart-workload handoff is not among the workloads run"],
+    );
     refused(&["--workers", "100000"], &["worker count", "1024"]);
 }

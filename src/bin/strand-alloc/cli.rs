@@ -243,8 +243,18 @@ fn parse_positive(s: &str) -> Result<usize, String> {
     }
 }
 
+/// The most repetitions: the verdict's exact rank test counts arrangements of the
+/// repetitions, which stays fast (well under a second) up to here.
+pub const MAX_REPEAT: usize = 100;
+
 fn parse_repeat(s: &str) -> Result<usize, String> {
-    parse_positive(s).map_err(|e| format!("the repetition count {e}"))
+    match parse_positive(s) {
+        Ok(n) if n > MAX_REPEAT => Err(format!(
+            "the repetition count must be at most {MAX_REPEAT}, not {n}"
+        )),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("the repetition count {e}")),
+    }
 }
 
 #[cfg(test)]

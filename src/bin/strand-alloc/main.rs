@@ -249,7 +249,14 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
     let thresholds = if cli.threshold.is_empty() {
         vec![Config::current().map_err(|e| e.to_string())?.threshold()]
     } else {
-        cli.threshold.clone()
+        // The same threshold given twice (`1MiB,1048576`) is run once.
+        let mut t: Vec<usize> = Vec::new();
+        for x in &cli.threshold {
+            if !t.contains(x) {
+                t.push(*x);
+            }
+        }
+        t
     };
     let workers = cli.workers.unwrap_or_else(cores);
     let repeat = cli.repeat.unwrap_or(if cli.quick { 5 } else { 10 });
@@ -264,21 +271,41 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             .clone()
             .or_else(|| table_on_stdout.then(|| std::path::PathBuf::from(cli::DEFAULT_CHART)))
     };
-    // A typo in an output path fails now, not after the run.
-    for (p, what) in [(&cli.json, "JSON"), (&cli.csv, "CSV"), (&chart, "chart")] {
-        if let Some(p) = p.as_deref().filter(|p| *p != Path::new("-")) {
-            check_writable(p, what)?;
-        }
-    }
+    // A typo in an output path fails now, not after the run, and before anything is
+    // created on disk.
     if to_stdout(&cli.json) && to_stdout(&cli.csv) {
         return Err("--json - and --csv - cannot both write to standard output".into());
     }
     if chart.as_deref() == Some(Path::new("-")) {
         return Err("the chart cannot be written to standard output: give a file".into());
     }
+    let outputs: Vec<(&Path, &str)> = [(&cli.json, "JSON"), (&cli.csv, "CSV"), (&chart, "chart")]
+        .into_iter()
+        .filter_map(|(p, what)| Some((p.as_deref()?, what)))
+        .filter(|(p, _)| *p != Path::new("-"))
+        .collect();
+    for (i, (p, what)) in outputs.iter().enumerate() {
+        if let Some((_, other)) = outputs[..i].iter().find(|(q, _)| q == p) {
+            return Err(format!(
+                "the {other} and the {what} would both be written to {}: give each its own file",
+                p.display()
+            ));
+        }
+    }
+    for (p, what) in &outputs {
+        check_writable(p, what)?;
+    }
+    if let Some(k) = cli.chart_workload {
+        if !workloads.iter().any(|w| w.kind == k) {
+            return Err(format!(
+                "--chart-workload {k} is not among the workloads run; add it to --workload"
+            ));
+        }
+    }
+    // A terminal narrower than 60 columns gets 60-column output (as `--width` allows).
     let width = cli
         .width
-        .or_else(|| comfy_table::Table::new().width())
+        .or_else(|| comfy_table::Table::new().width().map(|w| w.max(60)))
         .unwrap_or(120);
 
     let total = workloads.len() * thresholds.len() * repeat * backends.len();
@@ -315,7 +342,7 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
     }
 
     let mut rows = Vec::new();
-    let mut failures = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
     for w in &workloads {
         for &threshold in &thresholds {
             let mut runs: Vec<Vec<Measurement>> = backends.iter().map(|_| Vec::new()).collect();
@@ -361,29 +388,32 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
         rows: &rows,
         failures: &failures,
     };
+    // What goes to standard output first; then the files, so that a file that cannot be
+    // written (a full disk) loses neither the tables nor the other files.
+    if table_on_stdout {
+        print!("{}", report::render(&rows, &verdicts, width));
+    }
+    // Outputs that could not be written (after the run: a full disk, say).
+    let mut unwritten: Vec<String> = Vec::new();
     if let Some(p) = &cli.json {
         let text = serde_json::to_string_pretty(&doc).expect("the comparison serialises");
         if to_stdout(&cli.json) {
             println!("{text}");
-        } else {
-            write_out(p, &text)?;
+        } else if let Err(e) = write_out(p, &text) {
+            unwritten.push(e);
         }
     }
     if let Some(p) = &cli.csv {
         let text = report::render_csv(&rows);
         if to_stdout(&cli.csv) {
             print!("{text}");
-        } else {
-            write_out(p, &text)?;
+        } else if let Err(e) = write_out(p, &text) {
+            unwritten.push(e);
         }
-    }
-    if table_on_stdout {
-        print!("{}", report::render(&rows, &verdicts, width));
     }
     if let (Some(path), false) = (&chart, rows.is_empty()) {
         let kind = cli
             .chart_workload
-            .filter(|k| workloads.iter().any(|w| w.kind == *k))
             .or_else(|| {
                 workloads
                     .iter()
@@ -396,15 +426,16 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             workers,
             repetitions: repeat,
         };
-        chart::draw(&rows, kind, &title, path)?;
-        if table_on_stdout {
-            println!("chart: {}", path.display());
+        match chart::draw(&rows, kind, &title, path) {
+            Ok(()) if table_on_stdout => println!("chart: {}", path.display()),
+            Ok(()) => {}
+            Err(e) => unwritten.push(e),
         }
     }
-    for f in &failures {
+    for f in failures.iter().chain(&unwritten) {
         eprintln!("failed: {f}");
     }
-    Ok(if failures.is_empty() {
+    Ok(if failures.is_empty() && unwritten.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -189,8 +189,12 @@ pub const TERMS: &[(&str, &str)] = &[
 
 /// Every definition, as printed under the tables and by `--help`, wrapped to `width`.
 pub fn definitions(width: usize) -> String {
-    let mut out =
-        String::from("What the figures mean (each is defined the same for every backend):\n");
+    let mut out = wrap(
+        "What the figures mean (each is defined the same for every backend):",
+        width,
+        "",
+        "  ",
+    );
     let all = METRICS
         .iter()
         .map(|m| (m.title, m.definition))
@@ -571,11 +575,13 @@ pub fn render(rows: &[Row], verdicts: &[Verdict], width: u16) -> String {
 /// For a threshold sweep: per workload, a backend × threshold grid of median wall time
 /// and peak RSS.
 fn sweep_grid(rows: &[Row], thresholds: &[usize], width: u16) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\nTHRESHOLD SWEEP: median wall time ms / peak RSS, by backend and threshold"
-    );
+    let mut out = String::from("\n");
+    out.push_str(&wrap(
+        "THRESHOLD SWEEP: median wall time ms / peak RSS, by backend and threshold",
+        usize::from(width),
+        "",
+        "  ",
+    ));
     let mut kinds = Vec::new();
     for r in rows {
         if !kinds.contains(&r.workload) {

@@ -322,7 +322,13 @@ fn render_pick(out: &mut String, title: &str, p: &Pick, width: usize) {
                 if s.tie { "tie" } else { "worse" },
             )
         };
-        let _ = writeln!(out, "  {lead:<19}{:<14} {range}{judged}", s.backend);
+        let line = format!("  {lead:<19}{:<14} {range}", s.backend);
+        // The judgement goes on a line of its own when both do not fit.
+        if line.chars().count() + judged.chars().count() <= width {
+            let _ = writeln!(out, "{line}{judged}");
+        } else {
+            let _ = writeln!(out, "{line}\n{:<21}{}", "", judged.trim_start());
+        }
     }
     out.push_str(&report::wrap(
         &format!("why: {}", p.reason),

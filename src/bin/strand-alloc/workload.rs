@@ -186,6 +186,24 @@ pub enum WorkloadError {
         /// The value given.
         got: usize,
     },
+    /// The values a workload would hold at once do not fit the bound below.
+    #[error(
+        "workload {kind}: {strands} strands × {allocs} allocations would hold about {gib} GiB \
+         of values at once, more than the {max} GiB a comparison may take; use fewer strands \
+         or allocations"
+    )]
+    TooMuchHeld {
+        /// The workload.
+        kind: Kind,
+        /// Its strands.
+        strands: usize,
+        /// Its allocations per strand.
+        allocs: usize,
+        /// The estimate, GiB.
+        gib: usize,
+        /// The bound, GiB.
+        max: usize,
+    },
     /// A strand could not be spawned.
     #[error("workload {kind}: cannot spawn a strand: {message}")]
     Spawn {
@@ -292,6 +310,25 @@ impl Workload {
     }
 
     /// Checks that the parameters can run.
+    /// About how many bytes of values the workload holds at once at most: the strands
+    /// alive together times the values each keeps, at the mean size of its distribution
+    /// plus a value's handle.
+    pub fn held_at_once(&self) -> usize {
+        let each = match self.sizes {
+            Sizes::Small => 20,
+            Sizes::Mixed => 80,
+            Sizes::Large => 2176,
+        } + 48;
+        let values = match self.kind {
+            Kind::Requests => self.strands.min(IN_FLIGHT).saturating_mul(self.allocs),
+            Kind::Phases => self.strands.saturating_mul(self.allocs),
+            Kind::LongLived => self.strands.saturating_mul(WINDOW.min(self.allocs)),
+            Kind::Migrate => self.strands.saturating_mul(32.min(self.allocs)),
+            Kind::Pipeline | Kind::Handoff => self.strands.saturating_mul(HANDOFF_WINDOW),
+        };
+        values.saturating_mul(each)
+    }
+
     pub fn validate(&self) -> Result<(), WorkloadError> {
         let min_strands = match self.kind {
             Kind::Handoff => 2,
@@ -324,9 +361,23 @@ impl Workload {
                 total,
             ));
         }
+        let held = self.held_at_once();
+        if held > MAX_HELD_BYTES {
+            return Err(WorkloadError::TooMuchHeld {
+                kind: self.kind,
+                strands: self.strands,
+                allocs: self.allocs,
+                gib: held >> 30,
+                max: MAX_HELD_BYTES >> 30,
+            });
+        }
         Ok(())
     }
 }
+
+/// The most bytes of values a workload may hold at once (an estimate, see
+/// [`Workload::held_at_once`]): 16 GiB.
+pub const MAX_HELD_BYTES: usize = 16 << 30;
 
 /// The most strands a workload may have: each runs as a May strand, and tables sized by
 /// the strand count are made up front.

@@ -23,6 +23,8 @@ static REGISTRY: Registry = Registry::new("global-malloc");
 unsafe impl ValueAllocator for GlobalMalloc {
     const NAME: &'static str = "global-malloc";
     const THREAD_BOUND: bool = false;
+    // Every value is a heap allocation of its own already.
+    const LARGE_APART: bool = false;
     type StrandState = ();
 
     fn registry() -> &'static Registry {
@@ -50,6 +52,9 @@ unsafe impl ValueAllocator for GlobalMalloc {
     unsafe fn dealloc(_: &(), cx: &StrandCx, ptr: NonNull<u8>, layout: Layout, _: Ticket) {
         // SAFETY: the caller passes a live allocation from `try_alloc` and its layout.
         unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+        if crate::trim::counts_global_malloc() {
+            crate::trim::freed(layout.size());
+        }
         cx.reserve(-(layout.size() as i64));
     }
 

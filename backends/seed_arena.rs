@@ -110,6 +110,8 @@ unsafe impl ValueAllocator for SeedArena {
     const NAME: &'static str = "seed-arena";
     const THREAD_BOUND: bool = true;
     const SAFE: bool = false;
+    // The seed policy as it was: every value in the thread's arena.
+    const LARGE_APART: bool = false;
     type StrandState = ();
 
     fn registry() -> &'static Registry {

@@ -8,13 +8,20 @@
 //! Lifetime: the arena is split into *generations*. Allocations go to the current
 //! generation; when the next one would take it over the threshold, the current
 //! generation is reset in place if nothing in it is live, and otherwise retired (kept
-//! until its last allocation is released, then reset and kept as the spare for the next
-//! rotation) while a fresh generation becomes current. Each allocation's ticket names
-//! its generation. So a long-lived strand that keeps a window of values while it churns
-//! stays bounded by about the threshold plus what it really holds. At exit everything is
-//! dropped at once and the current generation is kept warm in a pool for the next strand
-//! (unless its capacity is over the threshold or the pool is full); [`crate::Strand::reset`]
+//! until its last allocation is released, then freed) while a fresh generation becomes
+//! current. Each allocation's ticket names its generation. At exit everything is dropped
+//! at once and the current generation is kept warm in a pool for the next strand when
+//! it is small ([`POOLED_ARENA_MAX`]) and the pool has room; [`crate::Strand::reset`]
 //! drops everything too.
+//!
+//! Memory: a generation starts with no chunk and grows by bumpalo's doubling chunks, with
+//! bumpalo's allocation limit set to [`Config::generation_limit`](crate::Config::generation_limit) (the threshold plus an eighth
+//! of it), so the chunks of one generation never total more. Values larger than the
+//! strand's large-value size never reach the arena (the library gives them a heap
+//! allocation of their own). So the memory a strand's arena reserves for its current
+//! generation is at most that limit; retired generations are only
+//! those that still hold live values (reported as `retired`), and are freed as soon as
+//! their last value is released.
 //!
 //! Memory from [`crate::Strand::allocator`] is *pinned*: it keeps its generation alive
 //! until the strand exits or resets, since its release carries no ticket.
@@ -43,6 +50,17 @@ static POOLED: AtomicUsize = AtomicUsize::new(0);
 
 fn pool() -> std::sync::MutexGuard<'static, Vec<Bump>> {
     POOL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The most an arena kept warm in the pool may reserve: 64 KiB. Larger ones are freed at
+/// strand exit, so the pool holds at most `pool_capacity` × 64 KiB.
+pub const POOLED_ARENA_MAX: usize = 64 * 1024;
+
+/// An empty generation: no chunk yet, and the allocation limit of `config`.
+fn fresh_bump(config: &crate::Config) -> Bump {
+    let b = Bump::new();
+    b.set_allocation_limit(Some(config.generation_limit()));
+    b
 }
 
 /// A retired generation: older memory of the strand that still has live allocations.
@@ -99,9 +117,7 @@ pub struct OwnArena {
     /// Free entries of `slots`; its capacity is kept at least `slots.len()`, so that
     /// freeing a slot never allocates.
     free: RefCell<Vec<u32>>,
-    /// An emptied generation kept for the next rotation.
-    spare: RefCell<Option<Bump>>,
-    /// Bytes used and reserved by retired generations and the spare.
+    /// Bytes used and reserved by retired generations.
     aside_used: Cell<usize>,
     aside_reserved: Cell<usize>,
 }
@@ -119,7 +135,6 @@ impl OwnArena {
             room: Cell::new(0),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
-            spare: RefCell::new(None),
             aside_used: Cell::new(0),
             aside_reserved: Cell::new(0),
         }
@@ -145,6 +160,9 @@ impl OwnArena {
         let reserved = bump.allocated_bytes();
         let delta = reserved as i64 - self.reserved.get() as i64;
         self.reserved.set(reserved);
+        if delta < 0 {
+            crate::trim::freed(delta.unsigned_abs() as usize);
+        }
         self.room.set(bump.chunk_capacity());
         cx.reserve(delta);
     }
@@ -221,7 +239,6 @@ impl OwnArena {
     #[cold]
     #[inline(never)]
     fn rotate(&self, cx: &StrandCx) -> Result<(), AllocError> {
-        let threshold = cx.config.threshold();
         let retire = self.live.get() > 0 || self.pinned.get();
         let next = if retire {
             let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(StrandArena::NAME))?;
@@ -229,38 +246,29 @@ impl OwnArena {
         } else {
             None
         };
-        // Nothing below fails.
-        let fresh = self
-            .spare
-            .borrow_mut()
-            .take()
-            .inspect(|b| {
-                // It becomes the current generation; `measure` counts it again there.
-                let r = b.allocated_bytes();
-                self.aside_reserved.set(self.aside_reserved.get() - r);
-                cx.reserve(-(r as i64));
-            })
-            .unwrap_or_else(|| Bump::try_with_capacity(threshold).unwrap_or_else(|_| Bump::new()));
+        // Nothing below fails (a fresh generation allocates no chunk until it is used).
         let used = self.used.replace(0);
         let reserved = self.reserved.replace(0);
         match next {
             None => {
-                // Nothing in the old generation is live: its stamps are invalidated, the
-                // tag stays with the new current generation, and the old arena is reset
-                // and kept as the spare.
+                // Nothing in the generation is live: its stamps are invalidated and it is
+                // reset in place (bumpalo keeps its last, largest chunk warm).
                 self.tag().invalidate();
                 // SAFETY: no `&Bump` is alive here (this runs before the allocation
-                // borrows it).
-                let mut old = unsafe { self.replace_bump(fresh) };
-                cx.reserve(-(reserved as i64));
-                old.reset();
-                self.keep_spare(old, threshold, cx);
+                // borrows it), and nothing in the generation is live.
+                unsafe { (*self.bump.get()).reset() };
+                self.reserved.set(reserved);
                 cx.count_reset(ResetCause::Threshold);
             }
             Some((slot, tag)) => {
                 // SAFETY: no `&Bump` or `&ArenaTag` is alive here (this runs before the
                 // allocation borrows them).
-                let (old, old_tag) = unsafe { (self.replace_bump(fresh), self.replace_tag(tag)) };
+                let (old, old_tag) = unsafe {
+                    (
+                        self.replace_bump(fresh_bump(&cx.config)),
+                        self.replace_tag(tag),
+                    )
+                };
                 self.aside_used.set(self.aside_used.get() + used);
                 self.aside_reserved
                     .set(self.aside_reserved.get() + reserved);
@@ -294,15 +302,18 @@ impl OwnArena {
         Ok(())
     }
 
-    /// Keeps an emptied (already reset) generation as the spare, or drops it.
-    fn keep_spare(&self, bump: Bump, threshold: usize, cx: &StrandCx) {
-        let r = bump.allocated_bytes();
-        let mut spare = self.spare.borrow_mut();
-        if spare.is_none() && r <= threshold.saturating_mul(2) {
-            *spare = Some(bump);
-            self.aside_reserved.set(self.aside_reserved.get() + r);
-            cx.reserve(r as i64);
+    /// The generation's chunks reached its allocation limit before its used bytes reached
+    /// the threshold (bytes lost at chunk ends): move on as at the threshold, then try
+    /// once more. An empty generation that still cannot allocate is out of memory.
+    #[cold]
+    #[inline(never)]
+    fn alloc_past_limit(&self, cx: &StrandCx, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        if self.used.get() > 0 {
+            self.rotate(cx)?;
         }
+        self.bump()
+            .try_alloc_layout(layout)
+            .map_err(|_| AllocError::oom(StrandArena::NAME, layout))
     }
 
     /// Releases one allocation of the retired generation in `slot`; frees the
@@ -321,7 +332,7 @@ impl OwnArena {
             return;
         }
         let Some(Retired {
-            mut bump,
+            bump,
             _tag: tag,
             used,
             reserved,
@@ -339,10 +350,10 @@ impl OwnArena {
             .set(self.aside_reserved.get() - reserved);
         cx.reserve(-(reserved as i64));
         cx.retire(-(reserved as i64));
-        // Every allocation of the generation has been released: nothing points into it.
-        bump.reset();
-        self.keep_spare(bump, cx.config.threshold(), cx);
-        cx.count_reset(ResetCause::Threshold);
+        // Every allocation of the generation has been released: nothing points into it,
+        // and its chunks go back to the global allocator.
+        drop(bump);
+        crate::trim::freed(reserved);
     }
 
     /// Drops every retired generation and the spare, and resets the current one.
@@ -351,7 +362,6 @@ impl OwnArena {
     ///
     /// No allocation from the arena may still be in use.
     unsafe fn reset_all(&self, cx: &StrandCx) {
-        let threshold = cx.config.threshold();
         let retired: usize = self
             .slots
             .borrow()
@@ -361,19 +371,18 @@ impl OwnArena {
             .sum();
         cx.retire(-(retired as i64));
         self.slots.borrow_mut().clear();
+        crate::trim::freed(retired);
         self.free.borrow_mut().clear();
         self.slot.set(0);
-        self.spare.borrow_mut().take();
         self.aside_used.set(0);
         cx.reserve(-(self.aside_reserved.replace(0) as i64));
         self.tag().invalidate();
-        // bumpalo keeps the largest chunk on reset; when that chunk is larger than the
-        // threshold the arena starts over with a single threshold-sized chunk instead, so
-        // a spike does not stay reserved for the rest of the strand.
-        if self.bump().allocated_bytes() > threshold {
-            let fresh = Bump::try_with_capacity(threshold).unwrap_or_else(|_| Bump::new());
+        // bumpalo keeps the last (largest) chunk on reset; an arena grown past the
+        // pool's size starts over empty instead, so a burst does not stay reserved for
+        // the rest of the strand.
+        if self.bump().allocated_bytes() > POOLED_ARENA_MAX {
             // SAFETY: no `&Bump` is alive (none is kept beyond a single backend call).
-            drop(unsafe { self.replace_bump(fresh) });
+            drop(unsafe { self.replace_bump(fresh_bump(&cx.config)) });
         } else {
             // SAFETY: by this function's contract nothing points into the arena, and no
             // `&Bump` is alive.
@@ -411,9 +420,10 @@ unsafe impl ValueAllocator for StrandArena {
         let bump = match pooled {
             Some(b) => {
                 POOLED.fetch_sub(1, Relaxed);
+                b.set_allocation_limit(Some(cx.config.generation_limit()));
                 b
             }
-            None => Bump::new(),
+            None => fresh_bump(&cx.config),
         };
         let arena = OwnArena::new(bump);
         arena.measure(cx);
@@ -433,10 +443,10 @@ unsafe impl ValueAllocator for StrandArena {
         if a.tag().is_unset() {
             a.acquire_tag()?;
         }
-        let ptr = a
-            .bump()
-            .try_alloc_layout(layout)
-            .map_err(|_| AllocError::oom(Self::NAME, layout))?;
+        let ptr = match a.bump().try_alloc_layout(layout) {
+            Ok(p) => p,
+            Err(_) => a.alloc_past_limit(cx, layout)?,
+        };
         let charge = layout.size() + (layout.align() - 1);
         if pinned {
             a.pinned.set(true);
@@ -484,26 +494,36 @@ unsafe impl ValueAllocator for StrandArena {
         }
         // Everything the strand reserved goes back with it (to the pool, or freed).
         cx.reserve(-reserved);
-        drop(a.slots);
-        let mut bump = a.spare.into_inner().unwrap_or_else(|| a.bump.into_inner());
+        let slots = a.slots.into_inner();
+        let retired: usize = slots.iter().flatten().map(|g| g.reserved).sum();
+        drop(slots);
+        let mut bump = a.bump.into_inner();
         // An arena that never allocated has nothing worth keeping warm (and pooling it
-        // would cost two locks for every strand that allocates nothing).
+        // would cost two locks for every strand that allocates nothing); one that grew
+        // past the pool's size goes back to the global allocator.
+        let before = bump.allocated_bytes();
+        bump.reset();
         let reserved = bump.allocated_bytes();
-        if reserved > 0 && reserved <= cx.config.threshold() {
-            bump.reset();
+        crate::trim::freed(retired + (before - reserved));
+        if reserved > 0 && reserved <= POOLED_ARENA_MAX {
             let mut pool = pool();
             if pool.len() < cx.config.pool_capacity() {
                 pool.push(bump);
                 POOLED.fetch_add(1, Relaxed);
+                return;
             }
         }
+        drop(bump);
+        crate::trim::freed(reserved);
     }
 
     /// Frees the pool of warm arenas.
     fn release_idle() {
-        let mut pool = pool();
-        POOLED.fetch_sub(pool.len(), Relaxed);
-        *pool = Vec::new();
+        let drained = std::mem::take(&mut *pool());
+        POOLED.fetch_sub(drained.len(), Relaxed);
+        let bytes = drained.iter().map(Bump::allocated_bytes).sum();
+        drop(drained);
+        crate::trim::freed(bytes);
     }
 }
 

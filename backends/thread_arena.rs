@@ -1,32 +1,43 @@
 //! **thread-arena**: a bumpalo arena per OS thread, shared by the strands running there,
-//! reset when no strand holds values in it, bounded by the threshold.
+//! freed when no strand holds values in it, bounded by the threshold.
 //!
 //! This is the design of the Seq runtime's thread-local arena with its hazards removed:
 //!
-//! - An arena *generation* ([`Gen`]) is reference-counted. A strand takes a *hold* (an
-//!   `Arc`) on a generation the first time it allocates there, and counts its live
-//!   allocations in that hold. When the count drops to zero (and the generation is no
-//!   longer the one the strand is allocating from) or the strand exits, the hold is
-//!   released, on whatever thread the strand is then running.
-//! - A generation is reset only by its own thread, and only while it is that thread's
-//!   current generation and nobody else holds it (`Arc::get_mut` succeeds). So a strand's
-//!   exit never resets memory another strand still uses, and neither does a strand that
-//!   migrated away (it keeps its hold on the old thread's generation).
+//! - An arena *generation* ([`Gen`]) is reference-counted, and only strands count: a
+//!   strand takes a *hold* (an `Arc`) on a generation the first time it allocates there,
+//!   and counts its live allocations in that hold. When the count drops to zero (and the
+//!   generation is no longer the one the strand is allocating from) or the strand exits,
+//!   the hold is released, on whatever thread the strand is then running. The thread
+//!   itself keeps only a `Weak` to its current generation, so the generation is freed
+//!   wherever its last hold is let go: an idle worker thread, which runs no code, keeps
+//!   no arena memory alive.
+//! - Only the owning thread allocates from a generation, and only while it is that
+//!   thread's current one. A generation is reset in place only by its own thread, and
+//!   only when nobody holds it (its only strong reference is the thread's temporary
+//!   one). So a strand's exit never resets memory another strand still uses, and
+//!   neither does a strand that migrated away (it keeps its hold on the old thread's
+//!   generation).
 //! - The threshold is checked *before* an allocation, against bytes *used* (requested
 //!   bytes plus worst-case alignment padding), never chunk capacity. An allocation that
 //!   would cross it resets the generation in place if it has no holders, or else
 //!   *rotates*: the thread starts a fresh generation and the old one lives on until its
 //!   last holder lets go. The value being allocated is never touched by either.
-//! - Each generation is created with one chunk big enough for the threshold (or for the
-//!   allocation that created it), so its reserved bytes stay within the threshold plus
-//!   the largest single allocation, plus bumpalo's rounding to a page. When the system
-//!   refuses a chunk that large, a smaller one is taken and the generation's limit is
-//!   what it holds.
+//! - A generation starts with no chunk and grows by bumpalo's doubling chunks, with
+//!   bumpalo's allocation limit at [`Config::generation_limit`](crate::Config::generation_limit) (the threshold plus an eighth),
+//!   so its chunks never total more. Values larger than the large-value size never reach
+//!   it (the library gives them a heap allocation of their own).
+//! - When a thread's current generation is freed on that thread and its last chunk is
+//!   small ([`THREAD_SPARE_MAX`]), the chunk is kept as the thread's spare for its next
+//!   generation, so short strands reuse warm memory; a thread has a current generation or
+//!   a spare, never both.
+//! - The fast path recognises the thread's current generation by a unique 64-bit id (kept
+//!   in a constant-initialised thread-local), never by address: a freed generation's
+//!   address may be reused, its id never is.
 //! - A strand finds its hold on a generation by the generation's address (a hash map),
 //!   and a release finds it by index (the ticket): both O(1), however many generations
 //!   the strand keeps alive.
-//! - Thread-local state is reached only through one `#[inline(never)]` function
-//!   (`with_thread`), and no borrow of it outlives that call.
+//! - Thread-local state is reached only through `#[inline(never)]` functions, and no
+//!   borrow of it outlives the call.
 
 use crate::allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 use crate::checked::ArenaTag;
@@ -38,8 +49,10 @@ use std::cell::{Cell, UnsafeCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::{
+    fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed,
+};
+use std::sync::{Arc, Weak};
 
 /// The thread-arena backend. See the [module documentation](self).
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,16 +60,28 @@ pub struct ThreadArena;
 
 static REGISTRY: Registry = Registry::new("thread-arena");
 
+/// The most a thread keeps as its spare chunk: 256 KiB. A generation freed on its own
+/// thread with a larger last chunk goes back to the global allocator whole.
+pub const THREAD_SPARE_MAX: usize = 256 * 1024;
+
+/// Generation ids: unique for the life of the process (a 64-bit count never wraps).
+static NEXT_GEN: AtomicU64 = AtomicU64::new(1);
+
 /// One generation of a thread's arena.
 pub struct Gen {
-    bump: Bump,
+    /// Unique for the life of the process; never 0.
+    id: u64,
+    bump: UnsafeCell<Bump>,
     /// Bytes charged so far; written only by the owning thread while current.
     used: AtomicUsize,
-    /// Bytes the generation may hand out before the threshold check moves on.
+    /// A lower bound of the room left in the current chunk (owner only).
+    room: AtomicUsize,
+    /// The threshold of the strand whose allocation created it: the most it hands out.
     limit: usize,
-    /// `bump.allocated_bytes()` when last measured.
+    /// `allocated_bytes()` when last measured (owner only, while current).
     reserved: AtomicUsize,
-    /// Set once the owning thread has moved on from this generation.
+    /// Set once the owning thread has moved on from this generation while strands still
+    /// held it.
     retired: AtomicBool,
     /// Identity and reset count, validated by every access under `checked`.
     tag: ArenaTag,
@@ -64,61 +89,49 @@ pub struct Gen {
     thread: u32,
 }
 
-// SAFETY: the `Bump` is only used for allocation and reset by the thread whose current
-// generation this is (reached through that thread's `with_thread`), or, for a generation
-// made after its thread's state was destroyed (`detached_alloc`), by the one strand that
-// holds it, for one allocation; reset needs `Arc::get_mut`, i.e. no other holder. Other threads only drop their `Arc` (the last one
-// frees the chunks, with nobody left to use them) and read bytes of finished allocations,
-// which the owner never writes again. All other fields are atomics.
+// SAFETY: the `Bump` is used for allocation and reset only by the thread that made the
+// generation, while it is that thread's current generation (the fast path checks the
+// thread-local current id, which no other thread's generation can have; the slow path
+// runs in `with_thread`), or, for a generation made after its thread's state was
+// destroyed (`detached_alloc`), by the one strand that holds it, for one allocation.
+// Reset needs the only strong reference, on the owning thread. Other threads only drop
+// their `Arc` (the last one frees the chunks, with nobody left to use them) and read
+// bytes of finished allocations, which nobody writes again. All other fields are atomics
+// or immutable.
 unsafe impl Sync for Gen {}
 
 impl Gen {
-    /// A generation with no memory and a limit of zero: the first allocation replaces it.
-    fn empty() -> Self {
-        Gen {
-            bump: Bump::new(),
-            used: AtomicUsize::new(0),
-            limit: 0,
-            reserved: AtomicUsize::new(0),
-            retired: AtomicBool::new(false),
-            tag: ArenaTag::UNSET,
-            thread: crate::thread::thread_index(),
-        }
-    }
-
-    /// A generation with one chunk for `capacity` bytes. When the system refuses a chunk
-    /// that large (a threshold of many GiB), the chunk is halved until it is granted,
-    /// down to `min` bytes; the generation's limit is then what its chunk holds, so it
-    /// rotates sooner but allocation keeps working.
-    fn try_new(capacity: usize, min: usize) -> Result<Self, AllocError> {
+    /// A generation for `threshold`, on the calling thread's spare chunk when there is
+    /// one. Fails (changing nothing) only when no arena tag is left.
+    fn new(config: &crate::Config) -> Result<Self, AllocError> {
         let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(ThreadArena::NAME))?;
-        let mut size = capacity;
-        let bump = loop {
-            match Bump::try_with_capacity(size) {
-                Ok(b) => break b,
-                Err(_) if size / 2 >= min => size /= 2,
-                Err(_) => {
-                    return Err(AllocError::OutOfMemory {
-                        backend: ThreadArena::NAME,
-                        requested: size,
-                    })
-                }
-            }
-        };
+        let bump = take_spare().unwrap_or_default();
+        bump.set_allocation_limit(Some(config.generation_limit()));
+        // A spare's chunk is already counted as reserved.
         let reserved = bump.allocated_bytes();
-        REGISTRY.reserve_shared(reserved as i64);
-        // With worst-case padding counted in every charge, `limit` bytes fit in the one
-        // chunk, so the fast path never makes bumpalo add a chunk.
-        let limit = capacity.min(bump.chunk_capacity());
         Ok(Gen {
-            bump,
+            id: NEXT_GEN.fetch_add(1, Relaxed),
+            room: AtomicUsize::new(bump.chunk_capacity()),
+            bump: UnsafeCell::new(bump),
             used: AtomicUsize::new(0),
-            limit,
+            limit: config.threshold(),
             reserved: AtomicUsize::new(reserved),
             retired: AtomicBool::new(false),
             tag,
             thread: crate::thread::thread_index(),
         })
+    }
+
+    /// The arena.
+    ///
+    /// # Safety
+    ///
+    /// Only on the owning thread while the generation is its current one (or the
+    /// detached generation's one allocation), and no `&mut Bump` is alive.
+    #[inline]
+    unsafe fn bump(&self) -> &Bump {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { &*self.bump.get() }
     }
 
     #[inline]
@@ -129,9 +142,37 @@ impl Gen {
     fn reserved(&self) -> usize {
         self.reserved.load(Relaxed)
     }
-}
 
-impl Gen {
+    /// Re-measures the chunks after an allocation that may have added one, reporting
+    /// the change as reserved bytes. Owner only, as [`Gen::bump`].
+    fn measure(&self) {
+        // SAFETY: called by the owner of the current generation (slow path), or for the
+        // detached generation by its one holder.
+        let bump = unsafe { self.bump() };
+        let now = bump.allocated_bytes();
+        let before = self.reserved.swap(now, Relaxed);
+        if now != before {
+            REGISTRY.reserve_shared(now as i64 - before as i64);
+            crate::trim::freed(before.saturating_sub(now));
+        }
+        self.room.store(bump.chunk_capacity(), Relaxed);
+    }
+
+    /// Resets the generation in place: its stamps are invalidated and bumpalo keeps its
+    /// last chunk.
+    ///
+    /// # Safety
+    ///
+    /// The caller has the only strong reference, on the owning thread (so nobody can
+    /// take a new one, and nothing in the generation is live).
+    unsafe fn reset_exclusive(&self) {
+        self.tag.invalidate();
+        // SAFETY: by this function's contract nobody else can reach the `Bump`.
+        unsafe { (*self.bump.get()).reset() };
+        self.used.store(0, Relaxed);
+        self.measure();
+    }
+
     /// Marks the generation as moved on from while strands still hold it.
     fn retire(&self) {
         self.retired.store(true, Relaxed);
@@ -139,9 +180,9 @@ impl Gen {
     }
 }
 
-/// A generation's chunk is memory the backend reserves for no strand in particular: it
-/// counts from the generation's creation (`try_new`) to its drop, whichever thread drops
-/// it last.
+/// A generation's chunks are memory the backend reserves for no strand in particular:
+/// they count from their allocation to the generation's drop, whichever thread drops it
+/// last.
 impl Drop for Gen {
     fn drop(&mut self) {
         let reserved = self.reserved() as i64;
@@ -149,71 +190,116 @@ impl Drop for Gen {
         if self.retired.load(Relaxed) {
             REGISTRY.reserve_retired(-reserved);
         }
+        crate::trim::freed(reserved as usize);
     }
 }
 
-/// What each OS thread keeps.
+/// A generation whose last hold was just let go: its chunks are freed, or, when it was
+/// the calling thread's current generation and its last chunk is small, kept as the
+/// thread's spare. Returns whether anything had been allocated in it.
+fn let_go(mut gen: Gen) -> bool {
+    let used = *gen.used.get_mut() > 0;
+    let mine = !*gen.retired.get_mut()
+        && gen.thread == crate::thread::thread_index()
+        && current_id() == gen.id;
+    if mine {
+        // The chunks move from the generation to the spare: same reserved bytes.
+        let before = std::mem::take(gen.reserved.get_mut());
+        let mut bump = std::mem::take(gen.bump.get_mut());
+        drop(gen);
+        bump.reset();
+        let after = bump.allocated_bytes();
+        REGISTRY.reserve_shared(after as i64 - before as i64);
+        crate::trim::freed(before.saturating_sub(after));
+        let spare = Spare(Some(bump));
+        if after <= THREAD_SPARE_MAX {
+            keep_spare(spare);
+        }
+    }
+    used
+}
+
+/// A thread's spare chunk (reset, counted as reserved until it is used or freed).
+struct Spare(Option<Bump>);
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            REGISTRY.reserve_shared(-(b.allocated_bytes() as i64));
+            crate::trim::freed(b.allocated_bytes());
+        }
+    }
+}
+
+/// What each OS thread keeps: which generation is current. Strands' holds keep it
+/// alive, not the thread.
 struct ThreadState {
-    current: Arc<Gen>,
+    current: Weak<Gen>,
 }
 
 impl ThreadState {
-    fn new() -> Self {
-        ThreadState {
-            current: Arc::new(Gen::empty()),
+    /// The current generation, or a new one when it was freed (or there was none).
+    fn current(&mut self, config: &crate::Config) -> Result<Arc<Gen>, AllocError> {
+        match self.current.upgrade() {
+            Some(g) => Ok(g),
+            None => {
+                let g = Arc::new(Gen::new(config)?);
+                self.make_current(&g);
+                Ok(g)
+            }
         }
     }
 
-    /// Replaces the current generation. If it still has holders it is retired and lives
-    /// on until its last holder lets go.
-    fn replace_current(&mut self, new: Gen) {
-        let old = std::mem::replace(&mut self.current, Arc::new(new));
-        if Arc::strong_count(&old) > 1 {
-            old.retire();
-        }
-    }
-
-    /// Resets the current generation if nobody holds it and it has been used. Returns
-    /// whether it did.
-    fn reset_if_free(&mut self) -> bool {
-        let Some(gen) = Arc::get_mut(&mut self.current) else {
-            return false;
-        };
-        let used = *gen.used.get_mut();
-        if used == 0 {
-            return false;
-        }
-        gen.tag.invalidate();
-        gen.bump.reset();
-        *gen.used.get_mut() = 0;
-        true
+    fn make_current(&mut self, g: &Arc<Gen>) {
+        self.current = Arc::downgrade(g);
+        CURRENT_ID.set(g.id);
     }
 }
 
 impl Drop for ThreadState {
     fn drop(&mut self) {
         // Nothing may take the fast path into a generation this thread no longer owns.
-        let _ = CURRENT.try_with(|c| c.set(ptr::null()));
-        if Arc::strong_count(&self.current) > 1 {
-            self.current.retire();
+        let _ = CURRENT_ID.try_with(|c| c.set(0));
+        if let Some(g) = self.current.upgrade() {
+            g.retire();
         }
     }
 }
 
 thread_local! {
     static THREAD: UnsafeCell<Option<ThreadState>> = const { UnsafeCell::new(None) };
-    /// This thread's current generation, for the allocation fast path: set after every
-    /// [`with_thread`] call (the only place the current generation changes) and cleared
-    /// when the thread's state is destroyed. Constant-initialised and without a
-    /// destructor, so reading it is a single thread-local load.
-    static CURRENT: Cell<*const Gen> = const { Cell::new(ptr::null()) };
+    /// The id of this thread's current generation, for the allocation fast path: set
+    /// whenever the current generation changes, cleared when the thread's state is
+    /// destroyed. Constant-initialised and without a destructor, so reading it is a
+    /// single thread-local load.
+    static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
+    /// The thread's spare chunk.
+    static SPARE: Cell<Option<Spare>> = const { Cell::new(None) };
 }
 
-/// The calling thread's current generation (null before the thread's arena exists and
-/// after it is destroyed). Out of line for the same reason as [`with_thread`].
+/// The id of the calling thread's current generation (0 when none). Out of line for the
+/// same reason as [`with_thread`].
 #[inline(never)]
-fn current() -> *const Gen {
-    CURRENT.with(Cell::get)
+fn current_id() -> u64 {
+    CURRENT_ID.with(Cell::get)
+}
+
+/// Takes the calling thread's spare chunk, if it has one (and its locals still exist).
+#[inline(never)]
+fn take_spare() -> Option<Bump> {
+    SPARE
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .and_then(|mut s| s.0.take())
+}
+
+/// Keeps `spare` as the calling thread's spare chunk (freed instead once the thread's
+/// locals are being destroyed).
+#[inline(never)]
+fn keep_spare(spare: Spare) {
+    let mut spare = Some(spare);
+    let _ = SPARE.try_with(|c| c.set(spare.take()));
 }
 
 /// Runs `f` with this OS thread's arena state. Out of line on purpose: a strand can move
@@ -228,10 +314,10 @@ fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
             // re-entered: `f` is backend code that calls no user code and does not yield,
             // so this is the only reference to the state while `f` runs.
             let state = unsafe { &mut *cell.get() };
-            let st = state.get_or_insert_with(ThreadState::new);
-            let r = f(st);
-            CURRENT.set(Arc::as_ptr(&st.current));
-            r
+            let st = state.get_or_insert_with(|| ThreadState {
+                current: Weak::new(),
+            });
+            f(st)
         })
         .ok()
 }
@@ -279,8 +365,10 @@ pub struct Holds {
     /// The index of the strand's hold on each generation it holds, by the generation's
     /// address: finding a hold is one lookup, however many the strand has.
     index: UnsafeCell<HashMap<usize, u32, BuildHasherDefault<AddrHasher>>>,
-    /// The generation of the active hold (null when none).
+    /// The generation of the active hold (null when none), its id (0 when none) and the
+    /// hold's index.
     active: Cell<*const Gen>,
+    active_id: Cell<u64>,
     active_idx: Cell<u32>,
 }
 
@@ -296,8 +384,15 @@ impl Holds {
         unsafe { &mut *self.list.get() }
     }
 
-    /// Lets go of hold `idx`: its `Arc` is dropped, possibly freeing a retired generation.
-    fn release(&self, idx: u32) {
+    fn clear_active(&self) {
+        self.active.set(ptr::null());
+        self.active_id.set(0);
+    }
+
+    /// Lets go of hold `idx`: its `Arc` is dropped, which frees the generation (or keeps
+    /// its chunk as the thread's spare) when it was the last. Returns whether that
+    /// happened to a generation something had been allocated in.
+    fn release(&self, idx: u32) -> bool {
         // SAFETY: no reference into the list, free list or index is alive in any caller.
         let (list, free, index) =
             unsafe { (self.list(), &mut *self.free.get(), &mut *self.index.get()) };
@@ -314,9 +409,9 @@ impl Holds {
         free.push(idx);
         if self.active_idx.get() == idx && gen.as_ref().map(Arc::as_ptr) == Some(self.active.get())
         {
-            self.active.set(ptr::null());
+            self.clear_active();
         }
-        drop(gen);
+        gen.and_then(Arc::into_inner).is_some_and(let_go)
     }
 
     /// Releases the active hold if the strand has no live allocation in it.
@@ -353,7 +448,9 @@ impl Holds {
     /// Makes the hold on `gen` the active one, taking a new hold if the strand has none.
     fn activate(&self, gen: &Arc<Gen>) -> Result<u32, AllocError> {
         let ptr = Arc::as_ptr(gen);
-        self.drop_idle_active();
+        if self.active.get() != ptr {
+            self.drop_idle_active();
+        }
         // SAFETY: no reference into the list, free list or index is alive.
         let (list, index) = unsafe { (self.list(), &mut *self.index.get()) };
         let idx = match index.get(&(ptr as usize)) {
@@ -388,20 +485,25 @@ impl Holds {
             }
         };
         self.active.set(ptr);
+        self.active_id.set(gen.id);
         self.active_idx.set(idx);
         Ok(idx)
     }
 
-    fn release_all(&self) {
+    /// Lets go of every hold; returns whether that freed a generation something had been
+    /// allocated in.
+    fn release_all(&self) -> bool {
         // SAFETY: no reference into the list is alive.
         let n = unsafe { self.list().len() };
+        let mut freed = false;
         for idx in 0..n as u32 {
             // SAFETY: as above; the reference ends before `release`.
             if unsafe { self.list()[idx as usize].gen.is_some() } {
-                self.release(idx);
+                freed |= self.release(idx);
             }
         }
-        self.active.set(ptr::null());
+        self.clear_active();
+        freed
     }
 }
 
@@ -414,13 +516,13 @@ fn charge(layout: Layout) -> usize {
 
 /// The allocation fast path: the strand allocates again in the generation it allocated
 /// from last (its *active* hold), that generation is still this thread's current one,
-/// and the allocation fits under its limit. Then nothing about the thread or the hold
-/// changes, and the allocation is a bump plus counting. Anything else (first allocation
-/// here, a move to another thread, a rotation, the threshold) returns `None` for the
-/// full path.
+/// the allocation fits under its limit and in its current chunk. Then nothing about the
+/// thread, the hold or the chunks changes, and the allocation is a bump plus counting.
+/// Anything else (first allocation here, a move to another thread, a rotation, the
+/// threshold, a new chunk) returns `None` for the full path.
 ///
 /// No migration can be missed: the active generation belongs to the thread the strand
-/// last allocated on, and equals this thread's current generation only on that thread.
+/// last allocated on, and only that thread's current id can equal its id.
 #[inline]
 fn fast_alloc(
     holds: &Holds,
@@ -428,25 +530,27 @@ fn fast_alloc(
     layout: Layout,
     pinned: bool,
 ) -> Option<(NonNull<u8>, Ticket)> {
-    let active = holds.active.get();
-    let gen = current();
-    if active.is_null() || active != gen {
+    let id = holds.active_id.get();
+    if id == 0 || id != current_id() {
         return None;
     }
-    // SAFETY: `gen` is this thread's current generation (`CURRENT` is refreshed after
-    // every change to it, and cleared before it is dropped), and the strand's active hold
-    // keeps an `Arc` on it, so it is alive; only this thread allocates from its `Bump`,
-    // and no `&mut` to it exists outside `with_thread`, which is not running.
-    let gen = unsafe { &*gen };
+    // SAFETY: the strand's active hold keeps an `Arc` on the generation, so it is alive;
+    // its id is this thread's current one, so this is the owning thread and the
+    // generation is current: only this thread allocates from its `Bump`, and no `&mut`
+    // to it exists (`reset_exclusive` needs the only strong reference, and the hold is
+    // another).
+    let gen = unsafe { &*holds.active.get() };
     let charge = charge(layout);
     let used = gen.used() + charge;
-    if used > gen.limit.min(cx.config.threshold()) {
+    let room = gen.room.load(Relaxed);
+    if used > gen.limit.min(cx.config.threshold()) || charge > room {
         return None;
     }
-    // The generation's one chunk has room for `limit` bytes with worst-case padding, so
-    // this never allocates a new chunk (and never changes the reserved bytes).
-    let ptr = gen.bump.try_alloc_layout(layout).ok()?;
+    // SAFETY: as above. The current chunk has room for `charge` bytes, so this never
+    // adds a chunk (and never changes the reserved bytes).
+    let ptr = unsafe { gen.bump() }.try_alloc_layout(layout).ok()?;
     gen.used.store(used, Relaxed);
+    gen.room.store(room - charge, Relaxed);
     let idx = holds.active_idx.get();
     count(holds, idx, pinned);
     Some((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
@@ -466,7 +570,8 @@ fn count(holds: &Holds, idx: u32, pinned: bool) {
 
 /// The full allocation path: through the thread's state, taking a hold on its current
 /// generation if the strand has none there yet, and making room when the threshold
-/// would be crossed. Out of line so that the fast path stays small enough to inline.
+/// would be crossed or the generation's chunks are full. Out of line so that the fast
+/// path stays small enough to inline.
 #[inline(never)]
 fn slow_alloc(
     holds: &Holds,
@@ -476,38 +581,36 @@ fn slow_alloc(
 ) -> Result<(NonNull<u8>, Ticket), AllocError> {
     with_thread(|st| {
         let charge = charge(layout);
-        let limit = st.current.limit.min(cx.config.threshold());
-        let fits = st.current.used() + charge <= limit;
+        let threshold = cx.config.threshold();
+        let mut gen = st.current(&cx.config)?;
         // A new hold is needed unless the strand holds the current generation and the
         // allocation fits in it; when none can be taken, fail before anything changes.
-        if !(holds.has_room() || fits && holds.holds(&st.current)) {
+        let fits = gen.used() + charge <= gen.limit.min(threshold);
+        if !(holds.has_room() || fits && holds.holds(&gen)) {
             return Err(AllocError::Exhausted {
                 backend: ThreadArena::NAME,
                 what: "holds of the strand",
                 limit: MAX_HOLDS,
             });
         }
-        if !fits {
-            make_room(st, holds, cx, charge)?;
-        }
-        let idx = if Arc::as_ptr(&st.current) == holds.active.get() {
-            holds.active_idx.get()
-        } else {
-            if st.reset_if_free() {
-                cx.count_reset(ResetCause::StrandExit);
+        // A second round when the chunks reached bumpalo's limit before the threshold
+        // (bytes lost at chunk ends): make room as at the threshold and try again.
+        for round in 0..2 {
+            if round == 1 || gen.used() + charge > gen.limit.min(threshold) {
+                make_room(st, holds, cx, &mut gen, charge)?;
             }
-            holds.activate(&st.current)?
-        };
-        let gen = &*st.current;
-        let ptr = gen
-            .bump
-            .try_alloc_layout(layout)
-            .map_err(|_| AllocError::oom(ThreadArena::NAME, layout))?;
-        gen.used.store(gen.used() + charge, Relaxed);
-        count(holds, idx, pinned);
-        Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
+            let idx = holds.activate(&gen)?;
+            // SAFETY: `gen` is this thread's current generation and this is its owner.
+            if let Ok(ptr) = unsafe { gen.bump() }.try_alloc_layout(layout) {
+                gen.used.store(gen.used() + charge, Relaxed);
+                gen.measure();
+                count(holds, idx, pinned);
+                return Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())));
+            }
+        }
+        Err(AllocError::oom(ThreadArena::NAME, layout))
     })
-    .unwrap_or_else(|| detached_alloc(holds, layout, pinned))
+    .unwrap_or_else(|| detached_alloc(holds, cx, layout, pinned))
 }
 
 /// Allocation after this thread's arena state was destroyed (a value made in a
@@ -518,6 +621,7 @@ fn slow_alloc(
 #[inline(never)]
 fn detached_alloc(
     holds: &Holds,
+    cx: &StrandCx,
     layout: Layout,
     pinned: bool,
 ) -> Result<(NonNull<u8>, Ticket), AllocError> {
@@ -528,57 +632,65 @@ fn detached_alloc(
             limit: MAX_HOLDS,
         });
     }
-    let charge = charge(layout);
-    let gen = Arc::new(Gen::try_new(charge, charge)?);
+    let gen = Arc::new(Gen::new(&cx.config)?);
     let idx = holds.activate(&gen)?;
-    // Only this strand holds the generation, and the strand runs on one thread at a time.
-    let ptr = gen
-        .bump
+    // Only this strand holds the generation, and the strand runs on one thread at a time;
+    // no thread's current id is this generation's, so no fast path allocates from it.
+    // SAFETY: as above: this is the generation's one allocation.
+    let ptr = unsafe { gen.bump() }
         .try_alloc_layout(layout)
         .map_err(|_| AllocError::oom(ThreadArena::NAME, layout))?;
-    gen.used.store(charge, Relaxed);
+    gen.used.store(charge(layout), Relaxed);
+    gen.measure();
     count(holds, idx, pinned);
     Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
 }
 
-/// Makes room for `charge` bytes in the current generation: reset it in place if nobody
-/// holds it, or rotate to a fresh one.
+/// Makes room for `charge` bytes: resets `gen` (the current generation) in place if
+/// nobody holds it, or rotates to a fresh one, which becomes `gen`.
 #[cold]
 #[inline(never)]
 fn make_room(
     st: &mut ThreadState,
     holds: &Holds,
     cx: &StrandCx,
+    gen: &mut Arc<Gen>,
     charge: usize,
 ) -> Result<(), AllocError> {
     holds.drop_idle_active();
-    if let Some(gen) = Arc::get_mut(&mut st.current) {
-        if gen.limit >= charge {
-            if st.reset_if_free() {
+    let threshold = cx.config.threshold();
+    if Arc::strong_count(gen) == 1 {
+        // Pairs with the release decrement of every other reference that was dropped:
+        // their last reads of the generation happen before the reset.
+        fence(Acquire);
+        if charge <= gen.limit.min(threshold) {
+            if gen.used() > 0 {
+                // SAFETY: `gen` is the only strong reference, held on the owning thread
+                // (new ones are taken only here, from the thread's `Weak`).
+                unsafe { gen.reset_exclusive() };
                 cx.count_reset(ResetCause::Threshold);
             }
             return Ok(());
         }
     }
-    let was_used = st.current.used() > 0;
     // Obtained before anything about the thread changes.
-    let fresh = Gen::try_new(cx.config.threshold().max(charge), charge)?;
-    let shared = Arc::strong_count(&st.current) > 1;
-    st.replace_current(fresh);
-    if shared {
+    let fresh = Arc::new(Gen::new(&cx.config)?);
+    if Arc::strong_count(gen) > 1 {
+        gen.retire();
         cx.count_rotation();
-    } else if was_used {
-        cx.count_reset(ResetCause::Threshold);
     }
+    st.make_current(&fresh);
+    *gen = fresh;
     Ok(())
 }
 
 // SAFETY: (1) memory comes from a generation the strand holds an `Arc` on, counted in
 // that hold; the hold is released only when its count is zero (every allocation in it
-// released) or by `reset`/`exit`, and a generation is reset only when no hold exists
-// (`Arc::get_mut`), so no other strand's action can invalidate it. (2) Holds are `Arc`s,
-// valid from any thread. (3) tickets are hold indices, stable while the hold lives.
-// (4) `with_thread` is the only thread-local access and runs no user code.
+// released) or by `reset`/`exit`, and a generation is reset only through its only strong
+// reference, i.e. when no hold exists, so no other strand's action can invalidate it.
+// (2) Holds are `Arc`s, valid from any thread. (3) tickets are hold indices, stable
+// while the hold lives. (4) thread-local state is reached only through out-of-line
+// functions that run no user code.
 unsafe impl ValueAllocator for ThreadArena {
     const NAME: &'static str = "thread-arena";
     const THREAD_BOUND: bool = true;
@@ -594,6 +706,7 @@ unsafe impl ValueAllocator for ThreadArena {
             free: UnsafeCell::new(Vec::new()),
             index: UnsafeCell::new(HashMap::default()),
             active: Cell::new(ptr::null()),
+            active_id: Cell::new(0),
             active_idx: Cell::new(0),
         }
     }
@@ -644,25 +757,18 @@ unsafe impl ValueAllocator for ThreadArena {
     }
 
     fn reset(holds: &mut Holds, cx: &StrandCx) {
-        holds.release_all();
-        if with_thread(|st| st.reset_if_free()) == Some(true) {
+        if holds.release_all() {
             cx.count_reset(ResetCause::Explicit);
         }
     }
 
-    /// Frees the calling thread's current generation if no strand holds it (the thread
-    /// starts a new one at its next allocation).
+    /// Frees the calling thread's spare chunk.
     fn release_idle() {
-        with_thread(|st| {
-            if Arc::get_mut(&mut st.current).is_some() {
-                st.replace_current(Gen::empty());
-            }
-        });
+        let _ = SPARE.try_with(|c| drop(c.take()));
     }
 
     fn exit(holds: Holds, cx: &StrandCx) {
-        holds.release_all();
-        if with_thread(|st| st.reset_if_free()) == Some(true) {
+        if holds.release_all() {
             cx.count_reset(ResetCause::StrandExit);
         }
     }

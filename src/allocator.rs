@@ -95,6 +95,12 @@ pub unsafe trait ValueAllocator: Sized + 'static {
     /// skip backends that are not safe.
     const SAFE: bool = true;
 
+    /// Whether the library gives values larger than the strand's large-value size
+    /// ([`Config::large_value_size`]) a heap allocation of their own, freed when they
+    /// drop, instead of asking the backend (which then never sees them). True by default:
+    /// it keeps one big value from inflating an arena's chunks or pinning a generation.
+    const LARGE_APART: bool = true;
+
     /// What the backend keeps for each strand.
     type StrandState;
 
@@ -132,10 +138,12 @@ pub unsafe trait ValueAllocator: Sized + 'static {
     );
 
     /// For a thread-bound backend: the OS thread (a [`crate::thread::thread_index`]) in whose
-    /// arena the live allocation with this ticket sits, or `None` when it sits in no
-    /// thread's arena (then it is never counted as stranded). Called just before the
-    /// allocation's release; the default says `None`. It must name the thread that made
-    /// the allocation, since the library counts a new allocation as sitting there.
+    /// arena the live allocation with this ticket sits, called just before the
+    /// allocation's release. The library counts every allocation of a thread-bound backend
+    /// as sitting in the arena of the thread that made it, so this must name that thread;
+    /// `None` (the default) means "not known", and the release is then counted as one on
+    /// the thread the strand runs on. A wrong answer makes the stranded figures wrong, and
+    /// nothing else: they are never negative and never above `used`.
     fn home(state: &Self::StrandState, ticket: Ticket) -> Option<u32> {
         let _ = (state, ticket);
         None
@@ -168,6 +176,8 @@ pub struct StrandCx {
     pub(crate) first_thread: u32,
     /// The OS thread of the strand's latest allocation or release: where it runs.
     pub(crate) last_thread: Cell<u32>,
+    /// Allocations larger than this go to the heap (see [`ValueAllocator::LARGE_APART`]).
+    pub(crate) large: usize,
     /// Where the strand's live values sit, for a thread-bound backend: bytes in the
     /// arena of `last_thread`, and bytes in the arenas of other threads (stranded), by
     /// thread. Only moves and releases of stranded values touch the map.
@@ -177,7 +187,7 @@ pub struct StrandCx {
 }
 
 impl StrandCx {
-    pub(crate) fn new(
+    pub(crate) fn new<A: ValueAllocator>(
         id: u64,
         name: Option<String>,
         config: Config,
@@ -185,6 +195,11 @@ impl StrandCx {
     ) -> Self {
         let t = crate::thread::thread_index();
         StrandCx {
+            large: if A::LARGE_APART {
+                config.large_value_size()
+            } else {
+                usize::MAX
+            },
             id,
             name,
             config,
@@ -208,11 +223,13 @@ impl StrandCx {
     }
 
     /// Counts an allocation of `size` bytes made on the calling thread: a migration when
-    /// that is not the thread of the strand's previous allocation or release.
-    /// `pinned` allocations (through the `allocator-api2` handle) carry no ticket, so
-    /// where they sit cannot be told at release: they are never counted as stranded.
+    /// that is not the thread of the strand's previous allocation or release. `placed`
+    /// says the bytes sit in this thread's arena (on a thread-bound backend); pinned
+    /// allocations (through the `allocator-api2` handle, which carry no ticket, so where
+    /// they sit cannot be told at release) and large values on the heap are not, and are
+    /// never counted as stranded.
     #[inline]
-    pub(crate) fn allocated<A: ValueAllocator>(&self, size: usize, pinned: bool) {
+    pub(crate) fn allocated<A: ValueAllocator>(&self, size: usize, placed: bool) {
         let thread = crate::thread::thread_index();
         if thread != self.last_thread.get() {
             self.moved::<A>(thread);
@@ -220,7 +237,7 @@ impl StrandCx {
         self.slot.add(Counter::Allocs, 1);
         self.slot.add(Counter::BytesAllocated, size as u64);
         self.slot.use_bytes(size as i64);
-        if A::THREAD_BOUND && !pinned {
+        if A::THREAD_BOUND && placed {
             self.here_bytes.set(self.here_bytes.get() + size as u64);
         }
     }
@@ -235,12 +252,10 @@ impl StrandCx {
         }
         if A::THREAD_BOUND {
             match home {
-                Some(h) if h == self.last_thread.get() => {
-                    self.here_bytes
-                        .set(self.here_bytes.get().saturating_sub(size as u64));
-                }
-                Some(h) => self.unstrand(h, size as u64),
-                None => {}
+                Some(h) if h != self.last_thread.get() => self.unstrand(h, size as u64),
+                _ => self
+                    .here_bytes
+                    .set(self.here_bytes.get().saturating_sub(size as u64)),
             }
         }
         // Stranded bytes went down first: they never exceed the used ones.
@@ -262,8 +277,15 @@ impl StrandCx {
             }
             let back = away.remove(&thread).unwrap_or(0);
             self.here_bytes.set(back);
-            self.stranded.set(self.stranded.get() + here - back);
-            self.slot.set_stranded(self.stranded.get() as i64);
+            // `stranded` is the sum of `away`; saturating, so that a backend whose `home`
+            // answers wrongly can only make the figure wrong, never wrap or panic.
+            let stranded = self
+                .stranded
+                .get()
+                .saturating_add(here)
+                .saturating_sub(back);
+            self.stranded.set(stranded);
+            self.slot.set_stranded(stranded.min(i64::MAX as u64) as i64);
         }
     }
 
@@ -272,14 +294,21 @@ impl StrandCx {
     #[inline(never)]
     fn unstrand(&self, home: u32, size: u64) {
         let mut away = self.away.borrow_mut();
-        if let Some(b) = away.get_mut(&home) {
-            *b = b.saturating_sub(size);
-            if *b == 0 {
-                away.remove(&home);
+        // Only what was counted on that thread comes off (a wrong `home` finds nothing).
+        let taken = match away.get_mut(&home) {
+            Some(b) => {
+                let taken = size.min(*b);
+                *b -= taken;
+                if *b == 0 {
+                    away.remove(&home);
+                }
+                taken
             }
-        }
-        self.stranded.set(self.stranded.get().saturating_sub(size));
-        self.slot.set_stranded(self.stranded.get() as i64);
+            None => 0,
+        };
+        let stranded = self.stranded.get().saturating_sub(taken);
+        self.stranded.set(stranded);
+        self.slot.set_stranded(stranded.min(i64::MAX as u64) as i64);
     }
 
     /// No value of the strand is live any more (after a reset, at exit): values that were

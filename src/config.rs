@@ -1,4 +1,5 @@
-//! Allocation settings: the arena threshold, a per-strand byte limit, the warm-arena pool.
+//! Allocation settings: the arena threshold, the large-value size, a per-strand byte
+//! limit, the warm-arena pool.
 //!
 //! A [`Config`] is copied into each strand when it begins, so changing the process-wide
 //! default ([`Config::install`]) affects strands spawned afterwards, never running ones.
@@ -23,6 +24,9 @@ pub const MAX_THRESHOLD: usize = 1 << 40;
 /// How many warm arenas the strand-arena backend keeps for reuse by default.
 pub const DEFAULT_POOL_CAPACITY: usize = 256;
 
+/// The smallest default large-value size: 4 KiB (unless the threshold is smaller).
+pub const MIN_DEFAULT_LARGE_VALUE: usize = 4096;
+
 /// Allocation settings for strands.
 ///
 /// The threshold bounds an arena *generation*: the bytes handed out from one generation
@@ -31,15 +35,21 @@ pub const DEFAULT_POOL_CAPACITY: usize = 256;
 ///   When an allocation would take the bytes used in it past the allocating strand's
 ///   threshold, the thread resets the generation in place if no strand holds values in
 ///   it, and otherwise *rotates*: it starts a fresh generation, and the old one is freed
-///   when its last holder lets go. A generation's one chunk is sized by the threshold of
-///   the strand whose allocation created it, so a strand with a larger threshold than
-///   that also moves on when the chunk is full.
+///   when its last holder lets go. A generation hands out at most the threshold of the
+///   strand whose allocation created it, so a strand with a larger threshold than that
+///   also moves on when it is full.
 /// - **strand-arena**: each strand's arena is its own. When an allocation would take its
 ///   current generation past the threshold, the generation is reset in place if nothing
 ///   in it is live, and otherwise retired (freed when its last value is released) while a
-///   fresh generation takes over. At strand exit an arena whose capacity is over the
-///   threshold is freed instead of being kept warm in the pool.
+///   fresh generation takes over.
+///
+/// On both, a generation's chunks total at most [`Config::generation_limit`].
 /// - **global-malloc**: not used (every value is freed on drop).
+///
+/// On the arena backends a value larger than the *large-value size*
+/// ([`Config::large_value_size`]: an eighth of the threshold by default, at least 4 KiB,
+/// at most the threshold) gets a heap allocation of its own, freed when it drops, so one
+/// big string neither inflates the arena's chunks nor keeps a generation alive.
 ///
 /// ```
 /// use strand_alloc::Config;
@@ -54,6 +64,7 @@ pub const DEFAULT_POOL_CAPACITY: usize = 256;
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Config {
     threshold: usize,
+    large_value: Option<usize>,
     strand_limit: Option<usize>,
     pool_capacity: usize,
 }
@@ -62,6 +73,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             threshold: DEFAULT_THRESHOLD,
+            large_value: None,
             strand_limit: None,
             pool_capacity: DEFAULT_POOL_CAPACITY,
         }
@@ -72,6 +84,53 @@ impl Config {
     /// The arena threshold in bytes.
     pub fn threshold(&self) -> usize {
         self.threshold
+    }
+
+    /// The size above which a value gets a heap allocation of its own on the arena
+    /// backends: the size set with [`Config::with_large_value_size`], or by default an
+    /// eighth of the threshold but at least [`MIN_DEFAULT_LARGE_VALUE`]; never more than
+    /// the threshold, so the arena never sees an allocation larger than it.
+    ///
+    /// ```
+    /// use strand_alloc::Config;
+    /// let c = Config::default().with_threshold_str("10MiB").unwrap();
+    /// assert_eq!(c.large_value_size(), 10 * 1024 * 1024 / 8);
+    /// let c = c.with_threshold(1024).unwrap();
+    /// assert_eq!(c.large_value_size(), 1024);
+    /// ```
+    pub fn large_value_size(&self) -> usize {
+        self.large_value
+            .unwrap_or_else(|| (self.threshold / 8).max(MIN_DEFAULT_LARGE_VALUE))
+            .min(self.threshold)
+    }
+
+    /// The most the chunks of one arena generation may total: the threshold plus an
+    /// eighth of it (at least 4 KiB), enforced as bumpalo's allocation limit. The eighth
+    /// is room for the bytes lost at the end of each chunk and the last chunk's rounding.
+    /// This bounds what an arena owner (a thread on thread-arena, a strand on
+    /// strand-arena) reserves for its current generation; older generations are kept only
+    /// while live values hold them (reported as `retired`).
+    ///
+    /// ```
+    /// use strand_alloc::Config;
+    /// let c = Config::default().with_threshold_str("8MiB").unwrap();
+    /// assert_eq!(c.generation_limit(), 9 * 1024 * 1024);
+    /// ```
+    pub fn generation_limit(&self) -> usize {
+        self.threshold
+            .saturating_add((self.threshold / 8).max(4096))
+    }
+
+    /// Sets the large-value size in bytes (`None`: the default). Zero is rejected.
+    pub fn with_large_value_size(mut self, bytes: Option<usize>) -> Result<Self, ConfigError> {
+        if bytes == Some(0) {
+            return Err(ConfigError::Zero {
+                what: "the large-value size",
+                input: "0".into(),
+            });
+        }
+        self.large_value = bytes;
+        Ok(self)
     }
 
     /// The most bytes one strand may hold, if limited. An allocation past it fails with
@@ -203,12 +262,15 @@ impl<'de> serde::Deserialize<'de> for Config {
         #[derive(serde::Deserialize)]
         struct Raw {
             threshold: usize,
+            #[serde(default)]
+            large_value: Option<usize>,
             strand_limit: Option<usize>,
             pool_capacity: usize,
         }
         let r = Raw::deserialize(d)?;
         Config::default()
             .with_threshold(r.threshold)
+            .and_then(|c| c.with_large_value_size(r.large_value))
             .and_then(|c| c.with_strand_limit(r.strand_limit))
             .map(|c| c.with_pool_capacity(r.pool_capacity))
             .map_err(serde::de::Error::custom)
@@ -219,6 +281,7 @@ struct GlobalConfig {
     init: OnceLock<Result<(), ConfigError>>,
     installed: AtomicUsize,
     threshold: AtomicUsize,
+    large_value: AtomicUsize,
     strand_limit: AtomicUsize,
     pool_capacity: AtomicUsize,
 }
@@ -227,6 +290,7 @@ static GLOBAL: GlobalConfig = GlobalConfig {
     init: OnceLock::new(),
     installed: AtomicUsize::new(0),
     threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
+    large_value: AtomicUsize::new(0),
     strand_limit: AtomicUsize::new(0),
     pool_capacity: AtomicUsize::new(DEFAULT_POOL_CAPACITY),
 };
@@ -234,14 +298,18 @@ static GLOBAL: GlobalConfig = GlobalConfig {
 impl GlobalConfig {
     fn store(&self, c: Config) {
         self.threshold.store(c.threshold, Ordering::Relaxed);
+        self.large_value
+            .store(c.large_value.unwrap_or(0), Ordering::Relaxed);
         self.strand_limit
             .store(c.strand_limit.unwrap_or(0), Ordering::Relaxed);
         self.pool_capacity.store(c.pool_capacity, Ordering::Relaxed);
     }
     fn load(&self) -> Config {
         let limit = self.strand_limit.load(Ordering::Relaxed);
+        let large = self.large_value.load(Ordering::Relaxed);
         Config {
             threshold: self.threshold.load(Ordering::Relaxed),
+            large_value: (large != 0).then_some(large),
             strand_limit: (limit != 0).then_some(limit),
             pool_capacity: self.pool_capacity.load(Ordering::Relaxed),
         }

@@ -64,6 +64,7 @@ pub mod stats;
 pub mod strand;
 pub mod thread;
 pub mod tree;
+pub mod trim;
 pub mod value;
 pub mod variant;
 

@@ -112,6 +112,9 @@ counters! {
     /// Times a strand allocated or released a value on a different OS thread than at its
     /// previous allocation or release.
     Migrations => migrations,
+    /// Allocations larger than the large-value size, given a heap allocation of their
+    /// own instead of arena memory.
+    LargeValues => large_values,
     /// Deep copies made to move a value across a strand boundary (send, join, export).
     Copies => copies,
     /// Bytes copied by those copies.
@@ -386,9 +389,24 @@ impl Registry {
         StatsSnapshot {
             backend: self.backend.to_string(),
             live_strands: self.live.load(Relaxed),
+            rss: resident_bytes(),
             shared,
             totals,
         }
+    }
+}
+
+/// The process's resident set size, from `/proc/self/statm`.
+fn resident_bytes() -> Option<u64> {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * 4096)
+    }
+    #[cfg(not(all(target_os = "linux", not(miri))))]
+    {
+        None
     }
 }
 
@@ -435,6 +453,11 @@ pub struct StatsSnapshot {
     pub backend: String,
     /// Strands begun and not yet exited.
     pub live_strands: i64,
+    /// The whole process's resident set size when the snapshot was taken, in bytes
+    /// (Linux; `None` elsewhere): to read next to `totals.reserved`, since memory a
+    /// backend has given back may still be kept by the system allocator (see
+    /// [`crate::trim`]).
+    pub rss: Option<u64>,
     /// Memory reserved for no strand in particular (included in `totals`).
     pub shared: SharedFigures,
     /// Every strand's figures (exited and running) plus the shared memory.
@@ -446,14 +469,15 @@ impl fmt::Display for StatsSnapshot {
         let t = &self.totals;
         writeln!(
             f,
-            "backend {}: {} live strands; {} B used ({} B stranded), {} B reserved ({} B by no strand, {} B in retired generations)",
+            "backend {}: {} live strands; {} B used ({} B stranded), {} B reserved ({} B by no strand, {} B in retired generations); process RSS {}",
             self.backend,
             self.live_strands,
             t.used,
             t.stranded,
             t.reserved,
             self.shared.reserved,
-            t.retired
+            t.retired,
+            self.rss.map_or("unknown".to_string(), |r| format!("{r} B"))
         )?;
         for (name, n) in t.named() {
             writeln!(f, "  {name:<17} {n}")?;

@@ -51,7 +51,7 @@ pub struct Strand<A: ValueAllocator> {
 impl<A: ValueAllocator> Strand<A> {
     pub(crate) fn begin(name: Option<String>, config: Config) -> Self {
         let id = NEXT_STRAND.fetch_add(1, Ordering::Relaxed);
-        let cx = StrandCx::new(id, name, config, A::registry().begin());
+        let cx = StrandCx::new::<A>(id, name, config, A::registry().begin());
         cx.count(Counter::StrandsBegun, 1);
         let state = A::begin(&cx);
         Strand {
@@ -187,9 +187,26 @@ impl<A: ValueAllocator> Strand<A> {
                 });
             }
         }
+        if layout.size() > self.cx.large {
+            return self.alloc_large(layout);
+        }
         let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
-        self.cx.allocated::<A>(layout.size(), pinned);
+        self.cx.allocated::<A>(layout.size(), !pinned);
         Ok(done)
+    }
+
+    /// A value larger than the large-value size: a heap allocation of its own, reserved
+    /// for this strand until it is released (see [`ValueAllocator::LARGE_APART`]).
+    #[cold]
+    #[inline(never)]
+    fn alloc_large(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
+        // SAFETY: `layout` has a non-zero size (zero-sized layouts returned earlier).
+        let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
+            .ok_or(AllocError::oom(A::NAME, layout))?;
+        self.cx.reserve(layout.size() as i64);
+        self.cx.count(Counter::LargeValues, 1);
+        self.cx.allocated::<A>(layout.size(), false);
+        Ok((ptr, Ticket::NONE))
     }
 
     /// Validates an allocation's stamp; a failure is counted as a hazard of this strand.
@@ -209,7 +226,15 @@ impl<A: ValueAllocator> Strand<A> {
     /// released yet, and nothing uses the memory afterwards.
     #[inline]
     pub(crate) unsafe fn dealloc_raw(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
-        if layout.size() != 0 {
+        if layout.size() > self.cx.large {
+            // SAFETY: by this function's contract `ptr` came from `alloc_raw` with this
+            // layout, which (the strand's large-value size never changing) took it from
+            // `alloc_large`, i.e. from the global allocator with this layout.
+            unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+            crate::trim::freed(layout.size());
+            self.cx.reserve(-(layout.size() as i64));
+            self.cx.released::<A>(layout.size(), None);
+        } else if layout.size() != 0 {
             let home = if A::THREAD_BOUND {
                 A::home(&self.state, ticket)
             } else {

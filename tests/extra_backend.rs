@@ -39,3 +39,98 @@ fn reserved_bytes_are_what_the_backend_reports() {
     assert_eq!(snap.backend, Rounded::NAME);
     assert!(snap.totals.allocs >= 2);
 }
+
+/// A thread-bound backend on the heap whose `home` answers wrongly, in one of four ways:
+/// a thread that never existed, the releasing thread, "not known", or anything.
+mod misplaced {
+    use std::alloc::Layout;
+    use std::ptr::NonNull;
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    use strand_alloc::stats::Registry;
+    use strand_alloc::{AllocError, StrandCx, Ticket, ValueAllocator};
+
+    pub struct Misplaced<const M: u8>;
+    static REGISTRY: Registry = Registry::new("misplaced");
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+
+    // SAFETY: every allocation is the global allocator's, valid until its `dealloc`; the
+    // state is empty. Only `home` is wrong, which the contract allows to spoil figures.
+    unsafe impl<const M: u8> ValueAllocator for Misplaced<M> {
+        const NAME: &'static str = "misplaced";
+        const THREAD_BOUND: bool = true;
+        type StrandState = ();
+        fn registry() -> &'static Registry {
+            &REGISTRY
+        }
+        fn begin(_: &StrandCx) {}
+        fn try_alloc(
+            _: &(),
+            _: &StrandCx,
+            layout: Layout,
+            _: bool,
+        ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+            // SAFETY: the library never asks for zero bytes.
+            let p = unsafe { std::alloc::alloc(layout) };
+            NonNull::new(p)
+                .map(|p| (p, Ticket::NONE))
+                .ok_or(AllocError::OutOfMemory {
+                    backend: "misplaced",
+                    requested: layout.size(),
+                })
+        }
+        unsafe fn dealloc(_: &(), _: &StrandCx, p: NonNull<u8>, layout: Layout, _: Ticket) {
+            // SAFETY: `p` came from `try_alloc` with this layout.
+            unsafe { std::alloc::dealloc(p.as_ptr(), layout) }
+        }
+        fn home(_: &(), _: Ticket) -> Option<u32> {
+            match M {
+                0 => Some(u32::MAX),
+                1 => Some(strand_alloc::thread::thread_index()),
+                2 => None,
+                _ => Some(NEXT.fetch_add(7, Relaxed) % 5),
+            }
+        }
+        fn reset(_: &mut (), _: &StrandCx) {}
+        fn exit(_: (), _: &StrandCx) {}
+    }
+}
+
+/// A wrong `home` spoils at most the stranded figures: no panic, never negative, never
+/// above `used`, zero once nothing is live.
+#[cfg(not(miri))]
+fn misplaced_homes<const M: u8>() {
+    use misplaced::Misplaced;
+    setup();
+    // SAFETY: the closure uses no thread-locals and holds nothing `!Send` across a hop.
+    let h = unsafe {
+        strand_alloc::Builder::<Misplaced<M>>::new().spawn(|s| {
+            for round in 0..50 {
+                let a = s.str(&"a".repeat(100));
+                for _ in 0..3 {
+                    strand_alloc::hop();
+                }
+                let b = s.str(&"b".repeat(30));
+                drop(a);
+                strand_alloc::hop();
+                drop(b);
+                let c = s.str(&"c".repeat(1 + round));
+                let f = s.stats();
+                assert!((0..=f.used).contains(&f.stranded), "{f:?}");
+                drop(c);
+                let f = s.stats();
+                assert_eq!((f.used, f.stranded), (0, 0));
+            }
+        })
+    }
+    .unwrap();
+    join(h);
+}
+
+#[cfg(not(miri))]
+#[test]
+fn a_backend_that_misplaces_its_values_spoils_only_the_stranded_figures() {
+    misplaced_homes::<0>();
+    misplaced_homes::<1>();
+    misplaced_homes::<2>();
+    misplaced_homes::<3>();
+}

@@ -6,28 +6,13 @@
 
 mod common;
 use common::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::SeqCst};
 #[cfg(not(miri))]
 use strand_alloc::Builder;
 use strand_alloc::{Config, PortableVariant, Strand, ValueAllocator};
 
-struct Counting;
-static OUTSTANDING: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        OUTSTANDING.fetch_add(l.size() as isize, SeqCst);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        OUTSTANDING.fetch_sub(l.size() as isize, SeqCst);
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(p, l) }
-    }
-}
+#[path = "support/counting.rs"]
+mod counting;
+use counting::{outstanding, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -81,9 +66,9 @@ fn plain_threads<A: ValueAllocator>() {
     // most any run needs.
     run();
     run();
-    let before = OUTSTANDING.load(SeqCst);
+    let before = outstanding();
     run();
-    let after = OUTSTANDING.load(SeqCst);
+    let after = outstanding();
     assert_eq!(
         after - before,
         0,
@@ -148,11 +133,11 @@ fn may_strands<A: ValueAllocator>() {
         .collect();
     go.fire();
     waiting.into_iter().for_each(join);
-    let before = OUTSTANDING.load(SeqCst);
+    let before = outstanding();
     for _ in 0..RUNS {
         run();
     }
-    let after = OUTSTANDING.load(SeqCst);
+    let after = outstanding();
     let totals = strand_alloc::stats::<A>().totals;
     assert_eq!(
         (totals.used, totals.reserved),

@@ -56,13 +56,6 @@ fn pool() -> std::sync::MutexGuard<'static, Vec<Bump>> {
 /// strand exit, so the pool holds at most `pool_capacity` × 64 KiB.
 pub const POOLED_ARENA_MAX: usize = 64 * 1024;
 
-/// An empty generation: no chunk yet, and the allocation limit of `config`.
-fn fresh_bump(config: &crate::Config) -> Bump {
-    let b = Bump::new();
-    b.set_allocation_limit(Some(config.generation_limit()));
-    b
-}
-
 /// A retired generation: older memory of the strand that still has live allocations.
 struct Retired {
     bump: Bump,
@@ -160,9 +153,6 @@ impl OwnArena {
         let reserved = bump.allocated_bytes();
         let delta = reserved as i64 - self.reserved.get() as i64;
         self.reserved.set(reserved);
-        if delta < 0 {
-            crate::trim::freed(delta.unsigned_abs() as usize);
-        }
         self.room.set(bump.chunk_capacity());
         cx.reserve(delta);
     }
@@ -256,7 +246,8 @@ impl OwnArena {
                 self.tag().invalidate();
                 // SAFETY: no `&Bump` is alive here (this runs before the allocation
                 // borrows it), and nothing in the generation is live.
-                unsafe { (*self.bump.get()).reset() };
+                let freed = crate::generation::reset_warm(unsafe { &mut *self.bump.get() });
+                crate::trim::noted(freed);
                 self.reserved.set(reserved);
                 cx.count_reset(ResetCause::Threshold);
             }
@@ -265,7 +256,7 @@ impl OwnArena {
                 // allocation borrows them).
                 let (old, old_tag) = unsafe {
                     (
-                        self.replace_bump(fresh_bump(&cx.config)),
+                        self.replace_bump(crate::generation::fresh(&cx.config)),
                         self.replace_tag(tag),
                     )
                 };
@@ -300,6 +291,21 @@ impl OwnArena {
         self.pinned.set(false);
         self.measure(cx);
         Ok(())
+    }
+
+    /// The strand released the last value of its current generation: the generation is
+    /// reset in place at once, so the next allocations reuse memory that is still warm
+    /// instead of walking on through the chunk until the threshold.
+    #[cold]
+    #[inline(never)]
+    fn reset_empty(&self, cx: &StrandCx) {
+        self.tag().invalidate();
+        // SAFETY: nothing in the generation is live (every allocation released, none
+        // pinned), and no `&Bump` is alive (none is kept beyond a single backend call).
+        let freed = crate::generation::reset_warm(unsafe { &mut *self.bump.get() });
+        crate::trim::freed(freed);
+        self.used.set(0);
+        self.measure(cx);
     }
 
     /// The generation's chunks reached its allocation limit before its used bytes reached
@@ -380,14 +386,16 @@ impl OwnArena {
         // bumpalo keeps the last (largest) chunk on reset; an arena grown past the
         // pool's size starts over empty instead, so a burst does not stay reserved for
         // the rest of the strand.
-        if self.bump().allocated_bytes() > POOLED_ARENA_MAX {
+        let before = self.bump().allocated_bytes();
+        if before > POOLED_ARENA_MAX {
             // SAFETY: no `&Bump` is alive (none is kept beyond a single backend call).
-            drop(unsafe { self.replace_bump(fresh_bump(&cx.config)) });
+            drop(unsafe { self.replace_bump(crate::generation::fresh(&cx.config)) });
         } else {
             // SAFETY: by this function's contract nothing points into the arena, and no
             // `&Bump` is alive.
             unsafe { (*self.bump.get()).reset() };
         }
+        crate::trim::freed(before - self.bump().allocated_bytes());
         self.used.set(0);
         self.live.set(0);
         self.pinned.set(false);
@@ -423,7 +431,7 @@ unsafe impl ValueAllocator for StrandArena {
                 b.set_allocation_limit(Some(cx.config.generation_limit()));
                 b
             }
-            None => fresh_bump(&cx.config),
+            None => crate::generation::fresh(&cx.config),
         };
         let arena = OwnArena::new(bump);
         arena.measure(cx);
@@ -472,7 +480,11 @@ unsafe impl ValueAllocator for StrandArena {
     #[inline]
     unsafe fn dealloc(a: &OwnArena, cx: &StrandCx, _: NonNull<u8>, _: Layout, ticket: Ticket) {
         if ticket.id() == a.slot.get() {
-            a.live.set(a.live.get() - 1);
+            let live = a.live.get() - 1;
+            a.live.set(live);
+            if live == 0 && !a.pinned.get() {
+                a.reset_empty(cx);
+            }
         } else if ticket != Ticket::PINNED {
             a.release_retired(ticket.id(), cx);
         }

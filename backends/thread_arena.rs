@@ -105,8 +105,13 @@ impl Gen {
     /// one. Fails (changing nothing) only when no arena tag is left.
     fn new(config: &crate::Config) -> Result<Self, AllocError> {
         let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(ThreadArena::NAME))?;
-        let bump = take_spare().unwrap_or_default();
-        bump.set_allocation_limit(Some(config.generation_limit()));
+        let bump = match take_spare() {
+            Some(b) => {
+                b.set_allocation_limit(Some(config.generation_limit()));
+                b
+            }
+            None => crate::generation::fresh(config),
+        };
         // A spare's chunk is already counted as reserved.
         let reserved = bump.allocated_bytes();
         Ok(Gen {
@@ -153,7 +158,6 @@ impl Gen {
         let before = self.reserved.swap(now, Relaxed);
         if now != before {
             REGISTRY.reserve_shared(now as i64 - before as i64);
-            crate::trim::freed(before.saturating_sub(now));
         }
         self.room.store(bump.chunk_capacity(), Relaxed);
     }
@@ -168,7 +172,8 @@ impl Gen {
     unsafe fn reset_exclusive(&self) {
         self.tag.invalidate();
         // SAFETY: by this function's contract nobody else can reach the `Bump`.
-        unsafe { (*self.bump.get()).reset() };
+        let freed = crate::generation::reset_warm(unsafe { &mut *self.bump.get() });
+        crate::trim::noted(freed);
         self.used.store(0, Relaxed);
         self.measure();
     }
@@ -646,6 +651,31 @@ fn detached_alloc(
     Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
 }
 
+/// The strand released its last value in its active generation: when no other strand
+/// holds that generation and it is this thread's current one, it is reset in place at
+/// once, so the next allocations reuse memory that is still warm.
+#[cold]
+#[inline(never)]
+fn reset_empty(holds: &Holds) {
+    // SAFETY: no other reference into the list is alive; the active hold is live.
+    let Some(gen) = (unsafe { &holds.list()[holds.active_idx.get() as usize] })
+        .gen
+        .as_ref()
+    else {
+        return;
+    };
+    if Arc::strong_count(gen) != 1 || gen.id != current_id() || gen.used() == 0 {
+        return;
+    }
+    // Pairs with the release decrement of every other reference that was dropped.
+    fence(Acquire);
+    // SAFETY: the strand's hold is the only strong reference, and this is the owning
+    // thread with the generation current: new references are taken only by this thread
+    // (from its `Weak`, in `with_thread`, which is not running), and nothing in the
+    // generation is live.
+    unsafe { gen.reset_exclusive() };
+}
+
 /// Makes room for `charge` bytes: resets `gen` (the current generation) in place if
 /// nobody holds it, or rotates to a fresh one, which becomes `gen`.
 #[cold]
@@ -750,9 +780,13 @@ unsafe impl ValueAllocator for ThreadArena {
         // `try_alloc` returned for a hold that still counts this allocation.
         let hold = unsafe { &mut holds.list()[t.id() as usize] };
         hold.live -= 1;
-        let is_active = holds.active_idx.get() == t.id() && !holds.active.get().is_null();
-        if hold.live == 0 && !hold.pinned && !is_active {
-            holds.release(t.id());
+        if hold.live == 0 && !hold.pinned {
+            let is_active = holds.active_idx.get() == t.id() && !holds.active.get().is_null();
+            if is_active {
+                reset_empty(holds);
+            } else {
+                holds.release(t.id());
+            }
         }
     }
 

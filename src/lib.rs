@@ -57,6 +57,7 @@ pub mod channel;
 pub mod checked;
 pub mod config;
 pub mod error;
+mod generation;
 pub mod portable;
 pub mod scheduler;
 pub mod spawn;

@@ -7,7 +7,9 @@
 //! and after every [`step`] of them (32 MiB by default) asks glibc to return free memory
 //! to the operating system (`malloc_trim(0)`), on the thread that freed the last of them.
 //! That call takes a few milliseconds on a large heap, which is why it runs only after a
-//! step of frees, never on an allocation.
+//! step of frees, and only where memory is released (a value's release, a strand's
+//! exit or reset), never on an allocation's path: memory an allocation frees (a
+//! generation reset at the threshold) is counted towards the next trim.
 //!
 //! global-malloc frees every value on drop and counts none of this unless asked
 //! ([`set_count_global_malloc`]): counting costs an atomic addition per value.
@@ -61,6 +63,14 @@ pub(crate) fn counts_global_malloc() -> bool {
 /// Trims done so far in this process.
 pub fn trims() -> usize {
     TRIMS.load(Relaxed)
+}
+
+/// Counts `bytes` given back to the global allocator on an allocation's path, where no
+/// trim runs: the next release or exit that frees memory trims if a step is due.
+pub(crate) fn noted(bytes: usize) {
+    if STEP.load(Relaxed) != 0 {
+        FREED.fetch_add(bytes, Relaxed);
+    }
 }
 
 /// Counts `bytes` given back to the global allocator, and trims after each step.

@@ -1,0 +1,35 @@
+//! The memory of an arena generation, as both arena backends manage it with bumpalo.
+//!
+//! A fresh generation has no chunk and grows by bumpalo's doubling chunks under bumpalo's
+//! allocation limit, [`Config::generation_limit`]: nothing is reserved up front, and a
+//! generation's chunks never total more than the limit (plus bumpalo's rounding of a
+//! chunk to a page). A generation reset in place keeps its memory warm as one chunk: a
+//! generation that grew several chunks before its first reset gets one chunk the size
+//! of them all, so later cycles reuse it without asking the global allocator again.
+
+use crate::config::Config;
+use bumpalo::Bump;
+
+/// An empty generation: no chunk yet, and the allocation limit of `config`.
+pub(crate) fn fresh(config: &Config) -> Bump {
+    let b = Bump::new();
+    b.set_allocation_limit(Some(config.generation_limit()));
+    b
+}
+
+/// Resets `bump` in place (the caller guarantees nothing in it is live) and keeps its
+/// memory as one chunk. Returns the bytes given back to the global allocator.
+pub(crate) fn reset_warm(bump: &mut Bump) -> usize {
+    let before = bump.allocated_bytes();
+    bump.reset();
+    let kept = bump.allocated_bytes();
+    if kept < before {
+        // It had several chunks; bumpalo kept the last. One chunk for all of them, when
+        // the system grants it.
+        if let Ok(one) = Bump::try_with_capacity(before) {
+            one.set_allocation_limit(bump.allocation_limit());
+            *bump = one;
+        }
+    }
+    before.saturating_sub(bump.allocated_bytes())
+}

@@ -293,9 +293,10 @@ impl OwnArena {
         Ok(())
     }
 
-    /// The strand released the last value of its current generation: the generation is
-    /// reset in place at once, so the next allocations reuse memory that is still warm
-    /// instead of walking on through the chunk until the threshold.
+    /// The strand released the last value of its current generation, which had handed out
+    /// at least [`crate::generation::RESET_WHEN_EMPTY`]: the generation is reset in place
+    /// at once, so the next allocations reuse memory that is still warm instead of
+    /// walking on through the chunk until the threshold.
     #[cold]
     #[inline(never)]
     fn reset_empty(&self, cx: &StrandCx) {
@@ -482,7 +483,7 @@ unsafe impl ValueAllocator for StrandArena {
         if ticket.id() == a.slot.get() {
             let live = a.live.get() - 1;
             a.live.set(live);
-            if live == 0 && !a.pinned.get() {
+            if live == 0 && a.used.get() >= crate::generation::RESET_WHEN_EMPTY && !a.pinned.get() {
                 a.reset_empty(cx);
             }
         } else if ticket != Ticket::PINNED {

@@ -651,9 +651,10 @@ fn detached_alloc(
     Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
 }
 
-/// The strand released its last value in its active generation: when no other strand
-/// holds that generation and it is this thread's current one, it is reset in place at
-/// once, so the next allocations reuse memory that is still warm.
+/// The strand released its last value in its active generation, which had handed out at
+/// least [`crate::generation::RESET_WHEN_EMPTY`]: when no other strand holds that
+/// generation and it is this thread's current one, it is reset in place at once, so the
+/// next allocations reuse memory that is still warm.
 #[cold]
 #[inline(never)]
 fn reset_empty(holds: &Holds) {
@@ -783,7 +784,11 @@ unsafe impl ValueAllocator for ThreadArena {
         if hold.live == 0 && !hold.pinned {
             let is_active = holds.active_idx.get() == t.id() && !holds.active.get().is_null();
             if is_active {
-                reset_empty(holds);
+                // SAFETY: the active hold keeps its generation alive.
+                let used = unsafe { &*holds.active.get() }.used();
+                if used >= crate::generation::RESET_WHEN_EMPTY {
+                    reset_empty(holds);
+                }
             } else {
                 holds.release(t.id());
             }

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints the ratios the performance targets are judged by:
+#   0. per value inside spawned strands (benches/per_value.rs), each arena against raw
+#      bumpalo and Box<str> over mimalloc, global-malloc against Box<str>;
 #   1. criterion wall-clock benchmarks: allocation, bulk, reset and copy on send
 #      (benches/alloc.rs), each backend against raw bumpalo, Box<str> and global-malloc;
 #      spawn and join (benches/spawn.rs) against plain May;
@@ -9,13 +11,13 @@
 #   4. the scale run: 100,000 live strands holding 1 KiB each, for every backend.
 # Installs valgrind (when run as root) and gungraun-runner when they are missing.
 # Everything printed is also kept in target/bench/.
-# Usage: bash scripts/bench.sh [alloc|spawn|checked|instructions|scale ...]
+# Usage: bash scripts/bench.sh [per-value|alloc|spawn|checked|instructions|scale ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 parts=("$@")
 if [ ${#parts[@]} -eq 0 ]; then
-    parts=(alloc spawn checked instructions scale)
+    parts=(per-value alloc spawn checked instructions scale)
 fi
 out=target/bench
 mkdir -p "$out"
@@ -26,6 +28,10 @@ for part in "${parts[@]}"; do
     alloc)
         step "criterion: allocation, bulk, reset, copy on send"
         cargo bench --features all-backends --bench alloc | tee "$out/alloc.txt"
+        ;;
+    per-value)
+        step "per value inside spawned strands, 10 MiB and 256 KiB: the targets' ratios"
+        cargo bench --features all-backends --bench per_value | tee "$out/per_value.txt"
         ;;
     spawn)
         step "criterion: spawn and join"

@@ -47,6 +47,9 @@ bash scripts/miri.sh
 step "stress: 100,000 strands and over 1,000,000 forced migrations per backend (release)"
 cargo run --release --no-default-features --features all-backends,cli -- stress
 
+step "per-value benchmark, quick run: prints the performance targets' ratios (judged by the full run, scripts/bench.sh)"
+STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench per_value
+
 step "a build with no backend is refused with a clear message"
 if out=$(cargo check --lib --no-default-features 2>&1); then
     echo "a build with no backend feature succeeded; it must fail" >&2

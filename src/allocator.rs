@@ -174,7 +174,8 @@ pub struct StrandCx {
     /// The strand's figures, in its backend's registry.
     pub(crate) slot: &'static StrandSlot,
     pub(crate) first_thread: u32,
-    /// The OS thread of the strand's latest allocation or release: where it runs.
+    /// The OS thread of the strand's latest allocation: where it runs, as far as the
+    /// figures know.
     pub(crate) last_thread: Cell<u32>,
     /// Allocations larger than this go to the heap (see [`ValueAllocator::LARGE_APART`]).
     pub(crate) large: usize,
@@ -223,7 +224,7 @@ impl StrandCx {
     }
 
     /// Counts an allocation of `size` bytes made on the calling thread: a migration when
-    /// that is not the thread of the strand's previous allocation or release. `placed`
+    /// that is not the thread of the strand's previous allocation. `placed`
     /// says the bytes sit in this thread's arena (on a thread-bound backend); pinned
     /// allocations (through the `allocator-api2` handle, which carry no ticket, so where
     /// they sit cannot be told at release) and large values on the heap are not, and are
@@ -243,13 +244,11 @@ impl StrandCx {
     }
 
     /// Counts the release of `size` bytes of a value that sat in the arena of thread
-    /// `home` (see [`ValueAllocator::home`]).
+    /// `home` (see [`ValueAllocator::home`]). A release does not look at the thread it
+    /// runs on (that would cost a thread-local read per value): the strand is taken to be
+    /// where it last allocated.
     #[inline]
     pub(crate) fn released<A: ValueAllocator>(&self, size: usize, home: Option<u32>) {
-        let thread = crate::thread::thread_index();
-        if thread != self.last_thread.get() {
-            self.moved::<A>(thread);
-        }
         if A::THREAD_BOUND {
             match home {
                 Some(h) if h != self.last_thread.get() => self.unstrand(h, size as u64),

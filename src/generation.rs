@@ -8,6 +8,12 @@
 //! of them all, so later cycles reuse it without asking the global allocator again.
 
 use crate::config::Config;
+
+/// A generation whose live values are all released is reset at once when at least this
+/// much was handed out from it since its last reset: 32 KiB. Below that the memory it
+/// walks through is still in the caches, and a reset per released value would cost more
+/// than it saves; past it, a reset brings the next allocations back to warm memory.
+pub(crate) const RESET_WHEN_EMPTY: usize = 32 << 10;
 use bumpalo::Bump;
 
 /// An empty generation: no chunk yet, and the allocation limit of `config`.

@@ -56,8 +56,8 @@ macro_rules! counters {
             /// Highest `reserved` seen (summed the same way).
             pub peak_reserved: i64,
             /// Bytes of live values *stranded* now: sitting in the arena of an OS thread
-            /// other than the one the strand last allocated or released on (only
-            /// thread-bound backends strand anything). Always at most `used`.
+            /// other than the one the strand last allocated on (only thread-bound
+            /// backends strand anything). Always at most `used`.
             pub stranded: i64,
             /// Highest `stranded` seen (summed like `peak_used`).
             pub peak_stranded: i64,
@@ -109,8 +109,7 @@ counters! {
     ResetsExplicit => resets_explicit,
     /// Times an arena generation with live values was set aside for a fresh one.
     Rotations => rotations,
-    /// Times a strand allocated or released a value on a different OS thread than at its
-    /// previous allocation or release.
+    /// Allocations made on a different OS thread than the strand's previous allocation.
     Migrations => migrations,
     /// Allocations larger than the large-value size, given a heap allocation of their
     /// own instead of arena memory.

@@ -127,9 +127,9 @@ metrics! {
          allocations on global-malloc.";
     PEAK_STRANDED_BYTES = "peak_stranded_bytes", "peak stranded", Bytes, |m| m.peak_stranded as f64,
         "Highest sampled bytes of live values left in the arena of an OS thread their strand no \
-         longer runs on (its latest allocation or release was on another thread). Part of \
-         'used', from the same samples, so never above peak used. Only thread-bound backends \
-         strand anything.";
+         longer runs on (its latest allocation was on another thread). Part of 'used', from \
+         the same samples, so never above peak used. Only thread-bound backends strand \
+         anything.";
     STRANDED_MIB_S = "stranded_byte_seconds", "stranded MiB·s", ByteSeconds, |m| m.stranded_byte_seconds,
         "The sampled stranded bytes integrated over the run: how much memory stayed pinned on \
          threads its strands had left, and for how long (MiB·s in the tables, byte-seconds in \
@@ -149,8 +149,7 @@ metrics! {
         "Times the threshold was crossed while live values held the arena, so a fresh \
          generation was started and the old one set aside until its values are released.";
     MIGRATIONS = "migrations", "migrations", Count, |m| m.figures.migrations as f64,
-        "Times a strand allocated or released a value on a different OS thread than at its \
-         previous allocation or release.";
+        "Allocations a strand made on a different OS thread than its previous allocation.";
     HAZARDS = "hazards", "hazards", Count, |m| m.figures.hazards as f64,
         "Accesses to memory that was no longer valid, detected and refused (only the seed \
          policy, run on purpose, has any).";

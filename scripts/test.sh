@@ -50,6 +50,17 @@ cargo run --release --no-default-features --features all-backends,cli -- stress
 step "per-value benchmark, quick run: prints the performance targets' ratios (judged by the full run, scripts/bench.sh)"
 STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench per_value
 
+step "the comparison's mimalloc baseline (feature mimalloc): a quick run, every row measured"
+cargo run --release --no-default-features --features all-backends,mimalloc -- --quick --repeat 1 \
+    --workload requests,handoff --backend global-malloc,global-malloc+mimalloc --json - \
+    --no-progress | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+rows = {(r["workload"]["kind"], r["backend"]) for r in doc["rows"]}
+assert not doc["failures"], doc["failures"]
+assert ("handoff", "global-malloc+mimalloc") in rows and len(rows) == 4, rows
+print("mimalloc baseline measured:", sorted(rows))'
+
 step "a build with no backend is refused with a clear message"
 if out=$(cargo check --lib --no-default-features 2>&1); then
     echo "a build with no backend feature succeeded; it must fail" >&2

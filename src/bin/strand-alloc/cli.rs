@@ -198,21 +198,32 @@ fn parse_sizes(s: &str) -> Result<Sizes, String> {
         .map_err(|e: crate::workload::WorkloadError| e.to_string())
 }
 
+/// The backends the comparison runs by default: every one compiled in, and with the
+/// `mimalloc` feature the `global-malloc+mimalloc` baseline.
+pub fn compared_backends() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut b = backends::ENABLED.to_vec();
+    #[cfg(feature = "mimalloc")]
+    b.push(crate::mimalloc_baseline::NAME);
+    b
+}
+
 fn parse_backend(s: &str) -> Result<&'static str, String> {
     let s = s.trim();
-    backends::ENABLED
-        .iter()
-        .copied()
+    compared_backends()
+        .into_iter()
         .find(|b| *b == s)
         .ok_or_else(|| {
             let hint = if backends::KNOWN.contains(&s) {
                 format!(" (it exists but is not compiled in: build with --features {s})")
+            } else if s == "global-malloc+mimalloc" {
+                " (build with --features mimalloc)".to_string()
             } else {
                 String::new()
             };
             format!(
                 "unknown backend {s:?}{hint}; the backends compiled in are: {}",
-                backends::ENABLED.join(", ")
+                compared_backends().join(", ")
             )
         })
 }

@@ -13,6 +13,8 @@
 mod chart;
 mod cli;
 mod measure;
+#[cfg(feature = "mimalloc")]
+mod mimalloc_baseline;
 mod report;
 mod scale;
 mod stress;
@@ -29,10 +31,12 @@ use serde::Serialize;
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
-use strand_alloc::backends;
 use strand_alloc::Config;
 
 fn main() -> ExitCode {
+    // Before anything allocates much: a child measuring the mimalloc baseline.
+    #[cfg(feature = "mimalloc")]
+    mimalloc_baseline::switch_if_asked();
     // `--help` ends with what every figure means, from the one list that defines them.
     let matches = Cli::command()
         .after_long_help(report::definitions(100))
@@ -160,11 +164,16 @@ fn workloads(cli: &Cli) -> Result<Vec<Workload>, String> {
 fn run_child(spec: &Spec) -> Result<Measurement, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     let json = serde_json::to_string(spec).expect("a spec serialises");
-    let out = std::process::Command::new(exe)
-        .arg("measure")
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("measure")
         .arg("--spec")
         .arg(json)
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    #[cfg(feature = "mimalloc")]
+    if spec.backend == mimalloc_baseline::NAME {
+        cmd.env(mimalloc_baseline::ENV, "1");
+    }
+    let out = cmd
         .output()
         .map_err(|e| format!("cannot start a measurement process: {e}"))?;
     if !out.status.success() {
@@ -236,7 +245,7 @@ fn write_out(path: &Path, text: &str) -> Result<(), String> {
 fn compare(cli: &Cli) -> Result<ExitCode, String> {
     let workloads = workloads(cli)?;
     let backends: Vec<&str> = if cli.backend.is_empty() {
-        backends::ENABLED.to_vec()
+        cli::compared_backends()
     } else {
         let mut b = Vec::new();
         for x in &cli.backend {

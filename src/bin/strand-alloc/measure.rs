@@ -218,7 +218,19 @@ pub fn run(spec: &Spec) -> Result<Measurement, String> {
         .with_workers(spec.workers)
         .and_then(|s| s.apply())
         .map_err(|e| e.to_string())?;
-    backends::visit(&spec.backend, &mut Child { spec }).unwrap_or_else(|| {
+    #[allow(unused_mut)]
+    let mut backend = spec.backend.as_str();
+    #[cfg(feature = "mimalloc")]
+    if backend == crate::mimalloc_baseline::NAME {
+        if !crate::mimalloc_baseline::on() {
+            return Err(format!(
+                "the {backend} baseline needs {} set in its process",
+                crate::mimalloc_baseline::ENV
+            ));
+        }
+        backend = strand_alloc::GlobalMalloc::NAME;
+    }
+    backends::visit(backend, &mut Child { spec }).unwrap_or_else(|| {
         Err(format!(
             "backend {:?} is not compiled in; compiled in: {}",
             spec.backend,

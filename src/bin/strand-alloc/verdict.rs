@@ -305,6 +305,13 @@ fn range_text(metric: &str, s: &Standing) -> String {
 
 fn render_pick(out: &mut String, title: &str, p: &Pick, width: usize) {
     let best = &p.standings[0];
+    let name = p
+        .standings
+        .iter()
+        .map(|s| s.backend.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     for (i, s) in p.standings.iter().enumerate() {
         let range = range_text(p.metric, s);
         let lead = if i == 0 { title } else { "" };
@@ -322,7 +329,7 @@ fn render_pick(out: &mut String, title: &str, p: &Pick, width: usize) {
                 if s.tie { "tie" } else { "worse" },
             )
         };
-        let line = format!("  {lead:<19}{:<14} {range}", s.backend);
+        let line = format!("  {lead:<19}{:<name$} {range}", s.backend);
         // The judgement goes on a line of its own when both do not fit.
         if line.chars().count() + judged.chars().count() <= width {
             let _ = writeln!(out, "{line}{judged}");

@@ -3,7 +3,9 @@
 //! `tests/extra_backend.rs`.
 
 use super::*;
-use strand_alloc::{channel, Builder, Config, Strand, Value, ValueAllocator};
+#[cfg(not(miri))]
+use strand_alloc::{channel, Builder};
+use strand_alloc::{Config, Strand, Value, ValueAllocator};
 
 /// Values read back, and the library's own figures are exact: the backend reports
 /// nothing of a value's allocation or release, the library counts them.

@@ -307,6 +307,7 @@ impl OwnArena {
         crate::trim::freed(freed);
         self.used.set(0);
         self.measure(cx);
+        cx.count_reset(ResetCause::Emptied);
     }
 
     /// The generation's chunks reached its allocation limit before its used bytes reached
@@ -427,10 +428,21 @@ unsafe impl ValueAllocator for StrandArena {
             None
         };
         let bump = match pooled {
-            Some(b) => {
+            // A pooled arena larger than this strand's limit (pooled by a strand with a
+            // larger threshold) is freed rather than reused.
+            Some(b) if b.allocated_bytes() <= cx.config.generation_limit() => {
                 POOLED.fetch_sub(1, Relaxed);
+                // It becomes this strand's (counted by `measure` below).
+                REGISTRY.reserve_shared(-(b.allocated_bytes() as i64));
                 b.set_allocation_limit(Some(cx.config.generation_limit()));
                 b
+            }
+            Some(b) => {
+                POOLED.fetch_sub(1, Relaxed);
+                REGISTRY.reserve_shared(-(b.allocated_bytes() as i64));
+                crate::trim::freed(b.allocated_bytes());
+                drop(b);
+                crate::generation::fresh(&cx.config)
             }
             None => crate::generation::fresh(&cx.config),
         };
@@ -509,6 +521,7 @@ unsafe impl ValueAllocator for StrandArena {
         cx.reserve(-reserved);
         let slots = a.slots.into_inner();
         let retired: usize = slots.iter().flatten().map(|g| g.reserved).sum();
+        cx.retire(-(retired as i64));
         drop(slots);
         let mut bump = a.bump.into_inner();
         // An arena that never allocated has nothing worth keeping warm (and pooling it
@@ -523,6 +536,8 @@ unsafe impl ValueAllocator for StrandArena {
             if pool.len() < cx.config.pool_capacity() {
                 pool.push(bump);
                 POOLED.fetch_add(1, Relaxed);
+                // Pooled memory is reserved for no strand in particular.
+                REGISTRY.reserve_shared(reserved as i64);
                 return;
             }
         }
@@ -534,8 +549,9 @@ unsafe impl ValueAllocator for StrandArena {
     fn release_idle() {
         let drained = std::mem::take(&mut *pool());
         POOLED.fetch_sub(drained.len(), Relaxed);
-        let bytes = drained.iter().map(Bump::allocated_bytes).sum();
+        let bytes: usize = drained.iter().map(Bump::allocated_bytes).sum();
         drop(drained);
+        REGISTRY.reserve_shared(-(bytes as i64));
         crate::trim::freed(bytes);
     }
 }

@@ -106,9 +106,15 @@ impl Gen {
     fn new(config: &crate::Config) -> Result<Self, AllocError> {
         let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(ThreadArena::NAME))?;
         let bump = match take_spare() {
-            Some(b) => {
+            Some(b) if b.allocated_bytes() <= config.generation_limit() => {
                 b.set_allocation_limit(Some(config.generation_limit()));
                 b
+            }
+            // A spare larger than this strand's limit (kept for a larger threshold) is
+            // freed rather than reused.
+            Some(b) => {
+                drop(Spare(Some(b)));
+                crate::generation::fresh(config)
             }
             None => crate::generation::fresh(config),
         };
@@ -195,7 +201,8 @@ impl Drop for Gen {
         if self.retired.load(Relaxed) {
             REGISTRY.reserve_retired(-reserved);
         }
-        crate::trim::freed(reserved as usize);
+        // Possibly on an allocation's path: counted, trimmed at the next release.
+        crate::trim::noted(reserved as usize);
     }
 }
 
@@ -215,7 +222,7 @@ fn let_go(mut gen: Gen) -> bool {
         bump.reset();
         let after = bump.allocated_bytes();
         REGISTRY.reserve_shared(after as i64 - before as i64);
-        crate::trim::freed(before.saturating_sub(after));
+        crate::trim::noted(before.saturating_sub(after));
         let spare = Spare(Some(bump));
         if after <= THREAD_SPARE_MAX {
             keep_spare(spare);
@@ -231,7 +238,7 @@ impl Drop for Spare {
     fn drop(&mut self) {
         if let Some(b) = &self.0 {
             REGISTRY.reserve_shared(-(b.allocated_bytes() as i64));
-            crate::trim::freed(b.allocated_bytes());
+            crate::trim::noted(b.allocated_bytes());
         }
     }
 }
@@ -657,16 +664,16 @@ fn detached_alloc(
 /// next allocations reuse memory that is still warm.
 #[cold]
 #[inline(never)]
-fn reset_empty(holds: &Holds) {
+fn reset_empty(holds: &Holds) -> bool {
     // SAFETY: no other reference into the list is alive; the active hold is live.
     let Some(gen) = (unsafe { &holds.list()[holds.active_idx.get() as usize] })
         .gen
         .as_ref()
     else {
-        return;
+        return false;
     };
     if Arc::strong_count(gen) != 1 || gen.id != current_id() || gen.used() == 0 {
-        return;
+        return false;
     }
     // Pairs with the release decrement of every other reference that was dropped.
     fence(Acquire);
@@ -675,6 +682,7 @@ fn reset_empty(holds: &Holds) {
     // (from its `Weak`, in `with_thread`, which is not running), and nothing in the
     // generation is live.
     unsafe { gen.reset_exclusive() };
+    true
 }
 
 /// Makes room for `charge` bytes: resets `gen` (the current generation) in place if
@@ -767,13 +775,7 @@ unsafe impl ValueAllocator for ThreadArena {
     }
 
     #[inline]
-    unsafe fn dealloc(
-        holds: &Holds,
-        _cx: &StrandCx,
-        _ptr: NonNull<u8>,
-        _layout: Layout,
-        t: Ticket,
-    ) {
+    unsafe fn dealloc(holds: &Holds, cx: &StrandCx, _ptr: NonNull<u8>, _layout: Layout, t: Ticket) {
         if t == Ticket::PINNED {
             return;
         }
@@ -786,11 +788,13 @@ unsafe impl ValueAllocator for ThreadArena {
             if is_active {
                 // SAFETY: the active hold keeps its generation alive.
                 let used = unsafe { &*holds.active.get() }.used();
-                if used >= crate::generation::RESET_WHEN_EMPTY {
-                    reset_empty(holds);
+                if used >= crate::generation::RESET_WHEN_EMPTY && reset_empty(holds) {
+                    cx.count_reset(ResetCause::Emptied);
+                    crate::trim::settle();
                 }
             } else {
                 holds.release(t.id());
+                crate::trim::settle();
             }
         }
     }
@@ -799,6 +803,7 @@ unsafe impl ValueAllocator for ThreadArena {
         if holds.release_all() {
             cx.count_reset(ResetCause::Explicit);
         }
+        crate::trim::settle();
     }
 
     /// Frees the calling thread's spare chunk.
@@ -810,6 +815,7 @@ unsafe impl ValueAllocator for ThreadArena {
         if holds.release_all() {
             cx.count_reset(ResetCause::StrandExit);
         }
+        crate::trim::settle();
     }
 }
 

@@ -244,12 +244,13 @@ impl StrandCx {
     }
 
     /// Counts the release of `size` bytes of a value that sat in the arena of thread
-    /// `home` (see [`ValueAllocator::home`]). A release does not look at the thread it
+    /// `home` (see [`ValueAllocator::home`]); `placed` as it was given to `allocated`. A release does not look at the thread it
     /// runs on (that would cost a thread-local read per value): the strand is taken to be
     /// where it last allocated.
     #[inline]
-    pub(crate) fn released<A: ValueAllocator>(&self, size: usize, home: Option<u32>) {
-        if A::THREAD_BOUND {
+    pub(crate) fn released<A: ValueAllocator>(&self, size: usize, home: Option<u32>, placed: bool) {
+        // Only what `allocated` counted as sitting in a thread's arena comes off.
+        if A::THREAD_BOUND && placed {
             match home {
                 Some(h) if h != self.last_thread.get() => self.unstrand(h, size as u64),
                 _ => self
@@ -368,6 +369,9 @@ pub enum ResetCause {
     Threshold,
     /// A strand called [`crate::Strand::reset`].
     Explicit,
+    /// The strand released the last live value of a generation that had handed out
+    /// enough for a reset to pay (the next values reuse warm memory).
+    Emptied,
 }
 
 impl ResetCause {
@@ -376,6 +380,7 @@ impl ResetCause {
             ResetCause::StrandExit => Counter::ResetsExit,
             ResetCause::Threshold => Counter::ResetsThreshold,
             ResetCause::Explicit => Counter::ResetsExplicit,
+            ResetCause::Emptied => Counter::ResetsEmptied,
         }
     }
 }

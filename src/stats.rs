@@ -107,6 +107,9 @@ counters! {
     ResetsThreshold => resets_threshold,
     /// Arena resets a strand asked for ([`crate::Strand::reset`]).
     ResetsExplicit => resets_explicit,
+    /// Arena resets because a strand released the last live value of a generation that
+    /// had handed out at least 32 KiB, so that the next values reuse warm memory.
+    ResetsEmptied => resets_emptied,
     /// Times an arena generation with live values was set aside for a fresh one.
     Rotations => rotations,
     /// Allocations made on a different OS thread than the strand's previous allocation.
@@ -129,7 +132,7 @@ counters! {
 impl Figures {
     /// Arena resets of every cause.
     pub fn resets(&self) -> u64 {
-        self.resets_exit + self.resets_threshold + self.resets_explicit
+        self.resets_exit + self.resets_threshold + self.resets_explicit + self.resets_emptied
     }
 }
 

@@ -174,7 +174,11 @@ impl<A: ValueAllocator> Strand<A> {
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
         if layout.size() == 0 {
             // SAFETY: an alignment is never zero.
-            let p = unsafe { NonNull::new_unchecked(layout.align() as *mut u8) };
+            // (`NonNull::dangling` for this alignment: an address with no provenance,
+            // which strict-provenance checkers accept.)
+            let p = unsafe {
+                NonNull::new_unchecked(std::ptr::null_mut::<u8>().wrapping_add(layout.align()))
+            };
             return Ok((p, Ticket::NONE));
         }
         if let Some(limit) = self.cx.config.strand_limit() {
@@ -233,7 +237,7 @@ impl<A: ValueAllocator> Strand<A> {
             unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
             crate::trim::freed(layout.size());
             self.cx.reserve(-(layout.size() as i64));
-            self.cx.released::<A>(layout.size(), None);
+            self.cx.released::<A>(layout.size(), None, false);
         } else if layout.size() != 0 {
             let home = if A::THREAD_BOUND {
                 A::home(&self.state, ticket)
@@ -242,7 +246,8 @@ impl<A: ValueAllocator> Strand<A> {
             };
             // SAFETY: forwarded from this function's contract.
             unsafe { A::dealloc(&self.state, &self.cx, ptr, layout, ticket) };
-            self.cx.released::<A>(layout.size(), home);
+            self.cx
+                .released::<A>(layout.size(), home, ticket != Ticket::PINNED);
         }
     }
 }

@@ -73,15 +73,19 @@ pub(crate) fn noted(bytes: usize) {
     }
 }
 
-/// Counts `bytes` given back to the global allocator, and trims after each step.
+/// Counts `bytes` given back to the global allocator where memory is released, and trims
+/// when a step is due.
 pub(crate) fn freed(bytes: usize) {
+    noted(bytes);
+    settle();
+}
+
+/// Trims if a step of freed bytes is due (where memory is released: a value's release,
+/// a strand's exit or reset).
+pub(crate) fn settle() {
     let step = STEP.load(Relaxed);
-    if step == 0 || bytes == 0 {
-        return;
-    }
-    let total = FREED.fetch_add(bytes, Relaxed) + bytes;
-    // The thread that takes the count past the step trims, once.
-    if total >= step && FREED.swap(0, Relaxed) >= step {
+    // The thread that finds the count past the step trims, once.
+    if step != 0 && FREED.load(Relaxed) >= step && FREED.swap(0, Relaxed) >= step {
         trim_now();
     }
 }

@@ -154,3 +154,20 @@ fn the_seed_policy_has_no_safe_constructor() {
     }
     for_each_backend!(safe);
 }
+
+/// Zero-sized allocations (an empty variant, an empty collection's first push of a
+/// zero-sized type) touch no backend and give pointers strict provenance accepts.
+fn zero_sized<A: ValueAllocator>() {
+    let s = Strand::<A>::local_with(Config::default()).unwrap();
+    let empty = s.variant(3, []);
+    assert_eq!((empty.tag(), empty.fields().len()), (3, 0));
+    let mut units = allocator_api2::vec::Vec::new_in(s.allocator());
+    units.extend([(), (), ()]);
+    assert_eq!(units.len(), 3);
+    assert_eq!(s.stats().allocs, 0);
+}
+
+#[test]
+fn zero_sized_allocations_touch_nothing() {
+    for_each_backend!(zero_sized);
+}

@@ -145,6 +145,9 @@ metrics! {
          was live.";
     RESETS_EXPLICIT = "resets_explicit", "explicit resets", Count, |m| m.figures.resets_explicit as f64,
         "Arena resets a strand asked for.";
+    RESETS_EMPTIED = "resets_emptied", "resets when emptied", Count, |m| m.figures.resets_emptied as f64,
+        "Arena resets because a strand released the last live value of a generation that had \
+         handed out at least 32 KiB, so that the next values reuse warm memory.";
     ROTATIONS = "rotations", "rotations", Count, |m| m.figures.rotations as f64,
         "Times the threshold was crossed while live values held the arena, so a fresh \
          generation was started and the old one set aside until its values are released.";
@@ -554,6 +557,7 @@ pub fn render(rows: &[Row], verdicts: &[Verdict], width: u16) -> String {
             &RESETS_EXIT,
             &RESETS_THRESHOLD,
             &RESETS_EXPLICIT,
+            &RESETS_EMPTIED,
             &ROTATIONS,
             &MIGRATIONS,
             &HAZARDS,

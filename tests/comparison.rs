@@ -523,3 +523,39 @@ fn bad_input_is_a_clear_error() {
     );
     refused(&["--workers", "100000"], &["worker count", "1024"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn output_piped_into_a_reader_that_stops_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strand-alloc"))
+        .args([
+            "--quick",
+            "--repeat",
+            "1",
+            "-w",
+            "requests",
+            "--no-chart",
+            "--no-progress",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one byte of the table, then hang up, as `| head -c 1` would.
+    let mut out = child.stdout.take().unwrap();
+    let mut one = [0u8; 1];
+    out.read_exact(&mut one).unwrap();
+    drop(out);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(status.code() != Some(101), "{status:?}: {err}");
+}

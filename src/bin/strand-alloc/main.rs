@@ -37,6 +37,14 @@ fn main() -> ExitCode {
     // Before anything allocates much: a child measuring the mimalloc baseline.
     #[cfg(feature = "mimalloc")]
     mimalloc_baseline::switch_if_asked();
+    // Output piped into `head` and closed early ends the command quietly, as it does any
+    // Unix tool, instead of a panic on the broken pipe.
+    // SAFETY: restoring the default disposition of SIGPIPE, before any thread exists,
+    // touches no memory of this program.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // `--help` ends with what every figure means, from the one list that defines them.
     let matches = Cli::command()
         .after_long_help(report::definitions(100))

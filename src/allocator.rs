@@ -244,9 +244,9 @@ impl StrandCx {
     }
 
     /// Counts the release of `size` bytes of a value that sat in the arena of thread
-    /// `home` (see [`ValueAllocator::home`]); `placed` as it was given to `allocated`. A release does not look at the thread it
-    /// runs on (that would cost a thread-local read per value): the strand is taken to be
-    /// where it last allocated.
+    /// `home` (see [`ValueAllocator::home`]); `placed` as it was given to `allocated`. A
+    /// release does not look at the thread it runs on (that would cost a thread-local
+    /// read per value): the strand is taken to be where it last allocated.
     #[inline]
     pub(crate) fn released<A: ValueAllocator>(&self, size: usize, home: Option<u32>, placed: bool) {
         // Only what `allocated` counted as sitting in a thread's arena comes off.

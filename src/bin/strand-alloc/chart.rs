@@ -195,10 +195,17 @@ fn legend<'a, X: Ranged, Y: Ranged>(
     Ok(())
 }
 
-fn here(rows: &[Row], kind: Kind, threshold: usize) -> Vec<&Row> {
-    rows.iter()
+/// The rows of one workload and threshold, and the longest of their median runs, ms.
+fn here(rows: &[Row], kind: Kind, threshold: usize) -> (Vec<&Row>, f64) {
+    let here: Vec<&Row> = rows
+        .iter()
         .filter(|r| r.workload.kind == kind && r.threshold == threshold)
-        .collect()
+        .collect();
+    let max_ms = here
+        .iter()
+        .flat_map(|r| r.median_run().samples.iter().map(|s| s.ms))
+        .fold(1.0, f64::max);
+    (here, max_ms)
 }
 
 /// Memory over time: RSS (thick) and the backend's reserved bytes (thin), log scale.
@@ -209,9 +216,8 @@ fn memory(
     threshold: usize,
     area: &Area<'_>,
 ) -> Fallible {
-    let here = here(rows, kind, threshold);
+    let (here, max_ms) = here(rows, kind, threshold);
     let samples = || here.iter().flat_map(|r| r.median_run().samples.iter());
-    let max_ms = samples().map(|s| s.ms).fold(1.0, f64::max);
     let max = samples()
         .map(|s| (s.rss as f64).max(s.reserved as f64) / MIB)
         .fold(1.0, f64::max);
@@ -261,9 +267,8 @@ fn stranded(
     threshold: usize,
     area: &Area<'_>,
 ) -> Fallible {
-    let here = here(rows, kind, threshold);
+    let (here, max_ms) = here(rows, kind, threshold);
     let samples = || here.iter().flat_map(|r| r.median_run().samples.iter());
-    let max_ms = samples().map(|s| s.ms).fold(1.0, f64::max);
     let max = samples().map(|s| s.stranded as f64).fold(0.0, f64::max);
     // A unit that keeps the axis labels short.
     let (unit, scale) = if max >= MIB {

@@ -14,6 +14,10 @@
 //! cargo bench --features all-backends --bench per_value
 //! ```
 //!
+//! It also times one `Strand::with_current` lookup (a coroutine's strand, found in May's
+//! coroutine-local map) in a coroutine spawned by May directly, to set against the cost
+//! of a value: the lookup belongs once per unit of work, not once per value.
+//!
 //! `STRAND_ALLOC_BENCH_QUICK=1` runs fewer rounds (a smoke run).
 
 use bumpalo::Bump;
@@ -81,19 +85,20 @@ fn on_backend<A: ValueAllocator>(text: &'static str, threshold: usize) -> f64 {
 /// Times `f`, run `N` times inside a spawned strand, after a warm-up.
 fn in_strand(f: impl Fn() + Send + 'static) -> f64 {
     // SAFETY: the closure uses no thread-locals and holds nothing `!Send`.
-    let h = unsafe {
-        Builder::<ThreadArena>::new().spawn(move |_| {
-            for _ in 0..N / 10 {
-                f();
-            }
-            let t = Instant::now();
-            for _ in 0..N {
-                f();
-            }
-            t.elapsed().as_nanos() as f64 / N as f64
-        })
-    };
+    let h = unsafe { Builder::<ThreadArena>::new().spawn(move |_| timed(f)) };
     h.unwrap().join().unwrap()
+}
+
+/// Runs `f` `N / 10` times to warm up, then times `N` runs: ns per run.
+fn timed(f: impl Fn()) -> f64 {
+    for _ in 0..N / 10 {
+        f();
+    }
+    let t = Instant::now();
+    for _ in 0..N {
+        f();
+    }
+    t.elapsed().as_nanos() as f64 / N as f64
 }
 
 fn time(c: Contender, text: &'static str, threshold: usize) -> f64 {
@@ -147,6 +152,20 @@ fn time(c: Contender, text: &'static str, threshold: usize) -> f64 {
     }
 }
 
+/// Times `N` `with_current` lookups in a coroutine spawned by May, in ns per lookup.
+fn current_lookup() -> f64 {
+    // SAFETY: the closure uses no thread-locals and holds nothing `!Send`.
+    let h = unsafe {
+        may::coroutine::spawn(|| {
+            timed(|| {
+                strand_alloc::Strand::<ThreadArena>::with_current(|s| black_box(s.id()))
+                    .expect("in a coroutine");
+            })
+        })
+    };
+    h.join().unwrap()
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -164,6 +183,8 @@ fn main() {
         11
     };
     let mut checks: Vec<(String, f64, &str, f64, bool)> = Vec::new();
+    let mut lookup = Vec::new();
+    let mut value = Vec::new();
     for (threshold, tname) in THRESHOLDS {
         for size in SIZES {
             let text: &'static str = Box::leak("s".repeat(size).into_boxed_str());
@@ -181,6 +202,10 @@ fn main() {
                 println!("  {:<22} {m:6.2}", c.name());
             }
             let of = |c: Contender| med[CONTENDERS.iter().position(|x| *x == c).unwrap()];
+            if size == SIZES[0] && threshold == THRESHOLDS[0].0 {
+                lookup = (0..rounds).map(|_| current_lookup()).collect();
+                value = vec![of(Contender::Backend(ThreadArena::NAME))];
+            }
             let raw = of(Contender::RawBump);
             let mi = of(Contender::BoxMimalloc);
             for arena in [ThreadArena::NAME, StrandArena::NAME] {
@@ -212,6 +237,14 @@ fn main() {
             ));
         }
     }
+    let lookup = median(lookup);
+    println!(
+        "\nStrand::with_current lookup in a May coroutine: {lookup:.2} ns per call \
+         ({:.1}x one {} B value on thread-arena at {})",
+        lookup / value[0],
+        SIZES[0],
+        THRESHOLDS[0].1
+    );
     println!("\nratios (targets):");
     for (name, r, op, bound, met) in &checks {
         println!(

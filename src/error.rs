@@ -170,6 +170,29 @@ pub enum SpawnError {
     },
 }
 
+/// [`crate::Strand::with_current`] could not give the coroutine a strand.
+#[derive(Debug, thiserror::Error)]
+pub enum CurrentError {
+    /// Called outside a May coroutine; a plain thread makes its strand with
+    /// [`crate::Strand::local`].
+    #[error(
+        "not in a May coroutine: a current strand exists only inside one \
+         (a plain thread makes its strand with Strand::local)"
+    )]
+    NotInCoroutine,
+    /// The configuration (for example `STRAND_ALLOC_THRESHOLD`) is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The backend breaks the allocation contract on purpose (the seed policy).
+    #[error(
+        "the {backend} backend is not safe to use: current strands are made only for safe backends"
+    )]
+    UnsafeBackend {
+        /// The backend's name.
+        backend: &'static str,
+    },
+}
+
 /// A value's memory was found invalid when it was accessed (only with the `checked`
 /// feature, and only on a backend that breaks the allocation contract on purpose, such as
 /// the seed policy; or on a bug). The access is refused, so stale memory is never read.

@@ -318,7 +318,8 @@ const MAPS_PER_STRAND: usize = 2;
 /// arena chunks, libraries, thread stacks.
 const MAPS_RESERVED: usize = 8192;
 
-/// Strands alive now, spawned through this crate.
+/// Strands alive now: spawned through this crate, or current strands of coroutines
+/// spawned elsewhere ([`crate::Strand::with_current`]).
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// The system's `vm.max_map_count`, read once; `None` where it cannot be read (then no
@@ -364,12 +365,22 @@ pub(crate) fn admit() -> Result<Admitted, SpawnError> {
     Ok(admitted)
 }
 
+/// Counts a current strand as live. It maps no stack of its own (its coroutine already
+/// runs), so the memory-map limit does not apply.
+pub(crate) fn admit_current() -> Admitted {
+    LIVE.fetch_add(1, Ordering::AcqRel);
+    Admitted(())
+}
+
 /// The most strands that may live at once under a `vm.max_map_count` of `max`.
 fn strand_limit(max: usize) -> usize {
     max.saturating_sub(MAPS_RESERVED) / MAPS_PER_STRAND
 }
 
-/// Strands spawned through this crate that have not finished yet.
+/// Strands that have not ended yet: spawned through this crate and not finished, and
+/// current strands ([`crate::Strand::with_current`]) whose coroutine's exit has not run.
+/// A strand stops counting only after its backend's exit has run, so waiting for this
+/// count to fall is how to wait for every exit.
 pub fn live_strands() -> usize {
     LIVE.load(Ordering::Acquire)
 }

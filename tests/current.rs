@@ -1,0 +1,185 @@
+//! A strand for a coroutine spawned directly with May (`Strand::with_current`): made on
+//! first use, the same strand on every later call, ended through the backend's exit when
+//! the coroutine ends (return, panic, cancel), with exact figures.
+#![cfg(not(miri))]
+
+mod common;
+use common::*;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use strand_alloc::{live_strands, stats, CurrentError, Strand, ValueAllocator};
+
+/// The tests read process-wide figures: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Waits until no strand is alive: a current strand's exit runs when May drops the
+/// coroutine's local storage, just after its join has been signalled.
+fn wait_for_exits() {
+    let start = Instant::now();
+    while live_strands() != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{} strands still alive after 10 s",
+            live_strands()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// How a test coroutine ends.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum End {
+    Return,
+    Panic,
+    Cancel,
+}
+
+fn ends<A: ValueAllocator>(end: End) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    setup();
+    wait_for_exits();
+    let before = stats::<A>().totals;
+    let (park_tx, park_rx) = may::sync::mpsc::channel::<()>();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a
+    // point where the coroutine can move.
+    let h = unsafe {
+        may::coroutine::spawn(move || {
+            let first = Strand::<A>::with_current(|s| {
+                let kept = s.str(&text(1, 0, 100));
+                hop();
+                (s.id(), kept.len())
+            })
+            .unwrap();
+            Strand::<A>::with_current(|s| {
+                // The same strand on every call of this coroutine.
+                assert_eq!(s.id(), first.0);
+                let held: Vec<_> = (0..10).map(|i| s.str(&text(2, i, 50))).collect();
+                let f = s.stats();
+                seen_tx.send((s.id(), f)).unwrap();
+                // Parked, holding values, until told to go on (or cancelled).
+                let _ = park_rx.recv();
+                if end == End::Panic {
+                    panic!("deliberate");
+                }
+                held.len()
+            })
+            .unwrap()
+        })
+    };
+    let (id, mid) = seen_rx.recv().unwrap();
+    assert_ne!(id, 0);
+    assert_eq!(mid.allocs, 11, "{mid:?}");
+    assert_eq!(mid.bytes_allocated, 100 + 10 * 50);
+    // Ten values of 50 bytes alive at this point.
+    assert_eq!(mid.used, 500, "{mid:?}");
+    assert_eq!(mid.strands_begun, 1);
+    assert_eq!(mid.strands_exited, 0);
+    // The process-wide figures see the running strand's values.
+    let running = stats::<A>();
+    assert_eq!(running.totals.used - before.used, 500, "{running}");
+    assert_eq!(running.totals.allocs - before.allocs, 11);
+    assert_eq!(live_strands(), 1);
+    if end == End::Cancel {
+        // SAFETY: the coroutine holds nothing that must not be dropped at its park point.
+        unsafe { h.coroutine().cancel() };
+    } else {
+        park_tx.send(()).unwrap();
+    }
+    let joined = h.join();
+    assert_eq!(joined.is_ok(), end == End::Return, "{end:?}");
+    wait_for_exits();
+    let after = stats::<A>().totals;
+    assert_eq!(after.strands_begun - before.strands_begun, 1, "{end:?}");
+    assert_eq!(after.strands_exited - before.strands_exited, 1, "{end:?}");
+    assert_eq!(after.allocs - before.allocs, 11);
+    assert_eq!(after.used, before.used, "every value released: {end:?}");
+}
+
+fn returns<A: ValueAllocator>() {
+    ends::<A>(End::Return)
+}
+fn panics<A: ValueAllocator>() {
+    ends::<A>(End::Panic)
+}
+fn cancelled<A: ValueAllocator>() {
+    ends::<A>(End::Cancel)
+}
+
+#[test]
+fn a_current_strand_ends_when_its_coroutine_returns() {
+    for_each_backend!(returns);
+}
+
+#[test]
+fn a_current_strand_ends_when_its_coroutine_panics() {
+    for_each_backend!(panics);
+}
+
+#[test]
+fn a_current_strand_ends_when_its_coroutine_is_cancelled() {
+    for_each_backend!(cancelled);
+}
+
+/// Each coroutine has its own strand; a nested call for the same backend gets the same
+/// one; the strand of one coroutine is not another's.
+fn distinct<A: ValueAllocator>() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    setup();
+    let spawn = || {
+        // SAFETY: as above.
+        unsafe {
+            may::coroutine::spawn(|| {
+                Strand::<A>::with_current(|outer| {
+                    let v = outer.str("outer");
+                    let inner = Strand::<A>::with_current(|inner| inner.id()).unwrap();
+                    assert_eq!(inner, outer.id(), "a nested call finds the same strand");
+                    assert_eq!(v.as_str(), "outer");
+                    outer.id()
+                })
+                .unwrap()
+            })
+        }
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert_ne!(a, b, "two coroutines, two strands");
+    wait_for_exits();
+}
+
+#[test]
+fn each_coroutine_has_its_own_strand() {
+    for_each_backend!(distinct);
+}
+
+#[cfg(all(feature = "thread-arena", feature = "global-malloc"))]
+#[test]
+fn one_coroutine_can_hold_a_strand_per_backend() {
+    use strand_alloc::{GlobalMalloc, ThreadArena};
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    setup();
+    // SAFETY: as above.
+    let h = unsafe {
+        may::coroutine::spawn(|| {
+            Strand::<ThreadArena>::with_current(|t| {
+                let a = t.str("arena");
+                Strand::<GlobalMalloc>::with_current(|g| {
+                    let b = g.str("heap");
+                    assert_ne!(t.id(), g.id());
+                    format!("{a}+{b}")
+                })
+                .unwrap()
+            })
+            .unwrap()
+        })
+    };
+    assert_eq!(h.join().unwrap(), "arena+heap");
+    wait_for_exits();
+}
+
+#[test]
+fn outside_a_coroutine_is_an_error() {
+    let e = Strand::<strand_alloc::DefaultBackend>::with_current(|s| s.id()).unwrap_err();
+    assert!(matches!(e, CurrentError::NotInCoroutine), "{e:?}");
+    assert!(e.to_string().contains("Strand::local"), "{e}");
+}

@@ -45,6 +45,9 @@ pub struct Strand<A: ValueAllocator> {
     pub(crate) cx: StrandCx,
     /// Whether the strand has not ended yet (`state` is still there).
     running: bool,
+    /// How many times [`Strand::reset`] ran: a raw handle made before a reset is refused
+    /// ([`crate::raw`]). 64 bits, so it never wraps back to an earlier count.
+    pub(crate) resets: u64,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -58,6 +61,7 @@ impl<A: ValueAllocator> Strand<A> {
             state: ManuallyDrop::new(state),
             cx,
             running: true,
+            resets: 0,
             _not_send: PhantomData,
         }
     }
@@ -157,9 +161,11 @@ impl<A: ValueAllocator> Strand<A> {
     /// backends (taking `&mut self` proves that none of its values is still reachable).
     /// On global-malloc every value was already freed when it dropped, so there is
     /// nothing to do, and memory of values that were leaked (`mem::forget`,
-    /// `Box::leak`) stays allocated, as it would with any heap allocation. Either way no
-    /// value counts as used afterwards.
+    /// `Box::leak`, or given up as a [`crate::RawValue`] and not taken back) stays
+    /// allocated, as it would with any heap allocation. Either way no value counts as
+    /// used afterwards, and every raw handle made before the reset is refused.
     pub fn reset(&mut self) {
+        self.resets += 1;
         A::reset(&mut self.state, &self.cx);
         self.cx.clear_used();
     }

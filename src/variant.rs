@@ -106,6 +106,38 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
         self.len += 1;
     }
 
+    /// Gives up the variant without releasing its fields (see [`crate::raw`]): tag,
+    /// length, capacity, ticket and field array.
+    pub(crate) fn into_parts(self) -> (u32, u32, u32, Ticket, NonNull<u8>) {
+        let me = std::mem::ManuallyDrop::new(self);
+        (me.tag, me.len, me.cap, me.ticket, me.fields.cast())
+    }
+
+    /// A variant from parts that [`Variant::into_parts`] gave.
+    ///
+    /// # Safety
+    ///
+    /// As [`crate::Bytes`]'s `from_parts`: parts of a variant of `strand` whose memory
+    /// is still valid, owned by the result only if no other value owns them.
+    pub(crate) unsafe fn from_parts(
+        (tag, len, cap, ticket, fields): (u32, u32, u32, Ticket, NonNull<u8>),
+        strand: &'s Strand<A>,
+    ) -> Self {
+        Variant {
+            tag,
+            len,
+            cap,
+            ticket,
+            fields: fields.cast(),
+            strand,
+        }
+    }
+
+    /// The strand the variant belongs to.
+    pub fn strand(&self) -> &'s Strand<A> {
+        self.strand
+    }
+
     /// The tag.
     pub fn tag(&self) -> u32 {
         self.tag

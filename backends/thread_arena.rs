@@ -788,8 +788,17 @@ unsafe impl ValueAllocator for ThreadArena {
             if is_active {
                 // SAFETY: the active hold keeps its generation alive.
                 let used = unsafe { &*holds.active.get() }.used();
-                if used >= crate::generation::RESET_WHEN_EMPTY && reset_empty(holds) {
-                    cx.count_reset(ResetCause::Emptied);
+                if used >= crate::generation::RESET_WHEN_EMPTY {
+                    if reset_empty(holds) {
+                        cx.count_reset(ResetCause::Emptied);
+                    } else {
+                        // Another strand holds it (or it is no longer current here): an
+                        // idle hold would keep it from ever being reset in place, so let
+                        // go, and the last strand to go idle resets it. Many long-lived
+                        // strands that each allocate in bursts (connections of a
+                        // server) otherwise fill every generation to the threshold.
+                        holds.release(t.id());
+                    }
                     crate::trim::settle();
                 }
             } else {

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, rustdoc, the feature matrix (each backend
-# alone and all together), fuzzing, Miri, the stress run, and the check that a build with
-# no backend fails with a clear message.
+# alone and all together, the comparison's quick suite with its `http` workload under
+# wrk), the interpreter example, fuzzing, Miri, the stress run, and the check that a
+# build with no backend fails with a clear message.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "wrk, for the comparison's http workload (installed when missing)"
+bash scripts/wrk.sh
 
 step "rustfmt"
 cargo fmt --all -- --check

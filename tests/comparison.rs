@@ -98,6 +98,47 @@ fn check_verdicts(doc: &Json) {
     );
 }
 
+/// The `http` workload ran on every safe backend (wrk is installed by the suite; the
+/// run says why when it is not), every answer was right, and the figures per request
+/// are exact: 11 strand values for the request (method, path, query, 2 headers of a
+/// name, a value and a pair each, the header list, the request) and 19 for the body
+/// (15 fragments for the 2 headers plus 3 fields, the closing one, the body variant).
+fn check_http(doc: &Json) {
+    assert!(
+        doc["http_skipped"].is_null(),
+        "http skipped: {}",
+        doc["http_skipped"]
+    );
+    let rows = doc["http"].as_array().expect("http results");
+    let backends: Vec<&str> = rows
+        .iter()
+        .map(|r| r["backend"].as_str().unwrap())
+        .collect();
+    assert_eq!(backends, SAFE, "every safe backend served, no other");
+    let load = &doc["http_load"];
+    for r in rows {
+        let f = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k} in {r}"));
+        assert_eq!((f("bad_responses"), f("errors")), (0.0, 0.0), "{r}");
+        assert_eq!(f("checked"), 50.0, "answers checked field by field: {r}");
+        assert!(
+            f("requests") > 100.0 * load["seconds"].as_f64().unwrap(),
+            "{r}"
+        );
+        assert!(f("requests_per_s") > 0.0 && f("p50_us") > 0.0 && f("p99_us") >= f("p50_us"));
+        assert_eq!(f("allocs_per_request"), 30.0, "{r}");
+        assert!(
+            f("copied_bytes_per_request") > 100.0,
+            "the body is copied out once: {r}"
+        );
+        assert!(f("peak_rss") > 1e6, "{r}");
+        // One strand per connection coroutine that allocated, the checks' included.
+        assert!(f("strands") >= load["connections"].as_f64().unwrap(), "{r}");
+        if r["backend"] != "thread-arena" {
+            assert_eq!(f("peak_stranded"), 0.0, "{r}");
+        }
+    }
+}
+
 #[test]
 fn quick_comparison_figures_are_consistent() {
     // Four repetitions: the fewest with which the verdict's rank test can tell two
@@ -118,6 +159,7 @@ fn quick_comparison_figures_are_consistent() {
     assert_eq!(doc["failures"].as_array().unwrap().len(), 0);
     assert_eq!(doc["workers"], 2);
     check_verdicts(&doc);
+    check_http(&doc);
     // Every figure reported is defined.
     let defined: Vec<&str> = doc["definitions"]
         .as_array()

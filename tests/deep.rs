@@ -56,6 +56,15 @@ fn deep_lists_in_a_strand<A: ValueAllocator>() {
                 "lists that differ only at the bottom are unequal"
             );
             check_debug(&format!("{deep:?}"));
+            // Written out at a boundary in constant stack: every leaf, depth first.
+            let mut out = Vec::new();
+            let n = s.write_out(&deep, &mut out).unwrap();
+            let expected: String = (0..DEPTH)
+                .rev()
+                .map(|i| i.to_string())
+                .chain(["-1".to_string()])
+                .collect();
+            assert_eq!((n as usize, out), (expected.len(), expected.into_bytes()));
             let p = s.export(&deep);
             assert!(deep.matches(&p) && copy.matches(&p));
             assert!(!other.matches(&p));

@@ -16,9 +16,11 @@ use strand_alloc::backends;
 #[derive(Debug, Parser)]
 #[command(name = "strand-alloc", version, about, long_about = None)]
 pub struct Cli {
-    /// Workloads to run, comma-separated [default: all].
-    #[arg(long, short, value_delimiter = ',', value_parser = parse_kind)]
-    pub workload: Vec<Kind>,
+    /// Workloads to run, comma-separated [default: all]. `http` runs a may_minihttp
+    /// server per backend under wrk (installed with apt-get when missing; skipped, and
+    /// said so, when it cannot be).
+    #[arg(long, short, value_delimiter = ',', value_parser = parse_workload)]
+    pub workload: Vec<Choice>,
 
     /// Backends to run, comma-separated [default: every backend compiled in].
     #[arg(long, short, value_delimiter = ',', value_parser = parse_backend)]
@@ -94,6 +96,15 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// A workload on the command line: one of the simulated kinds, or the HTTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// A simulated workload, run in child processes.
+    Run(Kind),
+    /// The may_minihttp server under wrk.
+    Http,
+}
+
 /// Where the chart goes unless told otherwise.
 pub const DEFAULT_CHART: &str = "target/strand-alloc/comparison.svg";
 
@@ -108,6 +119,10 @@ pub enum Command {
     /// each backend's overhead per strand beyond the bytes used; fails if strand-arena's
     /// overhead exceeds `--max-overhead`.
     Scale(ScaleArgs),
+    /// Serve the `http` workload's echo server on 127.0.0.1 until standard input closes
+    /// (used by the comparison for its server processes).
+    #[command(hide = true)]
+    Serve(ServeArgs),
     /// Run one measurement in this process and print it as JSON (used by the comparison
     /// for its child processes).
     #[command(hide = true)]
@@ -116,6 +131,23 @@ pub enum Command {
         #[arg(long)]
         spec: String,
     },
+}
+
+/// The `http` server's parameters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// The backend whose strands the handler allocates from.
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: &'static str,
+    /// Arena threshold.
+    #[arg(long, value_parser = parse_threshold)]
+    pub threshold: usize,
+    /// May worker threads.
+    #[arg(long, value_parser = parse_workers)]
+    pub workers: usize,
+    /// The port to listen on, on 127.0.0.1.
+    #[arg(long)]
+    pub port: u16,
 }
 
 /// The stress run's parameters.
@@ -190,6 +222,19 @@ fn parse_kind(s: &str) -> Result<Kind, String> {
             // The workload error already lists the valid names.
             e.to_string()
         })
+}
+
+fn parse_workload(s: &str) -> Result<Choice, String> {
+    if s.trim() == "http" {
+        return Ok(Choice::Http);
+    }
+    s.trim().parse().map(Choice::Run).map_err(|_| {
+        format!(
+            "unknown workload {:?}; the workloads are: {}, http",
+            s.trim(),
+            Kind::valid_names()
+        )
+    })
 }
 
 fn parse_sizes(s: &str) -> Result<Sizes, String> {

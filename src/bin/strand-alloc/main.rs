@@ -12,6 +12,7 @@
 
 mod chart;
 mod cli;
+mod http;
 mod measure;
 #[cfg(feature = "mimalloc")]
 mod mimalloc_baseline;
@@ -23,7 +24,7 @@ mod workload;
 
 use crate::workload::{Kind, Workload};
 use clap::{CommandFactory, FromArgMatches};
-use cli::{Cli, Command};
+use cli::{Choice, Cli, Command};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use measure::{Measurement, Spec};
 use report::Row;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
     };
     match &cli.command {
         Some(Command::Measure { spec }) => return child(spec),
+        Some(Command::Serve(args)) => return http::serve(args),
         Some(Command::Stress(args)) => return stress::run(args),
         Some(Command::Scale(args)) => return scale::run(args),
         None => {}
@@ -135,6 +137,14 @@ struct Comparison<'a> {
     definitions: Vec<(&'static str, &'static str, &'static str)>,
     verdicts: &'a [verdict::Verdict],
     rows: &'a [Row],
+    /// The `http` workload: how it loaded each server, and each backend's result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_load: Option<http::Load>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    http: Vec<http::HttpRow>,
+    /// Why the `http` workload did not run, when it was asked for and could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_skipped: Option<String>,
     failures: &'a [String],
 }
 
@@ -142,7 +152,13 @@ fn workloads(cli: &Cli) -> Result<Vec<Workload>, String> {
     let kinds = if cli.workload.is_empty() {
         Kind::ALL.to_vec()
     } else {
-        cli.workload.clone()
+        cli.workload
+            .iter()
+            .filter_map(|c| match c {
+                Choice::Run(k) => Some(*k),
+                Choice::Http => None,
+            })
+            .collect()
     };
     let mut out = Vec::new();
     for k in kinds {
@@ -325,7 +341,10 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
         .or_else(|| comfy_table::Table::new().width().map(|w| w.max(60)))
         .unwrap_or(120);
 
-    let total = workloads.len() * thresholds.len() * repeat * backends.len();
+    let http_load = (cli.workload.is_empty() || cli.workload.contains(&Choice::Http))
+        .then(|| http::Load::new(cli.quick));
+    let total = workloads.len() * thresholds.len() * repeat * backends.len()
+        + http_load.map_or(0, |_| thresholds.len() * backends.len());
     let bar = if cli.no_progress {
         ProgressBar::hidden()
     } else {
@@ -385,6 +404,36 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             rows.extend(runs.into_iter().filter(|r| !r.is_empty()).map(Row::new));
         }
     }
+    let mut http_rows = Vec::new();
+    let mut http_skipped = None;
+    if let Some(load) = http_load {
+        match http::find_wrk() {
+            Ok(wrk) => {
+                for &threshold in &thresholds {
+                    for b in &backends {
+                        if !http::can_serve(b) {
+                            bar.inc(1);
+                            continue;
+                        }
+                        bar.set_message(format!("http · {b} · wrk {} s", load.seconds));
+                        match http::run_one(&wrk, b, threshold, workers, load) {
+                            Ok(r) if r.bad_responses + r.errors > 0 => failures.push(format!(
+                                "http on {b}: {} bad answers and {} errors under wrk",
+                                r.bad_responses, r.errors
+                            )),
+                            Ok(r) => http_rows.push(r),
+                            Err(e) => failures.push(format!("http on {b}: {e}")),
+                        }
+                        bar.inc(1);
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("http: skipped: {e}");
+                http_skipped = Some(e);
+            }
+        }
+    }
     bar.finish_and_clear();
     report::relate(&mut rows);
     let verdicts = verdict::verdicts(&rows);
@@ -403,12 +452,20 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             .collect(),
         verdicts: &verdicts,
         rows: &rows,
+        http_load,
+        http: http_rows,
+        http_skipped,
         failures: &failures,
     };
     // What goes to standard output first; then the files, so that a file that cannot be
     // written (a full disk) loses neither the tables nor the other files.
     if table_on_stdout {
-        print!("{}", report::render(&rows, &verdicts, width));
+        if !rows.is_empty() {
+            print!("{}", report::render(&rows, &verdicts, width));
+        }
+        if let (Some(load), false) = (http_load, doc.http.is_empty()) {
+            print!("{}", http::render(&doc.http, load, width));
+        }
     }
     // Outputs that could not be written (after the run: a full disk, say).
     let mut unwritten: Vec<String> = Vec::new();

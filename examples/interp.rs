@@ -69,8 +69,14 @@ struct Machine<'s, A: ValueAllocator> {
 }
 
 impl<'s, A: ValueAllocator> Machine<'s, A> {
-    fn push(&mut self, v: Value<'s, A>) {
-        self.stack.push(v.into_raw());
+    fn push(&mut self, v: Value<'s, A>) -> Result<(), Fault> {
+        // Every value here is this strand's own (received values are copied in), so
+        // none is refused for holding another strand's.
+        let raw = v
+            .into_raw()
+            .map_err(|v| Fault(format!("a value of another strand: {v:?}")))?;
+        self.stack.push(raw);
+        Ok(())
     }
 
     /// Takes the top value back from its handle: the caller owns it now.
@@ -103,22 +109,22 @@ impl<'s, A: ValueAllocator> Machine<'s, A> {
 
     fn step(&mut self, s: &'s Strand<A>, op: &Op) -> Result<(), Fault> {
         match op {
-            Op::Str(t) => self.push(s.str(t).into()),
-            Op::Int(i) => self.push(Value::Int(*i)),
+            Op::Str(t) => self.push(s.str(t).into())?,
+            Op::Int(i) => self.push(Value::Int(*i))?,
             Op::Show => match self.pop()? {
-                Value::Int(i) => self.push(s.str(&i.to_string()).into()),
+                Value::Int(i) => self.push(s.str(&i.to_string()).into())?,
                 other => return Err(Fault(format!("expected an integer, found {other:?}"))),
             },
             Op::Concat => {
                 let b = self.pop_str()?;
                 let a = self.pop_str()?;
-                self.push(s.str(&(a + &b)).into());
+                self.push(s.str(&(a + &b)).into())?;
             }
-            Op::Nil => self.push(s.variant(NIL, []).into()),
+            Op::Nil => self.push(s.variant(NIL, []).into())?,
             Op::Cons => {
                 let tail = self.pop()?;
                 let head = self.pop()?;
-                self.push(s.variant(CONS, [head, tail]).into());
+                self.push(s.variant(CONS, [head, tail]).into())?;
             }
             Op::Swap => {
                 let n = self.stack.len();
@@ -138,7 +144,7 @@ impl<'s, A: ValueAllocator> Machine<'s, A> {
                     .map_err(|e| Fault(e.to_string()))?
                     .try_clone()
                     .map_err(|e| Fault(e.to_string()))?;
-                self.push(copy);
+                self.push(copy)?;
             }
             Op::Drop => drop(self.pop()?),
             Op::Send => {
@@ -149,12 +155,12 @@ impl<'s, A: ValueAllocator> Machine<'s, A> {
             Op::Recv => {
                 let rx = self.rx.as_ref().ok_or_else(|| Fault("no peer".into()))?;
                 let v = rx.recv_in(s).map_err(|e| Fault(e.to_string()))?;
-                self.push(v);
+                self.push(v)?;
             }
             Op::Len => {
                 let list = self.pop()?;
                 let n = elements(&list)?.len();
-                self.push(Value::Int(n as i64));
+                self.push(Value::Int(n as i64))?;
             }
             Op::Join => {
                 let sep = self.pop_str()?;
@@ -168,7 +174,7 @@ impl<'s, A: ValueAllocator> Machine<'s, A> {
                     .collect::<Result<Vec<_>, _>>()?;
                 let joined = parts.join(&sep);
                 drop(list);
-                self.push(s.str(&joined).into());
+                self.push(s.str(&joined).into())?;
             }
         }
         Ok(())

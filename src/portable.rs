@@ -472,13 +472,14 @@ impl<A: ValueAllocator> Strand<A> {
 
     /// Copies a value out of the strand into `out`, at a boundary (a response buffer, a
     /// file, a socket): every string and byte string in it, depth first and in order,
-    /// with integers, floats and booleans written as text. Counted as one copy of the
-    /// bytes written (`copies`, `copied_bytes`), as an export is; returns that count.
-    /// Runs in constant stack, however deep the value nests.
+    /// with integers, floats and booleans written as text. Counted, in this strand's
+    /// figures (the strand that copies, whichever strands the value's parts belong to),
+    /// as one copy of the bytes `out` accepted (`copies`, `copied_bytes`), as an export
+    /// is; returns that count. Runs in constant stack, however deep the value nests.
     ///
     /// Fails with the writer's error, or (with `checked`) an error of kind `Other`
-    /// carrying the [`crate::Hazard`] that refused reading the value; what was written
-    /// before the failure is counted.
+    /// carrying the [`crate::Hazard`] that refused reading the value. Whatever `out`
+    /// accepted before a failure, or before a panic in `out`, is counted all the same.
     ///
     /// ```
     /// use strand_alloc::{DefaultBackend, Strand, Value};
@@ -494,11 +495,13 @@ impl<A: ValueAllocator> Strand<A> {
         value: &Value<'_, A>,
         out: &mut W,
     ) -> std::io::Result<u64> {
-        let mut written = 0u64;
-        let result = write_leaves(value, out, &mut written);
-        self.cx.count(Counter::Copies, 1);
-        self.cx.count(Counter::CopiedBytes, written);
-        result.map(|()| written)
+        let mut tally = Tally {
+            out,
+            cx: &self.cx,
+            written: 0,
+        };
+        write_leaves(value, &mut tally)?;
+        Ok(tally.written)
     }
 
     /// Turns a portable value into a value of this strand. String bytes are adopted
@@ -518,18 +521,39 @@ impl<A: ValueAllocator> Strand<A> {
     }
 }
 
-/// Writes every leaf of `value`, depth first, adding the bytes written to `written`.
-fn write_leaves<A: ValueAllocator, W: std::io::Write>(
+/// A writer that counts what it passes on, and records it as one copy in the strand's
+/// figures when it goes (a failure or a panic in the writer included).
+struct Tally<'a, W> {
+    out: &'a mut W,
+    cx: &'a crate::allocator::StrandCx,
+    written: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Tally<'_, W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(b)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W> Drop for Tally<'_, W> {
+    fn drop(&mut self) {
+        self.cx.count(Counter::Copies, 1);
+        self.cx.count(Counter::CopiedBytes, self.written);
+    }
+}
+
+/// Writes every leaf of `value`, depth first.
+fn write_leaves<A: ValueAllocator>(
     value: &Value<'_, A>,
-    out: &mut W,
-    written: &mut u64,
+    out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
     let hazard = std::io::Error::other;
-    let mut put = |b: &[u8]| -> std::io::Result<()> {
-        out.write_all(b)?;
-        *written += b.len() as u64;
-        Ok(())
-    };
+    let mut put = |b: &[u8]| out.write_all(b);
     // Fields still to write, innermost variant last.
     let mut open: Vec<std::slice::Iter<'_, Value<'_, A>>> = Vec::new();
     let mut next = Some(value);

@@ -9,15 +9,18 @@
 //!
 //! Every access through a handle is validated before anything is read:
 //!
-//! | refused, counted as a hazard of the strand it was presented to | on | cost |
+//! | refused (counted as a hazard of the strand presented; `into_raw` gives the value back) | on | cost |
 //! |---|---|---|
 //! | presented to a strand other than its own, or its strand has moved in memory | every build | two compares |
 //! | its strand was reset ([`Strand::reset`]) after the handle was made | every build | one compare |
+//! | the value holds (in a variant) a value of another strand | every build: `into_raw` refuses it | one compare per field when the variant is built |
 //! | its arena generation was reset or freed (the seed policy's hazards) | `checked` | one table read |
 //!
 //! What is **not** detected, and is the caller's duty (`view` and `into_value` are
-//! `unsafe` for it): using a handle after its own value was released, that is after one
-//! copy of the handle went through `into_value` and the value it gave was dropped. On
+//! `unsafe` for it): **a handle is dead once its value has been taken back** by
+//! `into_value` through it or through any copy of it. Only a handle made later (by
+//! `into_raw` of the value taken back) may be used after that: a runtime that takes a
+//! value off its stack, uses it and gives it up again must drop every older copy. On
 //! the arena backends the bytes of a released value stay where they were until their
 //! generation resets, and a reset is caught with `checked`; but a second release
 //! corrupts the arena's count of live values, and on global-malloc the memory is freed
@@ -29,7 +32,7 @@
 //! let s = Strand::<DefaultBackend>::local().unwrap();
 //! // A runtime's own stack of plain words.
 //! let mut stack: Vec<RawValue<DefaultBackend>> = Vec::new();
-//! stack.push(Value::from(s.str("hello")).into_raw());
+//! stack.push(Value::from(s.str("hello")).into_raw().unwrap());
 //! stack.push(RawValue::from(42));
 //! let n = stack.pop().unwrap().as_int();
 //! let top = stack.pop().unwrap();
@@ -149,11 +152,26 @@ impl<'s, A: ValueAllocator> Value<'s, A> {
     /// used) until the handle is taken back with [`RawValue::into_value`] and that value
     /// drops, or the strand resets or ends. Dropping the handle instead leaks the value
     /// until then, which is safe.
-    pub fn into_raw(self) -> RawValue<A> {
+    ///
+    /// Gives the value back unchanged when it is a variant holding, at any depth, a
+    /// value of another strand: a handle is checked against one strand only, and the
+    /// other could end while the handle lives. (Copy such a value into one strand
+    /// first, with [`crate::Strand::export`] and `import`.)
+    ///
+    /// ```
+    /// use strand_alloc::{DefaultBackend, Strand, Value};
+    /// let (a, b) = (Strand::<DefaultBackend>::local().unwrap(), Strand::<DefaultBackend>::local().unwrap());
+    /// let mixed = Value::from(a.variant(0, [b.str("of b").into()]));
+    /// let back = mixed.into_raw().unwrap_err();
+    /// let own = a.import(a.export(&back));
+    /// assert!(own.into_raw().is_ok());
+    /// ```
+    pub fn into_raw(self) -> Result<RawValue<A>, Self> {
         let (repr, strand) = match self {
-            Value::Int(i) => return RawValue::from(i),
-            Value::Float(x) => return RawValue::from(x),
-            Value::Bool(b) => return RawValue::from(b),
+            Value::Int(i) => return Ok(RawValue::from(i)),
+            Value::Float(x) => return Ok(RawValue::from(x)),
+            Value::Bool(b) => return Ok(RawValue::from(b)),
+            Value::Variant(v) if v.holds_foreign() => return Err(Value::Variant(v)),
             Value::Str(s) => {
                 let strand = s.as_bytes().strand();
                 let (p, n, o) = s.into_bytes().into_parts();
@@ -169,7 +187,7 @@ impl<'s, A: ValueAllocator> Value<'s, A> {
                 (Repr::Variant(v.into_parts()), strand)
             }
         };
-        RawValue {
+        Ok(RawValue {
             repr,
             owner: Some(Owner {
                 id: strand.id(),
@@ -177,7 +195,7 @@ impl<'s, A: ValueAllocator> Value<'s, A> {
                 resets: strand.resets,
             }),
             _backend: PhantomData,
-        }
+        })
     }
 }
 
@@ -272,10 +290,9 @@ impl<A: ValueAllocator> RawValue<A> {
     ///
     /// # Safety
     ///
-    /// The value this handle was made from has not been released: no copy of this
-    /// handle went through [`RawValue::into_value`] with a value that has since
-    /// dropped, and none will while the view is in use. (What `check` validates is not
-    /// the caller's duty.)
+    /// The handle is alive: neither it nor any copy of it has gone through
+    /// [`RawValue::into_value`], and none will while the view is in use. (What `check`
+    /// validates is not the caller's duty.)
     pub unsafe fn view<'s>(&self, strand: &'s Strand<A>) -> Result<RawRef<'s, A>, RawError> {
         self.check(strand)?;
         // SAFETY: `check` proved `strand` is the value's own, unmoved and not reset, so
@@ -289,8 +306,9 @@ impl<A: ValueAllocator> RawValue<A> {
     ///
     /// # Safety
     ///
-    /// The value this handle was made from has not been released, and no other copy of
-    /// this handle goes through `into_value` (each value is taken back at most once).
+    /// The handle is alive: neither it nor any copy of it has gone through
+    /// `into_value` before. After this call every copy is dead (a handle of the value
+    /// taken back is made anew with [`Value::into_raw`]).
     pub unsafe fn into_value(self, strand: &Strand<A>) -> Result<Value<'_, A>, RawError> {
         self.check(strand)?;
         // SAFETY: as in `view`; the caller guarantees this is the only owner taken back.

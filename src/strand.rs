@@ -162,8 +162,11 @@ impl<A: ValueAllocator> Strand<A> {
     /// On global-malloc every value was already freed when it dropped, so there is
     /// nothing to do, and memory of values that were leaked (`mem::forget`,
     /// `Box::leak`, or given up as a [`crate::RawValue`] and not taken back) stays
-    /// allocated, as it would with any heap allocation. Either way no value counts as
-    /// used afterwards, and every raw handle made before the reset is refused.
+    /// allocated, as it would with any heap allocation. The same holds on every backend
+    /// for a leaked *large* value, which has a heap allocation of its own
+    /// ([`Config::large_value_size`]): it stays allocated, and counted as reserved.
+    /// Either way no value counts as used afterwards, and every raw handle made before
+    /// the reset is refused.
     pub fn reset(&mut self) {
         self.resets += 1;
         A::reset(&mut self.state, &self.cx);

@@ -32,6 +32,10 @@ pub struct Variant<'s, A: ValueAllocator> {
     ticket: Ticket,
     fields: NonNull<Value<'s, A>>,
     strand: &'s Strand<A>,
+    /// Whether a field, at any depth, belongs to another strand (which the borrow
+    /// checker allows: the variant then lives no longer than either). Such a variant
+    /// cannot be given up as a raw handle, which checks one strand only.
+    foreign: bool,
 }
 
 impl<'s, A: ValueAllocator> Variant<'s, A> {
@@ -86,6 +90,7 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
             ticket,
             fields: ptr.cast(),
             strand,
+            foreign: false,
         })
     }
 
@@ -100,10 +105,22 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
             self.len < self.cap,
             "strand-alloc: a variant's field array is full"
         );
+        let other = |s: &Strand<A>| !std::ptr::eq(s, self.strand);
+        self.foreign |= match &field {
+            Value::Str(x) => other(x.as_bytes().strand()),
+            Value::Bytes(x) => other(x.strand()),
+            Value::Variant(v) => v.foreign || other(v.strand),
+            _ => false,
+        };
         // SAFETY: `len < cap`, so the slot is inside the array and uninitialised; `len`
         // grows right after, so a panic later drops only the fields already written.
         unsafe { self.fields.as_ptr().add(self.len as usize).write(field) };
         self.len += 1;
+    }
+
+    /// Whether a field, at any depth, belongs to another strand.
+    pub(crate) fn holds_foreign(&self) -> bool {
+        self.foreign
     }
 
     /// Gives up the variant without releasing its fields (see [`crate::raw`]): tag,
@@ -130,6 +147,8 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
             ticket,
             fields: fields.cast(),
             strand,
+            // `into_raw` gives up no variant that holds another strand's value.
+            foreign: false,
         }
     }
 

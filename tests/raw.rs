@@ -32,9 +32,9 @@ fn round_trip<A: ValueAllocator>() {
     let one = s.stats().used - used_before;
     assert!(one > 0);
     let raws: Vec<RawValue<A>> = vec![
-        v.into_raw(),
-        Value::from(s.str("plain")).into_raw(),
-        Value::from(s.bytes(b"")).into_raw(),
+        v.into_raw().unwrap(),
+        Value::from(s.str("plain")).into_raw().unwrap(),
+        Value::from(s.bytes(b"")).into_raw().unwrap(),
         RawValue::from(3),
         RawValue::from(true),
         RawValue::from(2.5),
@@ -82,7 +82,7 @@ fn a_value_given_up_and_taken_back_is_intact_and_released_once() {
 fn other_strand<A: ValueAllocator>() {
     let owner = strand::<A>();
     let other = strand::<A>();
-    let raw = Value::from(owner.str("mine")).into_raw();
+    let raw = Value::from(owner.str("mine")).into_raw().unwrap();
     let used = owner.stats().used;
     let e = raw.check(&other).unwrap_err();
     assert_eq!(
@@ -114,7 +114,7 @@ fn moved_strand<A: ValueAllocator>() {
     let s = strand::<A>();
     // An empty string: it owns no memory (a refused handle's value can never be released
     // again, and on global-malloc it would stay allocated), but it belongs to its strand.
-    let raw = Value::from(s.str("")).into_raw();
+    let raw = Value::from(s.str("")).into_raw().unwrap();
     // The strand moves in memory: values inside variants name its old address.
     let moved = Box::new(s);
     assert!(matches!(
@@ -138,8 +138,8 @@ fn reset_strand<A: ValueAllocator>() {
     } else {
         "before the reset"
     };
-    let raw = Value::from(s.str(text)).into_raw();
-    let fresh_before = Value::from(s.bytes(text.as_bytes())).into_raw();
+    let raw = Value::from(s.str(text)).into_raw().unwrap();
+    let fresh_before = Value::from(s.bytes(text.as_bytes())).into_raw().unwrap();
     s.reset();
     let e = raw.check(&s).unwrap_err();
     assert_eq!(
@@ -154,7 +154,7 @@ fn reset_strand<A: ValueAllocator>() {
     assert!(unsafe { fresh_before.view(&s) }.is_err());
     assert_eq!(s.stats().hazards, 2);
     // A handle made after the reset is good.
-    let after = Value::from(s.str("after")).into_raw();
+    let after = Value::from(s.str("after")).into_raw().unwrap();
     // SAFETY: live, taken back once.
     let v = unsafe { after.into_value(&s) }.unwrap();
     assert_eq!(v.as_str(), Some("after"));
@@ -165,13 +165,47 @@ fn a_handle_made_before_a_reset_is_refused() {
     for_each_backend!(reset_strand);
 }
 
+/// A variant holding (at any depth) another strand's value cannot be given up: its handle
+/// would be checked against one strand while the other could end.
+fn foreign_fields<A: ValueAllocator>() {
+    let a = strand::<A>();
+    let raw = {
+        let b = strand::<A>();
+        let direct = Value::from(a.variant(0, [b.str("of b").into()]));
+        let direct = direct.into_raw().expect_err("a field of b");
+        let deep = a.variant(1, [a.variant(2, [b.bytes(b"of b").into()]).into()]);
+        let deep = Value::from(deep)
+            .into_raw()
+            .expect_err("a field of b, two levels down");
+        // A copy keeps its fields' strands: still mixed.
+        assert!(deep.clone().into_raw().is_err());
+        // Copied into `a` alone, it can be given up.
+        let own = a.import(a.export(&deep));
+        drop((direct, deep));
+        own.into_raw().unwrap()
+    };
+    // `b` has ended; the handle names only `a`'s memory.
+    // SAFETY: live, taken back once.
+    let v = unsafe { raw.into_value(&a) }.unwrap();
+    let inner = v.as_variant().unwrap().fields()[0].as_variant().unwrap();
+    assert_eq!(inner.fields()[0], Value::Bytes(a.bytes(b"of b")));
+    // A variant of `a`'s own values, nested, can.
+    let own = a.variant(3, [a.variant(4, [a.str("own").into()]).into()]);
+    assert!(Value::from(own).into_raw().is_ok());
+}
+
+#[test]
+fn a_value_holding_another_strands_value_is_not_given_up() {
+    for_each_backend!(foreign_fields);
+}
+
 #[test]
 fn handles_are_plain_data() {
     fn plain<T: Copy + Send + Sync + 'static>() {}
     plain::<RawValue<strand_alloc::DefaultBackend>>();
     let s = strand::<strand_alloc::DefaultBackend>();
     let v: Variant<'_, _> = s.variant(9, [Value::Int(1)]);
-    let raw = Value::from(v).into_raw();
+    let raw = Value::from(v).into_raw().unwrap();
     // A copy travels to another thread and back as data; only the owner reads it.
     let back = std::thread::spawn(move || raw).join().unwrap();
     // SAFETY: live, taken back once.
@@ -190,7 +224,9 @@ fn a_handle_into_an_arena_the_seed_reset_is_a_counted_hazard() {
         let config = Config::default().with_threshold(1 << 20).unwrap();
         // SAFETY: nothing borrowed from a value is kept; the handle is only checked.
         let holder = unsafe { Strand::<SeedArena>::local_unchecked(config) };
-        let raw = Value::from(holder.str("held across another's exit")).into_raw();
+        let raw = Value::from(holder.str("held across another's exit"))
+            .into_raw()
+            .unwrap();
         raw.check(&holder).unwrap();
         {
             // SAFETY: as above.

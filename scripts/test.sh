@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, rustdoc, the feature matrix (each backend
 # alone and all together, the comparison's quick suite with its `http` workload under
-# wrk), the interpreter example, fuzzing, Miri, the stress run, and the check that a
-# build with no backend fails with a clear message.
+# wrk), the interpreter example, fuzzing, Miri, a share of the mutation tests, the
+# stress run, and the check that a build with no backend fails with a clear message.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +51,9 @@ bash scripts/fuzz.sh 30
 
 step "Miri (strict provenance) on every test that does not need May (installs Miri if missing)"
 bash scripts/miri.sh
+
+step "mutation testing: this commit's share, about 4 mutants (the full run and samples: scripts/mutants.sh)"
+bash scripts/mutants.sh share 4
 
 step "stress: 100,000 strands and over 1,000,000 forced migrations per backend (release)"
 cargo run --release --no-default-features --features all-backends,cli -- stress

@@ -191,7 +191,9 @@ fn foreign_fields<A: ValueAllocator>() {
     assert_eq!(inner.fields()[0], Value::Bytes(a.bytes(b"of b")));
     // A variant of `a`'s own values, nested, can.
     let own = a.variant(3, [a.variant(4, [a.str("own").into()]).into()]);
-    assert!(Value::from(own).into_raw().is_ok());
+    let raw = Value::from(own).into_raw().unwrap();
+    // SAFETY: live, taken back once.
+    drop(unsafe { raw.into_value(&a) }.unwrap());
 }
 
 #[test]

@@ -12,8 +12,60 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, FileFailurePersistence};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use strand_alloc::{channel, Builder, Config, PortableValue, Strand, Value, ValueAllocator};
 use strand_alloc::{ValueReceiver, ValueSender};
+
+/// What the sender of a channel sent, in order: the receiver checks each message against
+/// it (channels are first in, first out, and each has one sender).
+type Sent = Arc<Mutex<VecDeque<Expect>>>;
+
+/// Whether a received message has exactly the content the model describes (compared
+/// field by field here, never through the library's own equality).
+fn portable_is(p: &PortableValue, e: &Expect) -> bool {
+    let str_is = |p: &PortableValue, t: &str| matches!(p, PortableValue::Str(x) if &**x == t);
+    match (p, e) {
+        (PortableValue::Str(x), Expect::Str(t)) => &**x == t.as_str(),
+        (PortableValue::Variant(v), Expect::Variant(tag, fields)) => {
+            v.tag == *tag
+                && v.fields.len() == fields.len()
+                && v.fields.iter().zip(fields).all(|(f, t)| str_is(f, t))
+        }
+        (PortableValue::Variant(v), Expect::Wide(tag, n)) => {
+            v.tag == *tag
+                && v.fields.len() == *n
+                && v.fields
+                    .iter()
+                    .enumerate()
+                    .all(|(i, f)| matches!(f, PortableValue::Int(x) if *x == i as i64))
+        }
+        (_, Expect::List(serial, depth, width)) => {
+            let strings = cell_strings(*serial, *width);
+            let mut cell = p;
+            for level in 0..*depth {
+                let PortableValue::Variant(c) = cell else {
+                    return false;
+                };
+                let f = &c.fields;
+                if c.tag != LIST_TAG
+                    || f.len() != width + 3
+                    || !matches!(f[0], PortableValue::Int(x) if x == *serial as i64)
+                    || !matches!(f[1], PortableValue::Int(x) if x == level as i64)
+                    || !f[2..2 + width]
+                        .iter()
+                        .zip(&strings)
+                        .all(|(x, t)| str_is(x, t))
+                {
+                    return false;
+                }
+                cell = &f[width + 2];
+            }
+            matches!(cell, PortableValue::Int(-1))
+        }
+        _ => false,
+    }
+}
 
 /// One step of a strand's program.
 #[derive(Debug, Clone)]
@@ -123,8 +175,8 @@ fn check_list<A: ValueAllocator>(
         let f = var.try_fields().map_err(|h| h.to_string())?;
         if var.tag() != LIST_TAG
             || f.len() != width + 3
-            || f[0] != Value::Int(serial as i64)
-            || f[1] != Value::Int(level as i64)
+            || !matches!(f[0], Value::Int(x) if x == serial as i64)
+            || !matches!(f[1], Value::Int(x) if x == level as i64)
             || !f[2..2 + width]
                 .iter()
                 .zip(&strings)
@@ -134,7 +186,7 @@ fn check_list<A: ValueAllocator>(
         }
         cell = &f[width + 2];
     }
-    Ok(*cell == Value::Int(-1))
+    Ok(matches!(cell, Value::Int(-1)))
 }
 
 /// The text of a value: its length and a letter chosen by its serial number.
@@ -263,7 +315,7 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                         && f.len() == *n
                         && f.iter()
                             .enumerate()
-                            .all(|(i, x)| *x == Value::Int(i as i64))
+                            .all(|(i, x)| matches!(x, Value::Int(v) if *v == i as i64))
                 }
                 _ => false,
             };
@@ -274,7 +326,12 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
         Ok(())
     }
 
-    fn step(&mut self, op: &Op, tx: &ValueSender, rx: &ValueReceiver) -> Result<(), String> {
+    fn step(
+        &mut self,
+        op: &Op,
+        (tx, sent): (&ValueSender, &Sent),
+        (rx, expected): (&ValueReceiver, &Sent),
+    ) -> Result<(), String> {
         let n = self.live.len();
         match op {
             Op::Str(len) => {
@@ -314,14 +371,27 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                     }
                     Expect::Wide(..) => 0,
                 };
+                // Recorded before sending, so the receiver finds it when the message
+                // arrives; taken back if the receiver has already ended.
+                sent.lock().unwrap().push_back(e.clone());
                 // The copy is made (and counted) even when the receiver has already ended.
-                let _ = tx.send(self.s, v);
+                if tx.send(self.s, v).is_err() {
+                    sent.lock().unwrap().pop_back();
+                }
                 self.p.copies += 1;
                 self.p.copied_bytes += bytes as u64;
             }
             Op::Recv => {
                 if let Some(p) = rx.try_recv() {
-                    // Messages describe themselves: check against what their text says.
+                    // Exactly what the sender sent, in order.
+                    let sent = expected.lock().unwrap().pop_front();
+                    let Some(sent) = sent else {
+                        return Err(format!("a message nobody sent: {p:?}"));
+                    };
+                    if !portable_is(&p, &sent) {
+                        return Err(format!("received {p:?}, the sender sent {sent:?}"));
+                    }
+                    // And the message describes itself the same way.
                     let e = match &p {
                         PortableValue::Str(t) => Expect::Str(t.to_string()),
                         PortableValue::Variant(v) if v.tag == LIST_TAG => {
@@ -352,6 +422,9 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                         ),
                         other => return Err(format!("unexpected message {other:?}")),
                     };
+                    if e != sent {
+                        return Err(format!("message {p:?} reads as {e:?}, sent as {sent:?}"));
+                    }
                     // Importing allocates the field arrays; strings keep their heap bytes.
                     match &e {
                         Expect::Variant(_, f) => self.count_array(f.len()),
@@ -394,8 +467,8 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
 fn run_program<A: ValueAllocator>(
     s: &mut Strand<A>,
     prog: &Program,
-    tx: ValueSender,
-    rx: ValueReceiver,
+    (tx, sent): (ValueSender, Sent),
+    (rx, expected): (ValueReceiver, Sent),
 ) -> Result<Predicted, String> {
     let mut predicted = Predicted::default();
     let mut serial = s.id() << 32;
@@ -412,12 +485,18 @@ fn run_program<A: ValueAllocator>(
             if matches!(op, Op::Reset) {
                 break;
             }
-            r.step(op, &tx, &rx)?;
+            r.step(op, (&tx, &sent), (&rx, &expected))?;
         }
         predicted = r.p;
         serial = r.serial;
         drop(r);
         s.reset();
+        // The model's figures after the reset: nothing used, nothing stranded, and the
+        // allocations so far exactly as predicted.
+        let f = s.stats();
+        if (f.used, f.stranded) != (0, 0) || f.allocs != predicted.allocs {
+            return Err(format!("after a reset: {f:?}, predicted {predicted:?}"));
+        }
     }
     Ok(predicted)
 }
@@ -426,14 +505,15 @@ fn run_case<A: ValueAllocator>(programs: &[Program]) -> Result<(), TestCaseError
     setup();
     let k = programs.len();
     let chans: Vec<_> = (0..k).map(|_| channel()).collect();
+    let sent: Vec<Sent> = (0..k).map(|_| Sent::default()).collect();
     let (txs, mut rxs): (Vec<_>, Vec<_>) = chans.into_iter().unzip();
     let handles: Vec<_> = programs
         .iter()
         .enumerate()
         .map(|(i, prog)| {
             let prog = prog.clone();
-            let tx = txs[(i + 1) % k].clone();
-            let rx = std::mem::replace(&mut rxs[i], channel().1);
+            let tx = (txs[(i + 1) % k].clone(), sent[(i + 1) % k].clone());
+            let rx = (std::mem::replace(&mut rxs[i], channel().1), sent[i].clone());
             // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
             unsafe {
                 Builder::<A>::new()

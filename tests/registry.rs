@@ -1,0 +1,109 @@
+//! The process-wide statistics (`strand_alloc::stats::<A>()`), checked exactly against
+//! the strands' own figures: mid-run (non-zero used, allocations, live strands), during
+//! a forced rotation (retired bytes, rotations), and by reset cause (threshold, explicit,
+//! exit), then back to where they started once the strands end.
+//!
+//! One test function per binary, so no other strand changes the totals meanwhile.
+#![cfg(not(miri))]
+
+mod common;
+use strand_alloc::{stats, Config, Figures, Str, Strand, ValueAllocator};
+
+const T: usize = 64 * 1024;
+
+fn delta(after: &Figures, before: &Figures) -> Figures {
+    let mut d = *after;
+    d.allocs = after.allocs - before.allocs;
+    d.bytes_allocated = after.bytes_allocated - before.bytes_allocated;
+    d.resets_threshold = after.resets_threshold - before.resets_threshold;
+    d.resets_explicit = after.resets_explicit - before.resets_explicit;
+    d.resets_exit = after.resets_exit - before.resets_exit;
+    d.resets_emptied = after.resets_emptied - before.resets_emptied;
+    d.rotations = after.rotations - before.rotations;
+    d.strands_begun = after.strands_begun - before.strands_begun;
+    d.strands_exited = after.strands_exited - before.strands_exited;
+    d.used = after.used - before.used;
+    d
+}
+
+fn exact<A: ValueAllocator>() {
+    let arena = A::NAME != "global-malloc";
+    let cfg = Config::default().with_threshold(T).unwrap();
+    let b0 = stats::<A>();
+    let mut a = Strand::<A>::local_with(cfg).unwrap();
+    let b = Strand::<A>::local_with(cfg).unwrap();
+    {
+        // Both strands keep values in the same place (thread-arena: the thread's
+        // generation), then `a` churns past the threshold while they are held.
+        let kept_a: Vec<Str<'_, A>> = (0..10).map(|i| a.str(&common::text(1, i, 100))).collect();
+        let kept_b: Vec<Str<'_, A>> = (0..20).map(|i| b.str(&common::text(2, i, 50))).collect();
+        let mid = stats::<A>();
+        let d = delta(&mid.totals, &b0.totals);
+        let (fa, fb) = (a.stats(), b.stats());
+        assert_eq!(d.used, 10 * 100 + 20 * 50, "{}: {mid}", A::NAME);
+        assert_eq!(d.used, fa.used + fb.used);
+        assert_eq!(d.allocs, fa.allocs + fb.allocs);
+        assert_eq!(d.allocs, 30);
+        assert_eq!(d.bytes_allocated, 2000);
+        assert_eq!(d.strands_begun, 2);
+        assert_eq!(mid.live_strands - b0.live_strands, 2);
+        for round in 0..200 {
+            drop(a.str(&common::text(3, round, 1000)));
+        }
+        let rotated = stats::<A>();
+        let d = delta(&rotated.totals, &b0.totals);
+        let (fa, fb) = (a.stats(), b.stats());
+        assert_eq!(d.rotations, fa.rotations + fb.rotations, "{}", A::NAME);
+        assert_eq!(
+            d.resets_threshold,
+            fa.resets_threshold + fb.resets_threshold
+        );
+        assert_eq!(d.resets_emptied, fa.resets_emptied + fb.resets_emptied);
+        if arena {
+            // The held values keep the first generation: rotated out, counted as retired.
+            assert!(d.rotations >= 1, "{}: {rotated}", A::NAME);
+            assert!(rotated.totals.retired > 0, "{}: {rotated}", A::NAME);
+            assert!(rotated.totals.retired <= rotated.totals.reserved);
+        } else {
+            assert_eq!((d.rotations, rotated.totals.retired), (0, 0), "{rotated}");
+        }
+        assert_eq!(d.used, 2000, "the churn's values were all released");
+        drop((kept_a, kept_b));
+    }
+    // A strand with nothing held crossing the threshold resets in place on the arenas.
+    for round in 0..200 {
+        drop(a.str(&common::text(4, round, 1000)));
+    }
+    a.reset();
+    let before_exit = stats::<A>();
+    let d = delta(&before_exit.totals, &b0.totals);
+    let (fa, fb) = (a.stats(), b.stats());
+    assert_eq!(
+        d.resets_threshold,
+        fa.resets_threshold + fb.resets_threshold,
+        "{}",
+        A::NAME
+    );
+    assert_eq!(d.resets_explicit, fa.resets_explicit + fb.resets_explicit);
+    assert_eq!(d.resets_exit, 0);
+    if arena {
+        assert!(
+            d.resets_threshold + d.resets_emptied > 0,
+            "{}: {before_exit}",
+            A::NAME
+        );
+    }
+    drop((a, b));
+    let end = stats::<A>();
+    let d = delta(&end.totals, &b0.totals);
+    assert_eq!(d.strands_exited, 2, "{}", A::NAME);
+    assert_eq!(end.live_strands, b0.live_strands);
+    assert_eq!(end.totals.used, b0.totals.used);
+    assert_eq!(end.totals.retired, b0.totals.retired, "{}: {end}", A::NAME);
+    assert_eq!(d.allocs, 30 + 400);
+}
+
+#[test]
+fn process_wide_figures_match_the_strands_exactly() {
+    for_each_backend!(exact);
+}

@@ -601,3 +601,41 @@ fn output_piped_into_a_reader_that_stops_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(status.code() != Some(101), "{status:?}: {err}");
 }
+
+/// Without wrk (and without apt-get to install it), `http` says why and is skipped: the
+/// command neither fails silently nor hangs, and the rest of the run stands.
+#[test]
+fn http_without_wrk_is_skipped_and_says_why() {
+    let empty = scratch("no-wrk");
+    let out = Command::new(env!("CARGO_BIN_EXE_strand-alloc"))
+        .args([
+            "--quick",
+            "--repeat",
+            "1",
+            "-w",
+            "http,requests",
+            "--json",
+            "-",
+            "--no-progress",
+        ])
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("http: skipped: wrk is not installed"),
+        "{stderr}"
+    );
+    let doc: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["http_skipped"].as_str().unwrap().contains("apt-get"),
+        "{doc}"
+    );
+    assert!(doc["http"].is_null());
+    assert!(
+        !doc["rows"].as_array().unwrap().is_empty(),
+        "the other workloads ran"
+    );
+    std::fs::remove_dir_all(&empty).ok();
+}

@@ -1,0 +1,75 @@
+//! Allocations exactly at a limit and one byte over: a generation filled to exactly the
+//! threshold is neither reset nor rotated, one byte more rotates it (its values are held);
+//! a value of exactly the large-value size stays in the arena, one byte more gets an
+//! allocation of its own. Runs under Miri (no May).
+
+mod common;
+use strand_alloc::{Config, Strand, ValueAllocator};
+
+const T: usize = 64 * 1024;
+
+fn at_the_threshold<A: ValueAllocator>() {
+    let arena = A::NAME != "global-malloc";
+    let cfg = Config::default().with_threshold(T).unwrap();
+    let s = Strand::<A>::local_with(cfg).unwrap();
+    // Small pieces, so that little room is lost at the ends of the arena's chunks (a
+    // generation may hold at most the threshold plus an eighth in chunks).
+    let piece = "t".repeat(64);
+    let held: Vec<_> = (0..T / piece.len()).map(|_| s.str(&piece)).collect();
+    let f = s.stats();
+    assert_eq!(f.used, T as i64);
+    assert_eq!(
+        (f.rotations, f.resets_threshold, f.large_values),
+        (0, 0, 0),
+        "{}: exactly the threshold fits: {f:?}",
+        A::NAME
+    );
+    let one = s.str("1");
+    let g = s.stats();
+    assert_eq!(
+        g.rotations,
+        u64::from(arena),
+        "{}: one byte over rotates the held generation: {g:?}",
+        A::NAME
+    );
+    assert_eq!(
+        g.resets_threshold,
+        0,
+        "{}: values are held, so no reset",
+        A::NAME
+    );
+    drop((held, one));
+}
+
+#[test]
+fn a_generation_holds_exactly_the_threshold() {
+    for_each_backend!(at_the_threshold);
+}
+
+fn at_the_large_value_size<A: ValueAllocator>() {
+    let cfg = Config::default().with_threshold(T).unwrap();
+    let large = cfg.large_value_size();
+    let s = Strand::<A>::local_with(cfg).unwrap();
+    let at = s.str(&"l".repeat(large));
+    assert_eq!(
+        s.stats().large_values,
+        0,
+        "{}: exactly the size stays in",
+        A::NAME
+    );
+    let over = s.str(&"l".repeat(large + 1));
+    assert_eq!(
+        s.stats().large_values,
+        u64::from(A::LARGE_APART),
+        "{}: one byte more is allocated apart",
+        A::NAME
+    );
+    assert_eq!(s.stats().used, (2 * large + 1) as i64);
+    drop((at, over));
+    assert_eq!(s.stats().used, 0);
+}
+
+#[test]
+fn a_value_of_exactly_the_large_value_size_stays_in_the_arena() {
+    for_each_backend!(at_the_large_value_size);
+}

@@ -28,7 +28,7 @@ features=(--no-default-features --features all-backends,seed-arena)
 scope=(-e 'src/bin/**')
 # The library's tests: unit and integration tests, no doctests, benches or examples
 # (the comparison's tests need the `cli` feature and are not part of this set).
-test_args=(--cargo-test-arg=--lib --cargo-test-arg=--tests)
+test_args=(--cargo-arg=--lib --cargo-arg=--tests)
 
 names() {
     cargo mutants --list "${features[@]}" "${scope[@]}" 2>/dev/null

@@ -43,8 +43,8 @@ step "tests with --features all-backends,seed-arena,cli (checked)"
 cargo test --no-default-features --features all-backends,seed-arena,cli
 
 step "the interpreter example (raw handles on its own stack) on every backend, plain and checked"
-cargo run --no-default-features --features all-backends --example interp
-cargo run --no-default-features --features all-backends,checked --example interp
+cargo run --profile test --no-default-features --features all-backends,cli --example interp
+cargo run --profile test --no-default-features --features all-backends,seed-arena,cli --example interp
 
 step "cargo-fuzz: every target for 30 s (installs nightly and cargo-fuzz if missing)"
 bash scripts/fuzz.sh 30

@@ -16,10 +16,11 @@ fn shared() -> i64 {
 #[test]
 fn the_pool_keeps_small_used_arenas_up_to_its_capacity() {
     let cfg = Config::default().with_pool_capacity(2);
-    // A strand that holds `n` 100-byte strings until it ends.
+    // A strand that holds `n` 4,000-byte strings until it ends.
+    let text = "p".repeat(4000);
     let holding = |n: usize| {
         let s = Strand::<StrandArena>::local_with(cfg).unwrap();
-        let held: Vec<_> = (0..n).map(|i| s.str(&format!("{i:0100}"))).collect();
+        let held: Vec<_> = (0..n).map(|_| s.str(&text)).collect();
         drop(held);
     };
     StrandArena::release_idle();
@@ -58,13 +59,13 @@ fn the_pool_keeps_small_used_arenas_up_to_its_capacity() {
     StrandArena::release_idle();
     assert_eq!((pooled_arenas(), shared()), (0, 0));
     // An arena that grew past the pool's size goes back to the allocator.
-    holding(2 * POOLED_ARENA_MAX / 100);
+    holding(2 * POOLED_ARENA_MAX / 4000);
     assert_eq!(
         pooled_arenas(),
         0,
         "an arena over {POOLED_ARENA_MAX} bytes is not pooled"
     );
-    holding(10);
+    holding(2);
     assert_eq!(pooled_arenas(), 1, "a small one is");
     // Capacity zero: nothing pooled at all.
     StrandArena::release_idle();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the library with cargo-mutants: every mutant of src/ (the comparison
-# harness in src/bin/ excepted) and backends/, built with every backend and the seed
-# policy (so `checked` too), tested by the library's unit and integration tests. Prints
+# harness in src/bin/ excepted) and backends/, built with every backend, the seed policy
+# (so `checked` too) and `serde` (so that every line of the library is compiled), tested
+# by the library's unit and integration tests. Prints
 # the score (caught / viable) and every survivor. Installs cargo-mutants when missing.
 #
 # Usage:
@@ -24,7 +25,7 @@ if ! command -v cargo-mutants >/dev/null 2>&1; then
 fi
 
 mode="${1:-}"
-features=(--no-default-features --features all-backends,seed-arena)
+features=(--no-default-features --features all-backends,seed-arena,serde)
 scope=(-e 'src/bin/**')
 # The library's tests: unit and integration tests, no doctests, benches or examples
 # (the comparison's tests need the `cli` feature and are not part of this set).

@@ -640,12 +640,19 @@ pub fn render(rows: &[HttpRow], l: Load, width: u16) -> String {
     let mut out = String::from("\n");
     out.push_str(&crate::report::wrap(&title, usize::from(width), "", "  "));
     out.push_str(&crate::report::tables(&columns, width));
+    out.push_str(&definitions(usize::from(width)));
+    out
+}
+
+/// What the `http` table's figures mean, wrapped to `width` columns.
+pub fn definitions(width: usize) -> String {
+    let mut out = crate::report::wrap("The http workload's figures:", width, "", "  ");
     for (name, def) in DEFINITIONS {
         out.push_str(&crate::report::wrap(
             &format!("{name}: {def}"),
-            usize::from(width),
+            width,
             "  ",
-            "    ",
+            "      ",
         ));
     }
     out

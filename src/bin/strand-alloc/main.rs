@@ -48,7 +48,11 @@ fn main() -> ExitCode {
     }
     // `--help` ends with what every figure means, from the one list that defines them.
     let matches = Cli::command()
-        .after_long_help(report::definitions(100))
+        .after_long_help(format!(
+            "{}{}",
+            report::definitions(100),
+            http::definitions(100)
+        ))
         .get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
@@ -449,6 +453,7 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             .iter()
             .map(|m| (m.name, m.title, m.definition))
             .chain(report::TERMS.iter().map(|(t, d)| (*t, *t, *d)))
+            .chain(http::DEFINITIONS.iter().map(|(t, d)| (*t, *t, *d)))
             .collect(),
         verdicts: &verdicts,
         rows: &rows,

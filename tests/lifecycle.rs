@@ -133,6 +133,7 @@ fn panicking<A: ValueAllocator>() {
     // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
     let h = unsafe {
         Builder::<A>::new().name("doomed").spawn::<_, ()>(|s| {
+            assert_eq!(s.name(), Some("doomed"));
             let _held: Vec<_> = (0..100).map(|i| s.str(&text(0, i, 100))).collect();
             hop();
             panic!("deliberate");
@@ -145,6 +146,7 @@ fn panicking<A: ValueAllocator>() {
     let report = report.unwrap();
     assert!(report.panicked);
     assert_eq!(report.name.as_deref(), Some("doomed"));
+    assert_eq!(report.backend, A::NAME);
     assert_eq!(report.figures.allocs, 100);
     assert_eq!(report.figures.strands_exited, 1);
     // Everything the strand held was given back on its way out.
@@ -186,6 +188,7 @@ fn a_cancelled_strand_runs_its_exit_path() {
 
 fn exact_figures<A: ValueAllocator>() {
     let s = Strand::<A>::local_with(Config::default()).unwrap();
+    assert_eq!((s.name(), s.backend()), (None, A::NAME));
     let a = s.str("alpha");
     let b = s.bytes(b"bytes!");
     let empty = s.str("");

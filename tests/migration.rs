@@ -63,9 +63,11 @@ fn forced_migration<A: ValueAllocator>() {
         })
         .collect();
     let mut total = 0;
+    let mut peaks = 0;
     let mut threads = std::collections::BTreeSet::new();
     for h in handles {
         let ((moves, t, peak_away), report) = join_report(h);
+        peaks += report.figures.peak_stranded;
         assert_eq!(
             report.figures.migrations, moves,
             "migrations counted exactly"
@@ -90,6 +92,9 @@ fn forced_migration<A: ValueAllocator>() {
         A::NAME,
         threads.len()
     );
+    // The process-wide peak sums the strands' peaks (other tests of this binary may add
+    // their own).
+    assert!(strand_alloc::stats::<A>().totals.peak_stranded >= peaks);
     // A hop lands on either worker, so about half of them move; how many do depends on
     // the machine's load. The exact count is checked per strand above; here it is enough
     // that moves happened, many times over.

@@ -47,6 +47,22 @@ fn exact<A: ValueAllocator>() {
         assert_eq!(d.bytes_allocated, 2000);
         assert_eq!(d.strands_begun, 2);
         assert_eq!(mid.live_strands - b0.live_strands, 2);
+        // Peaks never below the gauges; a strand that reserves memory of its own (not
+        // thread-arena, whose arena is its thread's) has a peak to show.
+        for f in [&fa, &fb, &mid.totals] {
+            assert!(
+                f.peak_used >= f.used && f.peak_reserved >= f.reserved,
+                "{f:?}"
+            );
+        }
+        assert!(
+            mid.totals.peak_reserved > 0 && mid.totals.peak_used > 0,
+            "{mid}"
+        );
+        if A::NAME != "thread-arena" {
+            assert!(fa.peak_reserved > 0 && fb.peak_reserved > 0, "{fa:?}");
+        }
+        assert_eq!((fa.peak_used, fb.peak_used), (1000, 1000));
         for round in 0..200 {
             drop(a.str(&common::text(3, round, 1000)));
         }
@@ -101,6 +117,35 @@ fn exact<A: ValueAllocator>() {
     assert_eq!(end.totals.used, b0.totals.used);
     assert_eq!(end.totals.retired, b0.totals.retired, "{}: {end}", A::NAME);
     assert_eq!(d.allocs, 30 + 400);
+
+    // Values leaked across rotations keep generations retired until the strand ends; its
+    // exit gives back everything it reserved (a pool keeps only what it counts as
+    // reserved for no strand in particular).
+    if arena {
+        let own = |s: &strand_alloc::StatsSnapshot| s.totals.reserved - s.shared.reserved;
+        let start = stats::<A>();
+        let c = Strand::<A>::local_with(cfg).unwrap();
+        for round in 0..50 {
+            std::mem::forget(c.str(&common::text(5, round, 4000)));
+        }
+        let fc = c.stats();
+        assert!(fc.rotations > 0, "{}: {fc:?}", A::NAME);
+        assert!(
+            stats::<A>().totals.retired > start.totals.retired,
+            "{}",
+            A::NAME
+        );
+        drop(c);
+        let end = stats::<A>();
+        assert_eq!(own(&end), own(&start), "{}: {end}", A::NAME);
+        assert_eq!(
+            end.totals.retired,
+            start.totals.retired,
+            "{}: {end}",
+            A::NAME
+        );
+        assert_eq!(end.totals.used, start.totals.used);
+    }
 }
 
 #[test]

@@ -67,6 +67,22 @@ fn the_pool_keeps_small_used_arenas_up_to_its_capacity() {
     );
     holding(2);
     assert_eq!(pooled_arenas(), 1, "a small one is");
+    // A pooled arena larger than a beginning strand's generation limit (pooled by a
+    // strand with a larger threshold) is freed, not reused.
+    StrandArena::release_idle();
+    holding(12);
+    assert_eq!(pooled_arenas(), 1);
+    let pooled = shared() as usize;
+    let tight = cfg.with_threshold(16 * 1024).unwrap();
+    assert!(pooled > tight.generation_limit(), "{pooled}");
+    let s = Strand::<StrandArena>::local_with(tight).unwrap();
+    assert_eq!(pooled_arenas(), 0, "taken from the pool");
+    assert!(
+        (s.stats().reserved as usize) < pooled,
+        "and freed: the strand did not inherit {pooled} bytes: {:?}",
+        s.stats()
+    );
+    drop(s);
     // Capacity zero: nothing pooled at all.
     StrandArena::release_idle();
     let none = Config::default().with_pool_capacity(0);

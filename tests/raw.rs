@@ -62,6 +62,8 @@ fn round_trip<A: ValueAllocator>() {
             assert_eq!(*view, expected, "the view reads the whole nested value");
             assert_ne!(*view, Value::Int(-7));
             assert_eq!(raws[1].view(&s).unwrap().as_str(), Some("plain"));
+            assert_eq!(format!("{:?}", raws[1].view(&s).unwrap()), "Str(\"plain\")");
+            assert_eq!(format!("{:?}", raws[3]), "RawValue::Int(3)");
         }
         // A view releases nothing.
         assert_eq!(s.stats().used - used_before, one + 5);

@@ -109,14 +109,36 @@ fn exact<A: ValueAllocator>() {
             A::NAME
         );
     }
+    let peaks = a.stats().peak_reserved + b.stats().peak_reserved;
     drop((a, b));
     let end = stats::<A>();
+    // Exited strands' peaks stay in the totals.
+    assert!(
+        end.totals.peak_reserved - end.shared.peak_reserved >= peaks,
+        "{}: {end}",
+        A::NAME
+    );
     let d = delta(&end.totals, &b0.totals);
     assert_eq!(d.strands_exited, 2, "{}", A::NAME);
     assert_eq!(end.live_strands, b0.live_strands);
     assert_eq!(end.totals.used, b0.totals.used);
     assert_eq!(end.totals.retired, b0.totals.retired, "{}: {end}", A::NAME);
     assert_eq!(d.allocs, 30 + 400);
+
+    // Under 32 KiB nothing is reset when emptied: crossing the threshold with nothing
+    // held resets the generation in place, counted as such.
+    let small = Config::default().with_threshold(16 * 1024).unwrap();
+    let e = Strand::<A>::local_with(small).unwrap();
+    for round in 0..100 {
+        drop(e.str(&common::text(6, round, 1000)));
+    }
+    let fe = e.stats();
+    assert_eq!(fe.resets_emptied, 0, "{}: {fe:?}", A::NAME);
+    if arena {
+        assert!(fe.resets_threshold >= 5, "{}: {fe:?}", A::NAME);
+        assert_eq!(fe.rotations, 0, "{}: nothing held, so no rotation", A::NAME);
+    }
+    drop(e);
 
     // Values leaked across rotations keep generations retired until the strand ends; its
     // exit gives back everything it reserved (a pool keeps only what it counts as

@@ -39,6 +39,11 @@ fn resets<A: ValueAllocator>() {
     let mut s = Strand::<A>::local_with(cfg).unwrap();
     let text = "r".repeat(SIZE);
     drop(s.str("warm"));
+    // Nothing held and nothing to give back: a reset is not counted.
+    let mut idle = Strand::<A>::local_with(cfg).unwrap();
+    idle.reset();
+    assert_eq!(idle.stats().resets(), 0, "{}: {:?}", A::NAME, idle.stats());
+    drop(idle);
     let base = outstanding();
     let grew = leak_round(&s, &text);
     let f = s.stats();

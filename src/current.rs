@@ -78,15 +78,12 @@ impl<A: ValueAllocator> Strand<A> {
         let strand = match CURRENT.with(find::<A>) {
             Some(found) => found,
             None => {
-                // Everything fallible first; nothing is recorded until it all succeeded.
-                let config = Config::current()?;
-                if !A::SAFE {
-                    return Err(CurrentError::UnsafeBackend { backend: A::NAME });
-                }
-                let admitted = scheduler::admit_current();
+                // Everything fallible first (`local_with` refuses a backend that is not
+                // safe); nothing is recorded until it all succeeded.
+                let strand = Strand::<A>::local_with(Config::current()?)?;
                 let made: Rc<dyn Any> = Rc::new(Current {
-                    strand: Strand::<A>::begin(None, config),
-                    _admitted: admitted,
+                    strand,
+                    _admitted: scheduler::admit_current(),
                 });
                 CURRENT.with(|all| all.borrow_mut().push((TypeId::of::<A>(), Rc::clone(&made))));
                 made

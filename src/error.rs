@@ -180,17 +180,10 @@ pub enum CurrentError {
          (a plain thread makes its strand with Strand::local)"
     )]
     NotInCoroutine,
-    /// The configuration (for example `STRAND_ALLOC_THRESHOLD`) is invalid.
+    /// The configuration (for example `STRAND_ALLOC_THRESHOLD`) is invalid, or the
+    /// backend is not safe to use ([`ConfigError::UnsafeBackend`], the seed policy).
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The backend breaks the allocation contract on purpose (the seed policy).
-    #[error(
-        "the {backend} backend is not safe to use: current strands are made only for safe backends"
-    )]
-    UnsafeBackend {
-        /// The backend's name.
-        backend: &'static str,
-    },
 }
 
 /// A raw handle ([`crate::RawValue`]) was refused; the refusal is counted as a hazard in

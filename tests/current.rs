@@ -183,3 +183,20 @@ fn outside_a_coroutine_is_an_error() {
     assert!(matches!(e, CurrentError::NotInCoroutine), "{e:?}");
     assert!(e.to_string().contains("Strand::local"), "{e}");
 }
+
+/// The seed policy breaks the allocation contract on purpose: no current strand for it.
+#[cfg(feature = "seed-arena")]
+#[test]
+fn the_seed_policy_gets_no_current_strand() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    setup();
+    // SAFETY: as above.
+    let h = unsafe {
+        may::coroutine::spawn(|| {
+            Strand::<strand_alloc::SeedArena>::with_current(|s| s.id()).map_err(|e| e.to_string())
+        })
+    };
+    let e = h.join().unwrap().unwrap_err();
+    assert!(e.contains("seed-arena") && e.contains("local_unchecked"), "{e}");
+    wait_for_exits();
+}

@@ -138,7 +138,7 @@ impl<A: ValueAllocator> may_minihttp::HttpService for Echo<A> {
     ) -> std::io::Result<()> {
         rsp.header("Content-Type: application/json");
         if req.path() == STATS_PATH {
-            let figures = Figures {
+            let figures = ServerFigures {
                 answered: ANSWERED.load(Ordering::Relaxed),
                 stats: strand_alloc::stats::<A>(),
             };
@@ -162,7 +162,7 @@ impl<A: ValueAllocator> may_minihttp::HttpService for Echo<A> {
 
 /// What the server reports about itself.
 #[derive(Serialize, serde::Deserialize)]
-struct Figures {
+struct ServerFigures {
     answered: u64,
     stats: strand_alloc::StatsSnapshot,
 }
@@ -445,7 +445,7 @@ impl Server {
         read_response(&mut BufReader::new(c))
     }
 
-    fn figures(&self) -> Result<Figures, String> {
+    fn figures(&self) -> Result<ServerFigures, String> {
         let (status, body) = self.get(STATS_PATH, "")?;
         if status != 200 {
             return Err(format!("the server's figures: status {status}"));

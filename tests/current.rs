@@ -197,6 +197,9 @@ fn the_seed_policy_gets_no_current_strand() {
         })
     };
     let e = h.join().unwrap().unwrap_err();
-    assert!(e.contains("seed-arena") && e.contains("local_unchecked"), "{e}");
+    assert!(
+        e.contains("seed-arena") && e.contains("local_unchecked"),
+        "{e}"
+    );
     wait_for_exits();
 }

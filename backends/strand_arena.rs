@@ -20,8 +20,10 @@
 //! strand's large-value size never reach the arena (the library gives them a heap
 //! allocation of their own). So the memory a strand's arena reserves for its current
 //! generation is at most that limit; retired generations are only
-//! those that still hold live values (reported as `retired`), and are freed as soon as
-//! their last value is released.
+//! those that still hold live values (reported as `retired`, the bytes they still hold
+//! as `retired_live`), and are freed as soon as their last value is released. Each
+//! generation counts its live *bytes*: that count says both when it can be freed and
+//! how much of it is still in use.
 //!
 //! Memory from [`crate::Strand::allocator`] is *pinned*: it keeps its generation alive
 //! until the strand exits or resets, since its release carries no ticket.
@@ -61,10 +63,12 @@ struct Retired {
     bump: Bump,
     /// Dropped (which invalidates its stamps) when the generation is reset.
     _tag: ArenaTag,
+    /// Bytes of its values still live.
     live: usize,
     used: usize,
     reserved: usize,
-    pinned: bool,
+    /// Bytes of pinned memory in it (kept until the strand resets or exits).
+    pinned: usize,
 }
 
 /// The most generation slots one strand can use at once: a slot number is a ticket, and
@@ -88,7 +92,9 @@ const MAX_SLOTS: usize = 8;
 // it makes that load wait (a failed store-to-load forward) on every allocation.
 #[repr(C)]
 pub struct OwnArena {
-    /// Live allocations in the current generation (values not yet dropped).
+    /// Bytes of live allocations in the current generation (values not yet dropped, at
+    /// the sizes asked for; never zero while one is live, since zero-sized allocations
+    /// never reach a backend).
     live: Cell<usize>,
     bump: UnsafeCell<Bump>,
     /// The current generation's identity, validated by every access under `checked`
@@ -97,8 +103,8 @@ pub struct OwnArena {
     /// The current generation's slot, the ticket of its allocations. Either a free
     /// entry of `slots` or `slots.len()`.
     slot: Cell<u32>,
-    /// Whether the current generation holds pinned (`allocator-api2`) memory.
-    pinned: Cell<bool>,
+    /// Bytes of pinned (`allocator-api2`) memory in the current generation.
+    pinned: Cell<usize>,
     /// Bytes handed out by the current generation since it began.
     used: Cell<usize>,
     /// The current generation's `allocated_bytes()` when last measured.
@@ -122,7 +128,7 @@ impl OwnArena {
             tag: UnsafeCell::new(ArenaTag::UNSET),
             slot: Cell::new(0),
             live: Cell::new(0),
-            pinned: Cell::new(false),
+            pinned: Cell::new(0),
             used: Cell::new(0),
             reserved: Cell::new(0),
             room: Cell::new(0),
@@ -229,7 +235,7 @@ impl OwnArena {
     #[cold]
     #[inline(never)]
     fn rotate(&self, cx: &StrandCx) -> Result<(), AllocError> {
-        let retire = self.live.get() > 0 || self.pinned.get();
+        let retire = self.live.get() > 0 || self.pinned.get() > 0;
         let next = if retire {
             let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(StrandArena::NAME))?;
             Some((self.reserve_slot()?, tag))
@@ -264,6 +270,7 @@ impl OwnArena {
                 self.aside_reserved
                     .set(self.aside_reserved.get() + reserved);
                 cx.retire(reserved as i64);
+                cx.retire_live((self.live.get() + self.pinned.get()) as i64);
                 let retired = Retired {
                     bump: old,
                     _tag: old_tag,
@@ -288,7 +295,7 @@ impl OwnArena {
             }
         }
         self.live.set(0);
-        self.pinned.set(false);
+        self.pinned.set(0);
         self.measure(cx);
         Ok(())
     }
@@ -324,19 +331,20 @@ impl OwnArena {
             .map_err(|_| AllocError::oom(StrandArena::NAME, layout))
     }
 
-    /// Releases one allocation of the retired generation in `slot`; frees the
-    /// generation when it was the last.
+    /// Releases one allocation of `size` bytes of the retired generation in `slot`; frees
+    /// the generation when it was the last.
     #[cold]
     #[inline(never)]
-    fn release_retired(&self, slot: u32, cx: &StrandCx) {
+    fn release_retired(&self, slot: u32, size: usize, cx: &StrandCx) {
         let mut slots = self.slots.borrow_mut();
         let Some(Some(g)) = slots.get_mut(slot as usize) else {
             // Unreachable by promise 3 (a ticket is released once, from a live generation).
             debug_assert!(false, "strand-arena: release of a free slot {slot}");
             return;
         };
-        g.live -= 1;
-        if g.live > 0 || g.pinned {
+        g.live -= size;
+        cx.retire_live(-(size as i64));
+        if g.live > 0 || g.pinned > 0 {
             return;
         }
         let Some(Retired {
@@ -370,14 +378,9 @@ impl OwnArena {
     ///
     /// No allocation from the arena may still be in use.
     unsafe fn reset_all(&self, cx: &StrandCx) {
-        let retired: usize = self
-            .slots
-            .borrow()
-            .iter()
-            .flatten()
-            .map(|g| g.reserved)
-            .sum();
+        let (retired, kept) = retired_totals(&self.slots.borrow());
         cx.retire(-(retired as i64));
+        cx.retire_live(-(kept as i64));
         self.slots.borrow_mut().clear();
         crate::trim::freed(retired);
         self.free.borrow_mut().clear();
@@ -400,13 +403,22 @@ impl OwnArena {
         crate::trim::freed(before - self.bump().allocated_bytes());
         self.used.set(0);
         self.live.set(0);
-        self.pinned.set(false);
+        self.pinned.set(0);
         self.measure(cx);
     }
 }
 
+/// The reserved bytes of the retired generations in `slots`, and the bytes still kept
+/// in them (live values and pinned memory).
+fn retired_totals(slots: &[Option<Retired>]) -> (usize, usize) {
+    slots
+        .iter()
+        .flatten()
+        .fold((0, 0), |(r, k), g| (r + g.reserved, k + g.live + g.pinned))
+}
+
 // SAFETY: (1) memory comes from the strand's own arena, which only that strand resets:
-// a generation when none of its allocations is live (counted per generation by ticket,
+// a generation when none of its allocations is live (bytes counted per generation by ticket,
 // a slot number that is reused only once its generation is freed; pinned memory never
 // counts down), everything through `&mut` or at exit. No other strand can reach it.
 // (2) `Bump` is `Send` and the arena moves with the strand. (3) `dealloc` only counts
@@ -470,9 +482,9 @@ unsafe impl ValueAllocator for StrandArena {
         };
         let charge = layout.size() + (layout.align() - 1);
         if pinned {
-            a.pinned.set(true);
+            a.pinned.set(a.pinned.get() + layout.size());
         } else {
-            a.live.set(a.live.get() + 1);
+            a.live.set(a.live.get() + layout.size());
         }
         a.used.set(a.used.get() + layout.size());
         if charge > a.room.get() {
@@ -491,15 +503,18 @@ unsafe impl ValueAllocator for StrandArena {
     }
 
     #[inline]
-    unsafe fn dealloc(a: &OwnArena, cx: &StrandCx, _: NonNull<u8>, _: Layout, ticket: Ticket) {
+    unsafe fn dealloc(a: &OwnArena, cx: &StrandCx, _: NonNull<u8>, layout: Layout, ticket: Ticket) {
         if ticket.id() == a.slot.get() {
-            let live = a.live.get() - 1;
+            let live = a.live.get() - layout.size();
             a.live.set(live);
-            if live == 0 && a.used.get() >= crate::generation::RESET_WHEN_EMPTY && !a.pinned.get() {
+            if live == 0
+                && a.used.get() >= crate::generation::RESET_WHEN_EMPTY
+                && a.pinned.get() == 0
+            {
                 a.reset_empty(cx);
             }
         } else if ticket != Ticket::PINNED {
-            a.release_retired(ticket.id(), cx);
+            a.release_retired(ticket.id(), layout.size(), cx);
         }
     }
 
@@ -520,8 +535,9 @@ unsafe impl ValueAllocator for StrandArena {
         // Everything the strand reserved goes back with it (to the pool, or freed).
         cx.reserve(-reserved);
         let slots = a.slots.into_inner();
-        let retired: usize = slots.iter().flatten().map(|g| g.reserved).sum();
+        let (retired, kept) = retired_totals(&slots);
         cx.retire(-(retired as i64));
+        cx.retire_live(-(kept as i64));
         drop(slots);
         let mut bump = a.bump.into_inner();
         // An arena that never allocated has nothing worth keeping warm (and pooling it

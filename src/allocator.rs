@@ -348,6 +348,14 @@ impl StrandCx {
         self.slot.retire(delta);
     }
 
+    /// Reports bytes that this strand's retired generations still hold (live values and
+    /// pinned memory): positive when a generation retires with them, negative as they
+    /// are released or the generation is freed. See [`crate::Figures::retired_live`].
+    #[inline]
+    pub fn retire_live(&self, delta: i64) {
+        self.slot.retire_live(delta);
+    }
+
     /// Reports a reset the strand caused, by cause.
     pub fn count_reset(&self, cause: ResetCause) {
         self.slot.add(cause.counter(), 1);

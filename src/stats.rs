@@ -65,6 +65,13 @@ macro_rules! counters {
             /// when their owner moved on to a fresh one (a rotation): memory those values
             /// keep from being reset. Part of `reserved`.
             pub retired: i64,
+            /// Bytes those generations still hold for their owner: live values (at the
+            /// sizes asked for) and `allocator-api2` memory, which is kept until a reset.
+            /// Counted by the backends whose generations are each owned by one strand
+            /// (strand-arena); a thread-arena generation is shared by the strands of its
+            /// thread, each counting its own values, so it reports none here and
+            /// [`StatsSnapshot::retired_waste`] is `None` for it.
+            pub retired_live: i64,
         }
 
         impl Figures {
@@ -91,6 +98,7 @@ macro_rules! counters {
                 self.stranded += o.stranded;
                 self.peak_stranded += o.peak_stranded;
                 self.retired += o.retired;
+                self.retired_live += o.retired_live;
             }
         }
     };
@@ -149,6 +157,7 @@ pub struct StrandSlot {
     stranded: AtomicI64,
     peak_stranded: AtomicI64,
     retired: AtomicI64,
+    retired_live: AtomicI64,
 }
 
 // SAFETY: `next` is written once before the slot is published (a release
@@ -170,6 +179,7 @@ impl StrandSlot {
             stranded: AtomicI64::new(0),
             peak_stranded: AtomicI64::new(0),
             retired: AtomicI64::new(0),
+            retired_live: AtomicI64::new(0),
         }
     }
 
@@ -217,6 +227,13 @@ impl StrandSlot {
             .store(self.retired.load(Relaxed) + delta, Relaxed);
     }
 
+    /// Moves the `retired_live` gauge.
+    #[inline]
+    pub(crate) fn retire_live(&self, delta: i64) {
+        self.retired_live
+            .store(self.retired_live.load(Relaxed) + delta, Relaxed);
+    }
+
     /// Bytes of live values now.
     #[inline]
     pub(crate) fn used(&self) -> i64 {
@@ -237,6 +254,7 @@ impl StrandSlot {
             stranded: self.stranded.load(Relaxed).min(used),
             peak_stranded: self.peak_stranded.load(Relaxed),
             retired: self.retired.load(Relaxed),
+            retired_live: self.retired_live.load(Relaxed),
             ..Figures::from_counts(&c)
         }
     }
@@ -254,6 +272,7 @@ impl StrandSlot {
             &self.stranded,
             &self.peak_stranded,
             &self.retired,
+            &self.retired_live,
         ] {
             g.store(0, Relaxed);
         }
@@ -281,6 +300,8 @@ pub struct Registry {
     /// The part of `shared_reserved` in thread-arena generations that were rotated out
     /// and are kept alive by strands that still hold values in them.
     retired_reserved: AtomicI64,
+    /// Whether the backend counts [`Figures::retired_live`].
+    counts_retired_live: bool,
 }
 
 impl Registry {
@@ -298,7 +319,16 @@ impl Registry {
             shared_reserved: AtomicI64::new(0),
             shared_peak_reserved: AtomicI64::new(0),
             retired_reserved: AtomicI64::new(0),
+            counts_retired_live: true,
         }
+    }
+
+    /// The same registry for a backend that does not count the bytes its retired
+    /// generations still hold ([`Figures::retired_live`]): its snapshots report no
+    /// [`StatsSnapshot::retired_waste`].
+    pub const fn without_retired_live(mut self) -> Self {
+        self.counts_retired_live = false;
+        self
     }
 
     fn free(&self) -> std::sync::MutexGuard<'_, Vec<&'static StrandSlot>> {
@@ -390,6 +420,9 @@ impl Registry {
         totals.retired += shared.retired_reserved;
         StatsSnapshot {
             backend: self.backend.to_string(),
+            retired_waste: self
+                .counts_retired_live
+                .then_some((totals.retired - totals.retired_live).max(0)),
             live_strands: self.live.load(Relaxed),
             rss: resident_bytes(),
             shared,
@@ -462,6 +495,12 @@ pub struct StatsSnapshot {
     pub rss: Option<u64>,
     /// Memory reserved for no strand in particular (included in `totals`).
     pub shared: SharedFigures,
+    /// The waste of the generations live values keep from being reset: their chunks'
+    /// bytes ([`Figures::retired`]) minus the bytes they still hold
+    /// ([`Figures::retired_live`]), i.e. room that was never used or whose values were
+    /// released. `None` on a backend that does not count `retired_live` (thread-arena:
+    /// see there).
+    pub retired_waste: Option<i64>,
     /// Every strand's figures (exited and running) plus the shared memory.
     pub totals: Figures,
 }
@@ -471,7 +510,7 @@ impl fmt::Display for StatsSnapshot {
         let t = &self.totals;
         writeln!(
             f,
-            "backend {}: {} live strands; {} B used ({} B stranded), {} B reserved ({} B by no strand, {} B in retired generations); process RSS {}",
+            "backend {}: {} live strands; {} B used ({} B stranded), {} B reserved ({} B by no strand, {} B in retired generations, of which {} waste); process RSS {}",
             self.backend,
             self.live_strands,
             t.used,
@@ -479,6 +518,8 @@ impl fmt::Display for StatsSnapshot {
             t.reserved,
             self.shared.reserved,
             t.retired,
+            self.retired_waste
+                .map_or("uncounted".to_string(), |w| format!("{w} B")),
             self.rss.map_or("unknown".to_string(), |r| format!("{r} B"))
         )?;
         for (name, n) in t.named() {

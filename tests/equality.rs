@@ -112,3 +112,27 @@ fn both_ways<A: ValueAllocator>() {
 fn values_that_differ_anywhere_are_unequal() {
     for_each_backend!(both_ways);
 }
+
+fn debug_text<A: ValueAllocator>() {
+    let s = Strand::<A>::local().unwrap();
+    let inner = s.variant(2, [s.str("x").into()]);
+    let v = s.variant(
+        7,
+        [
+            Value::Int(1),
+            s.bytes(b"ab").into(),
+            inner.into(),
+            Value::Bool(true),
+        ],
+    );
+    let want = "Variant#7(Int(1), Bytes([97, 98]), Variant#2(Str(\"x\")), Bool(true))";
+    // The same text for the variant itself and for it as a value.
+    assert_eq!(format!("{v:?}"), want, "{}", A::NAME);
+    assert_eq!(format!("{:?}", Value::from(v)), want, "{}", A::NAME);
+    assert_eq!(format!("{:?}", s.variant(0, [])), "Variant#0()");
+}
+
+#[test]
+fn debug_text_lists_every_field_once_with_separators() {
+    for_each_backend!(debug_text);
+}

@@ -35,8 +35,14 @@ fuzz_target!(|data: &[u8]| {
         let workers = SchedulerConfig::default().with_workers(n);
         assert_eq!(workers.is_ok(), (1..=MAX_WORKERS).contains(&n));
         let stack = SchedulerConfig::default().with_stack_size(n);
-        assert_eq!(stack.is_ok(), (MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&n));
-        assert_eq!(Config::default().with_threshold(n).is_ok(), (1..=MAX_THRESHOLD).contains(&n));
+        assert_eq!(
+            stack.is_ok(),
+            (MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&n)
+        );
+        assert_eq!(
+            Config::default().with_threshold(n).is_ok(),
+            (1..=MAX_THRESHOLD).contains(&n)
+        );
         assert_eq!(Config::default().with_strand_limit(Some(n)).is_ok(), n > 0);
     }
 });

@@ -270,6 +270,16 @@ static STARTED: OnceLock<()> = OnceLock::new();
 /// makes its next hop; by then the worker has finished recording, since it runs one
 /// strand at a time. Each worker holds at most one such handle.
 ///
+/// # A cancel after a hop can be lost
+///
+/// That same late record can land after the strand, already running on another worker,
+/// has parked again (on a channel, say) and registered that park for cancellation: the
+/// late record replaces it, and a cancel then wakes nothing, so the strand stays parked
+/// and its join never returns. It takes the leaving worker to be preempted at that
+/// instant: it was seen in `tests/current.rs` with three test processes on two cores, in
+/// about a quarter of the runs, and never without the hop. This is May's, and `hop`
+/// cannot repair it; do not rely on cancelling a strand that has hopped.
+///
 /// ```
 /// use strand_alloc::{hop, spawn};
 /// // SAFETY: the closure uses no thread-locals and nothing `!Send`.

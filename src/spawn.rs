@@ -249,7 +249,8 @@ impl<R> JoinHandle<R> {
     }
 
     /// Cancels the strand: it unwinds at its next scheduling point, and its exit path
-    /// runs as for a panic.
+    /// runs as for a panic. May can lose a cancel sent to a strand that has
+    /// [`hop`](crate::hop)ped (see there): the strand then stays parked.
     ///
     /// # Safety
     ///

@@ -43,7 +43,7 @@ use std::sync::Mutex;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StrandArena;
 
-static REGISTRY: Registry = Registry::new("strand-arena");
+static REGISTRY: Registry = Registry::new("strand-arena").counting_retired_live();
 
 /// Warm arenas, reset and ready for the next strand. Touched once at strand begin and
 /// once at exit, never on the allocation path.
@@ -418,11 +418,14 @@ fn retired_totals(slots: &[Option<Retired>]) -> (usize, usize) {
 }
 
 // SAFETY: (1) memory comes from the strand's own arena, which only that strand resets:
-// a generation when none of its allocations is live (bytes counted per generation by ticket,
-// a slot number that is reused only once its generation is freed; pinned memory never
-// counts down), everything through `&mut` or at exit. No other strand can reach it.
-// (2) `Bump` is `Send` and the arena moves with the strand. (3) `dealloc` only counts
-// down the generation's live values, by slot. (4) it reads no thread-local at all and
+// a generation when none of its allocations is live (their bytes counted per generation by
+// ticket, a slot number that is reused only once its generation is freed; pinned memory
+// never counts down), everything through `&mut` or at exit. The count reaches zero only
+// when every allocation was released, because each release takes off exactly the size it
+// was allocated with (the trait's dealloc contract: the layout of that allocation) and no
+// allocation is zero-sized. No other strand can reach it. (2) `Bump` is `Send` and the
+// arena moves with the strand. (3) `dealloc` only counts down the generation's live
+// bytes, by slot. (4) it reads no thread-local at all and
 // runs no user code.
 unsafe impl ValueAllocator for StrandArena {
     const NAME: &'static str = "strand-arena";

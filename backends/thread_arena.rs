@@ -58,10 +58,10 @@ use std::sync::{Arc, Weak};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ThreadArena;
 
-// A generation is shared by the strands of its thread, and each counts its own values in
-// its hold: the bytes a retired generation still holds are not summed anywhere (that
-// would take a read-modify-write on every release).
-static REGISTRY: Registry = Registry::new("thread-arena").without_retired_live();
+// Not `counting_retired_live`: a generation is shared by the strands of its thread, and
+// each counts its own values in its hold, so the bytes a retired generation still holds
+// are not summed anywhere (that would take a read-modify-write on every release).
+static REGISTRY: Registry = Registry::new("thread-arena");
 
 /// The most a thread keeps as its spare chunk: 256 KiB. A generation freed on its own
 /// thread with a larger last chunk goes back to the global allocator whole.

@@ -42,6 +42,8 @@ macro_rules! counters {
         /// their high-water marks; the rest are counts since the start.
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        // Figures written before a field existed read it as zero.
+        #[cfg_attr(feature = "serde", serde(default))]
         pub struct Figures {
             $($(#[doc = $doc])* pub $field: u64,)*
             /// Bytes of live values now: the sizes asked for, on every backend (alignment
@@ -319,15 +321,16 @@ impl Registry {
             shared_reserved: AtomicI64::new(0),
             shared_peak_reserved: AtomicI64::new(0),
             retired_reserved: AtomicI64::new(0),
-            counts_retired_live: true,
+            counts_retired_live: false,
         }
     }
 
-    /// The same registry for a backend that does not count the bytes its retired
-    /// generations still hold ([`Figures::retired_live`]): its snapshots report no
-    /// [`StatsSnapshot::retired_waste`].
-    pub const fn without_retired_live(mut self) -> Self {
-        self.counts_retired_live = false;
+    /// The same registry for a backend that reports, through
+    /// [`crate::StrandCx::retire_live`], every byte its retired generations still hold
+    /// ([`Figures::retired_live`]), or that never retires anything: its snapshots then
+    /// report [`StatsSnapshot::retired_waste`]. Without it they report `None`.
+    pub const fn counting_retired_live(mut self) -> Self {
+        self.counts_retired_live = true;
         self
     }
 
@@ -497,9 +500,11 @@ pub struct StatsSnapshot {
     pub shared: SharedFigures,
     /// The waste of the generations live values keep from being reset: their chunks'
     /// bytes ([`Figures::retired`]) minus the bytes they still hold
-    /// ([`Figures::retired_live`]), i.e. room that was never used or whose values were
-    /// released. `None` on a backend that does not count `retired_live` (thread-arena:
-    /// see there).
+    /// ([`Figures::retired_live`]): room never handed out, alignment padding, and the
+    /// bytes of values already released (`allocator-api2` memory counts as held until a
+    /// reset, even once the collection freed it). Never below zero: the figures of
+    /// running strands are read one at a time. `None` on a backend that does not count
+    /// `retired_live` (thread-arena: see [`Figures::retired_live`]).
     pub retired_waste: Option<i64>,
     /// Every strand's figures (exited and running) plus the shared memory.
     pub totals: Figures,

@@ -597,11 +597,11 @@ impl<'s, A: ValueAllocator> Value<'s, A> {
                     (Value::Str(a), PortableValue::Str(b)) => a.as_str() == &**b,
                     (Value::Bytes(a), PortableValue::Bytes(b)) => a.as_slice() == &**b,
                     (Value::Variant(a), PortableValue::Variant(b)) => {
-                        let same = a.tag() == b.tag && a.len() == b.fields.len();
-                        if same && !a.is_empty() {
-                            pending.push((a.fields(), &b.fields));
+                        if a.tag() != b.tag || a.len() != b.fields.len() {
+                            return false;
                         }
-                        same
+                        pending.push((a.fields(), &b.fields));
+                        true
                     }
                     _ => false,
                 };

@@ -295,3 +295,26 @@ fn bad_scheduler_settings_are_errors() {
         .unwrap_err();
     assert!(other.to_string().contains("already running"), "{other}");
 }
+
+fn builder_config<A: ValueAllocator>() {
+    setup();
+    let cfg = Config::default().with_threshold(12_345).unwrap();
+    // SAFETY: the closure keeps no thread-local borrow and nothing `!Send`.
+    let h = unsafe {
+        Builder::<A>::new()
+            .config(cfg)
+            .spawn(|s| s.config().threshold())
+    }
+    .unwrap();
+    assert_eq!(
+        join(h),
+        12_345,
+        "{}: the builder's settings, not the default",
+        A::NAME
+    );
+}
+
+#[test]
+fn a_builder_spawns_with_its_own_settings() {
+    for_each_backend!(builder_config);
+}

@@ -841,6 +841,29 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_active_hold_makes_room_when_every_hold_is_taken() {
+        std::thread::spawn(|| {
+            let cfg = Config::default().with_threshold(64).unwrap();
+            let s = Strand::<ThreadArena>::local_with(cfg).unwrap();
+            let mut held: Vec<_> = (0..MAX_HOLDS).map(|i| s.str(&text(i))).collect();
+            // The last value's hold is the active one; released, it is idle but kept.
+            drop(held.pop());
+            // SAFETY: no other reference into the list is alive.
+            assert_eq!(unsafe { s.state.list() }.len(), MAX_HOLDS);
+            // Every hold is taken, yet the idle active one can make way for a new one.
+            let v = s
+                .try_str(&text(99))
+                .expect("the idle active hold makes room");
+            assert_eq!(v.as_str(), text(99));
+            for (i, h) in held.iter().enumerate() {
+                assert_eq!(h.as_str(), text(i));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn running_out_of_holds_is_an_error_and_hold_indices_are_reused() {
         std::thread::spawn(|| {
             let cfg = Config::default().with_threshold(64).unwrap();

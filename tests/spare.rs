@@ -2,7 +2,7 @@
 //! generation was that thread's own current one. A strand that allocated on one worker
 //! and releases its values on another lets go of the first worker's generation there:
 //! every chunk of it goes back (the reserved bytes fall by all of them), none becomes
-//! the second worker's spare.
+//! the second worker's spare. On its own thread, it does become the spare.
 //!
 //! One test function per binary, so no other strand changes the reserved bytes.
 #![cfg(all(not(miri), feature = "thread-arena"))]
@@ -10,7 +10,7 @@
 mod common;
 use common::*;
 use strand_alloc::thread::thread_index;
-use strand_alloc::{stats, Builder, Config, ThreadArena, ValueAllocator};
+use strand_alloc::{stats, Builder, Config, Strand, ThreadArena, ValueAllocator};
 
 fn shared() -> i64 {
     stats::<ThreadArena>().shared.reserved
@@ -52,4 +52,26 @@ fn a_generation_let_go_on_another_thread_is_freed_whole() {
         freed, generation,
         "every chunk of the other worker's generation is freed, none kept as a spare here"
     );
+    // On its own thread, a generation let go keeps its last chunk as the thread's spare,
+    // and the next strand there allocates in it without reserving more.
+    std::thread::spawn(|| {
+        ThreadArena::release_idle();
+        let before = shared();
+        {
+            let s = Strand::<ThreadArena>::local().unwrap();
+            drop(s.str(&text(2, 0, 1000)));
+        }
+        let kept = shared() - before;
+        assert!(kept >= 1000, "the spare: {kept}");
+        {
+            let s = Strand::<ThreadArena>::local().unwrap();
+            let v = s.str(&text(3, 0, 1000));
+            assert_eq!(shared() - before, kept, "the next strand reuses the spare");
+            drop(v);
+        }
+        ThreadArena::release_idle();
+        assert_eq!(shared(), before, "given back when asked");
+    })
+    .join()
+    .unwrap();
 }

@@ -1,0 +1,52 @@
+//! A refused allocation changes no figure: an alignment no arena generation can give
+//! (1 MiB, at a 64 KiB threshold) is an error on both arenas, with no reset or rotation
+//! counted. And the seed policy's thread arena gives its memory back when its thread
+//! ends.
+#![cfg(not(miri))]
+
+use allocator_api2::alloc::Allocator;
+use std::alloc::Layout;
+use strand_alloc::{Config, Strand, ValueAllocator};
+
+fn overaligned<A: ValueAllocator>() {
+    std::thread::spawn(|| {
+        let cfg = Config::default().with_threshold(64 << 10).unwrap();
+        let s = Strand::<A>::local_with(cfg).unwrap();
+        let layout = Layout::from_size_align(16, 1 << 20).unwrap();
+        let before = s.stats();
+        assert!(s.allocator().allocate(layout).is_err(), "{}", A::NAME);
+        let after = s.stats();
+        assert_eq!(after.resets(), before.resets(), "{}: {after:?}", A::NAME);
+        assert_eq!(after.rotations, before.rotations, "{}", A::NAME);
+        assert_eq!(after.allocs, before.allocs, "{}", A::NAME);
+        // The strand still works.
+        assert_eq!(s.str("after").as_str(), "after");
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn an_impossible_alignment_is_refused_without_side_effects() {
+    #[cfg(feature = "thread-arena")]
+    overaligned::<strand_alloc::ThreadArena>();
+    #[cfg(feature = "strand-arena")]
+    overaligned::<strand_alloc::StrandArena>();
+}
+
+#[cfg(feature = "seed-arena")]
+#[test]
+fn the_seed_policy_gives_its_thread_arena_back_at_thread_exit() {
+    use strand_alloc::backends::SeedArena;
+    let before = strand_alloc::stats::<SeedArena>().shared.reserved;
+    std::thread::spawn(move || {
+        // SAFETY: no borrow of a value is kept across anything that can reset the arena.
+        let s = unsafe { Strand::<SeedArena>::local_unchecked(Config::default()) };
+        let v = s.str(&"x".repeat(1000));
+        assert_eq!(v.as_str().len(), 1000);
+        assert!(strand_alloc::stats::<SeedArena>().shared.reserved > before);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(strand_alloc::stats::<SeedArena>().shared.reserved, before);
+}

@@ -1,0 +1,35 @@
+//! What a backend reports as reserved always covers the values it holds: a hundred
+//! thousand one-byte strings kept alive (the allocation fast path, which must notice
+//! when its chunk runs out) are all inside reported chunks.
+//!
+//! One test in its own binary: it reads process-wide figures.
+#![cfg(not(miri))]
+
+mod common;
+use strand_alloc::{stats, Strand, ValueAllocator};
+
+fn covered<A: ValueAllocator>() {
+    std::thread::spawn(|| {
+        let s = Strand::<A>::local().unwrap();
+        let before = stats::<A>().totals;
+        let kept: Vec<_> = (0..100_000)
+            .map(|i| s.str(["a", "b", "c"][i % 3]))
+            .collect();
+        let now = stats::<A>().totals;
+        let (used, reserved) = (now.used - before.used, now.reserved - before.reserved);
+        assert_eq!(used, 100_000, "{}", A::NAME);
+        assert!(
+            reserved >= used,
+            "{}: {reserved} reserved for {used} used",
+            A::NAME
+        );
+        drop(kept);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn reserved_bytes_cover_the_values_held() {
+    for_each_backend!(covered);
+}

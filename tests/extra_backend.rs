@@ -10,7 +10,7 @@ mod rounded;
 use common::*;
 use rounded::{rounded, Rounded};
 use std::alloc::Layout;
-use strand_alloc::{Strand, ValueAllocator};
+use strand_alloc::{Strand, Ticket, ValueAllocator};
 
 #[test]
 fn the_shared_checks_pass() {
@@ -38,6 +38,15 @@ fn reserved_bytes_are_what_the_backend_reports() {
     let snap = strand_alloc::stats::<Rounded>();
     assert_eq!(snap.backend, Rounded::NAME);
     assert!(snap.totals.allocs >= 2);
+}
+
+/// A backend that does not say where its values sit gets the documented default: "not
+/// known" (`None`), for every ticket, so its releases count on the releasing thread.
+#[test]
+fn home_defaults_to_not_known() {
+    for ticket in [Ticket::NONE, Ticket::PINNED, Ticket::new(0), Ticket::new(7)] {
+        assert_eq!(<Rounded as ValueAllocator>::home(&(), ticket), None);
+    }
 }
 
 /// A thread-bound backend on the heap whose `home` answers wrongly, in one of four ways:
@@ -133,4 +142,60 @@ fn a_backend_that_misplaces_its_values_spoils_only_the_stranded_figures() {
     misplaced_homes::<1>();
     misplaced_homes::<2>();
     misplaced_homes::<3>();
+}
+
+/// A backend sees its strand's id through `StrandCx::id`: the id the strand reports,
+/// different for every strand.
+mod probe {
+    use super::rounded::Rounded;
+    use std::alloc::Layout;
+    use std::cell::RefCell;
+    use std::ptr::NonNull;
+    use strand_alloc::stats::Registry;
+    use strand_alloc::{AllocError, StrandCx, Ticket, ValueAllocator};
+
+    pub struct IdProbe;
+    static REGISTRY: Registry = Registry::new("id-probe");
+    thread_local! {
+        /// The ids `begin` saw on this thread, in order.
+        pub static SEEN: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    }
+
+    // SAFETY: every allocation is `Rounded`'s, which upholds the contract; `begin` only
+    // records the id.
+    unsafe impl ValueAllocator for IdProbe {
+        const NAME: &'static str = "id-probe";
+        const THREAD_BOUND: bool = false;
+        type StrandState = ();
+        fn registry() -> &'static Registry {
+            &REGISTRY
+        }
+        fn begin(cx: &StrandCx) {
+            SEEN.with(|s| s.borrow_mut().push(cx.id()));
+        }
+        fn try_alloc(
+            s: &(),
+            cx: &StrandCx,
+            layout: Layout,
+            pinned: bool,
+        ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+            Rounded::try_alloc(s, cx, layout, pinned)
+        }
+        unsafe fn dealloc(s: &(), cx: &StrandCx, p: NonNull<u8>, layout: Layout, t: Ticket) {
+            // SAFETY: forwarded: `p` came from `Rounded::try_alloc` with this layout.
+            unsafe { Rounded::dealloc(s, cx, p, layout, t) }
+        }
+        fn reset(_: &mut (), _: &StrandCx) {}
+        fn exit(_: (), _: &StrandCx) {}
+    }
+}
+
+#[test]
+fn a_backend_sees_its_strands_id() {
+    use probe::{IdProbe, SEEN};
+    let a = Strand::<IdProbe>::local().unwrap();
+    let b = Strand::<IdProbe>::local().unwrap();
+    assert_ne!(a.id(), b.id());
+    assert_eq!(SEEN.with(|s| s.borrow().clone()), [a.id(), b.id()]);
+    assert_eq!(a.str("kept").as_str(), "kept");
 }

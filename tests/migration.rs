@@ -189,3 +189,51 @@ fn released_where_made<A: ValueAllocator>() {
 fn values_released_where_they_were_made_leave_nothing_stranded() {
     for_each_backend!(released_where_made);
 }
+
+/// Hops until the strand runs on `thread` (or on any other thread than `thread` when
+/// `away`). Two workers: the scheduler moves the strand sooner or later.
+fn hop_until(thread: u32, away: bool) {
+    let mut hops = 0;
+    while (thread_index() == thread) == away {
+        hop();
+        hops += 1;
+        assert!(hops < 10_000, "the strand never reached the thread");
+    }
+}
+
+/// Values left on one thread, then released from another, come off the stranded figure
+/// exactly, value by value, and a move back makes the first thread's values local again.
+fn stranded_then_released<A: ValueAllocator>() {
+    setup();
+    // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a
+    // point where the strand can move.
+    let h = unsafe {
+        Builder::<A>::new().spawn(|s| {
+            let bound = |n: i64| if A::THREAD_BOUND { n } else { 0 };
+            let first = thread_index();
+            let a = s.str(&"a".repeat(100));
+            let b = s.str(&"b".repeat(50));
+            hop_until(first, true);
+            let c = s.str(&"c".repeat(1000));
+            assert_eq!(s.stats().stranded, bound(150), "a and b left behind");
+            drop(a);
+            assert_eq!(s.stats().stranded, bound(50), "a released elsewhere");
+            hop_until(first, false);
+            let d = s.str("dd");
+            let f = s.stats();
+            assert_eq!((f.used, f.stranded), (1052, bound(1000)), "back: c left");
+            drop(c);
+            assert_eq!(s.stats().stranded, 0, "c released elsewhere");
+            drop((b, d));
+            let f = s.stats();
+            assert_eq!((f.used, f.stranded), (0, 0));
+        })
+    }
+    .unwrap();
+    join(h);
+}
+
+#[test]
+fn stranded_values_released_elsewhere_come_off_exactly() {
+    for_each_backend!(stranded_then_released);
+}

@@ -319,12 +319,27 @@ impl OwnArena {
 
     /// The generation's chunks reached its allocation limit before its used bytes reached
     /// the threshold (bytes lost at chunk ends): move on as at the threshold, then try
-    /// once more. An empty generation that still cannot allocate is out of memory.
+    /// once more; an empty generation whose warm chunk is in the way starts again with no
+    /// chunk. An empty generation with no chunk that still cannot allocate is out of
+    /// memory.
     #[cold]
     #[inline(never)]
     fn alloc_past_limit(&self, cx: &StrandCx, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         if self.used.get() > 0 {
             self.rotate(cx)?;
+            if let Ok(p) = self.bump().try_alloc_layout(layout) {
+                return Ok(p);
+            }
+        }
+        // The generation is empty (fresh or reset), yet the chunk it kept warm leaves too
+        // little of the limit for the chunk this value needs: start it again with none.
+        if self.live.get() == 0 && self.pinned.get() == 0 {
+            self.tag().invalidate();
+            // SAFETY: nothing in the generation is live (no allocation unreleased, none
+            // pinned), and no `&Bump` is alive (this runs before the allocation borrows it).
+            let freed = crate::generation::restart(unsafe { &mut *self.bump.get() });
+            crate::trim::noted(freed);
+            self.measure(cx);
         }
         self.bump()
             .try_alloc_layout(layout)

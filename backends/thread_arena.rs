@@ -171,17 +171,24 @@ impl Gen {
         self.room.store(bump.chunk_capacity(), Relaxed);
     }
 
-    /// Resets the generation in place: its stamps are invalidated and bumpalo keeps its
-    /// last chunk.
+    /// Resets the generation in place: its stamps are invalidated and it keeps its
+    /// memory warm as one chunk, or with `restart` gives it all back and starts again
+    /// with no chunk (for a value whose chunk does not fit under the limit beside the
+    /// warm one).
     ///
     /// # Safety
     ///
     /// The caller has the only strong reference, on the owning thread (so nobody can
     /// take a new one, and nothing in the generation is live).
-    unsafe fn reset_exclusive(&self) {
+    unsafe fn reset_exclusive(&self, restart: bool) {
         self.tag.invalidate();
         // SAFETY: by this function's contract nobody else can reach the `Bump`.
-        let freed = crate::generation::reset_warm(unsafe { &mut *self.bump.get() });
+        let bump = unsafe { &mut *self.bump.get() };
+        let freed = if restart {
+            crate::generation::restart(bump)
+        } else {
+            crate::generation::reset_warm(bump)
+        };
         crate::trim::noted(freed);
         self.used.store(0, Relaxed);
         self.measure();
@@ -612,7 +619,7 @@ fn slow_alloc(
         // (bytes lost at chunk ends): make room as at the threshold and try again.
         for round in 0..2 {
             if round == 1 || gen.used() + charge > gen.limit.min(threshold) {
-                make_room(st, holds, cx, &mut gen, charge)?;
+                make_room(st, holds, cx, &mut gen, charge, round == 1)?;
             }
             let idx = holds.activate(&gen)?;
             // SAFETY: `gen` is this thread's current generation and this is its owner.
@@ -684,12 +691,14 @@ fn reset_empty(holds: &Holds) -> bool {
     // thread with the generation current: new references are taken only by this thread
     // (from its `Weak`, in `with_thread`, which is not running), and nothing in the
     // generation is live.
-    unsafe { gen.reset_exclusive() };
+    unsafe { gen.reset_exclusive(false) };
     true
 }
 
 /// Makes room for `charge` bytes: resets `gen` (the current generation) in place if
-/// nobody holds it, or rotates to a fresh one, which becomes `gen`.
+/// nobody holds it, or rotates to a fresh one, which becomes `gen`. `cold` (the value did
+/// not fit even after room was made) starts a generation nobody holds again with no
+/// chunk, instead of keeping one warm.
 #[cold]
 #[inline(never)]
 fn make_room(
@@ -698,6 +707,7 @@ fn make_room(
     cx: &StrandCx,
     gen: &mut Arc<Gen>,
     charge: usize,
+    cold: bool,
 ) -> Result<(), AllocError> {
     holds.drop_idle_active();
     let threshold = cx.config.threshold();
@@ -706,10 +716,15 @@ fn make_room(
         // their last reads of the generation happen before the reset.
         fence(Acquire);
         if charge <= gen.limit.min(threshold) {
-            if gen.used() > 0 {
+            let used = gen.used();
+            // With `cold`, the value did not fit even after room was made: the chunk kept
+            // warm leaves too little of the limit for the one it needs.
+            if used > 0 || cold {
                 // SAFETY: `gen` is the only strong reference, held on the owning thread
                 // (new ones are taken only here, from the thread's `Weak`).
-                unsafe { gen.reset_exclusive() };
+                unsafe { gen.reset_exclusive(cold) };
+            }
+            if used > 0 {
                 cx.count_reset(ResetCause::Threshold);
             }
             return Ok(());

@@ -134,7 +134,9 @@ impl Config {
     }
 
     /// The most bytes one strand may hold, if limited. An allocation past it fails with
-    /// [`crate::AllocError::LimitExceeded`] on the `try_` paths.
+    /// [`crate::AllocError::LimitExceeded`] on the `try_` paths. It bounds what the strand
+    /// allocates (the `used` figure); buffers adopted without copying (`from_heap`, the
+    /// strings of an imported value) are not allocations of the strand and do not count.
     pub fn strand_limit(&self) -> Option<usize> {
         self.strand_limit
     }

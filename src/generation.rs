@@ -5,7 +5,10 @@
 //! generation's chunks never total more than the limit (plus bumpalo's rounding of a
 //! chunk to a page). A generation reset in place keeps its memory warm as one chunk: a
 //! generation that grew several chunks before its first reset gets one chunk the size
-//! of them all, so later cycles reuse it without asking the global allocator again.
+//! of them all (when that chunk, rounded up by bumpalo, stays within the limit), so
+//! later cycles reuse it without asking the global allocator again. An empty generation
+//! whose warm chunk leaves too little of the limit for the next value's chunk starts
+//! again with no chunk ([`restart`]).
 
 use crate::config::Config;
 
@@ -31,11 +34,26 @@ pub(crate) fn reset_warm(bump: &mut Bump) -> usize {
     let kept = bump.allocated_bytes();
     if kept < before {
         // It had several chunks; bumpalo kept the last. One chunk for all of them, when
-        // the system grants it.
+        // the system grants it and it stays within the limit: bumpalo rounds a chunk up
+        // to a page, and an arena past its limit is one bumpalo no longer limits at all.
         if let Ok(one) = Bump::try_with_capacity(before) {
-            one.set_allocation_limit(bump.allocation_limit());
-            *bump = one;
+            let limit = bump.allocation_limit();
+            if limit.map_or(true, |l| one.allocated_bytes() <= l) {
+                one.set_allocation_limit(limit);
+                *bump = one;
+            }
         }
     }
     before.saturating_sub(bump.allocated_bytes())
+}
+
+/// Gives an empty generation's chunks back and starts it again with none, under the same
+/// limit (the caller guarantees nothing in it is live). For a value whose chunk does not
+/// fit under the limit beside the chunk a reset kept warm. Returns the bytes given back.
+pub(crate) fn restart(bump: &mut Bump) -> usize {
+    let freed = bump.allocated_bytes();
+    let limit = bump.allocation_limit();
+    *bump = Bump::new();
+    bump.set_allocation_limit(limit);
+    freed
 }

@@ -47,7 +47,11 @@ macro_rules! counters {
         pub struct Figures {
             $($(#[doc = $doc])* pub $field: u64,)*
             /// Bytes of live values now: the sizes asked for, on every backend (alignment
-            /// padding and unused arena room are not counted).
+            /// padding and unused arena room are not counted). Only what the strand
+            /// allocated counts: buffers it adopted without copying (`Str::from_heap`,
+            /// `Bytes::from_heap`, the string bytes of an imported
+            /// [`PortableValue`](crate::PortableValue)) stay on the global heap, are not
+            /// counted here, and do not count against the strand limit.
             pub used: i64,
             /// Bytes reserved now: arena chunks, and on global-malloc the live
             /// allocations themselves.

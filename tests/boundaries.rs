@@ -73,3 +73,44 @@ fn at_the_large_value_size<A: ValueAllocator>() {
 fn a_value_of_exactly_the_large_value_size_stays_in_the_arena() {
     for_each_backend!(at_the_large_value_size);
 }
+
+/// A value of exactly the large-value size fits in a generation that was reset in place
+/// (its warm chunk is given back when it is in the way), at thresholds near the smallest
+/// large-value size and with the large-value size set to the threshold.
+fn large_after_a_warm_reset<A: ValueAllocator>() {
+    let thresholds: &[usize] = if cfg!(miri) {
+        &[4096, 16384]
+    } else {
+        &[4096, 4500, 5000, 6000, 8192, 10000, 16384, 100_000]
+    };
+    for &t in thresholds {
+        for large in [None, Some(t)] {
+            for (prefix, piece) in [(1, 1), (t / 2, 100)] {
+                let cfg = Config::default()
+                    .with_threshold(t)
+                    .unwrap()
+                    .with_large_value_size(large)
+                    .unwrap();
+                let s = Strand::<A>::local_with(cfg).unwrap();
+                let kept: Vec<_> = (0..prefix / piece)
+                    .map(|_| s.str(&"p".repeat(piece)))
+                    .collect();
+                drop(kept);
+                let big = "x".repeat(cfg.large_value_size());
+                let v = s.try_str(&big).unwrap_or_else(|e| {
+                    panic!(
+                        "{}: threshold {t}, large {large:?}, after {prefix} bytes: {e}",
+                        A::NAME
+                    )
+                });
+                assert_eq!(v.as_str(), big);
+                assert_eq!(s.stats().large_values, 0, "{}: in the arena", A::NAME);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_value_of_the_large_value_size_fits_after_a_warm_reset() {
+    for_each_backend!(large_after_a_warm_reset);
+}

@@ -368,7 +368,7 @@ pub(crate) fn admit() -> Result<Admitted, SpawnError> {
                 live,
                 limit,
                 max_map_count,
-                suggested: MAPS_RESERVED + 2 * MAPS_PER_STRAND * live.max(1),
+                suggested: suggested_max_map_count(live),
             });
         }
     }
@@ -385,6 +385,12 @@ pub(crate) fn admit_current() -> Admitted {
 /// The most strands that may live at once under a `vm.max_map_count` of `max`.
 fn strand_limit(max: usize) -> usize {
     max.saturating_sub(MAPS_RESERVED) / MAPS_PER_STRAND
+}
+
+/// The `vm.max_map_count` suggested when a strand is refused with `live` strands alive:
+/// room for twice as many.
+fn suggested_max_map_count(live: usize) -> usize {
+    MAPS_RESERVED + 2 * MAPS_PER_STRAND * live.max(1)
 }
 
 /// Strands that have not ended yet: spawned through this crate and not finished, and
@@ -413,5 +419,14 @@ mod tests {
         .to_string();
         assert!(e.contains("vm.max_map_count is 65530"), "{e}");
         assert!(e.contains("sysctl -w vm.max_map_count=122868"), "{e}");
+    }
+
+    #[test]
+    fn the_suggested_limit_admits_twice_the_live_strands() {
+        assert_eq!(suggested_max_map_count(28_669), 122_868);
+        assert_eq!(strand_limit(suggested_max_map_count(0)), 2);
+        for live in [1, 7, 28_669, 100_000] {
+            assert_eq!(strand_limit(suggested_max_map_count(live)), 2 * live);
+        }
     }
 }

@@ -262,3 +262,18 @@ impl<R> JoinHandle<R> {
         unsafe { self.inner.coroutine().cancel() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn a_panic_payload_gives_its_text() {
+        assert_eq!(panic_message(&"a static message"), "a static message");
+        assert_eq!(
+            panic_message(&String::from("a formatted one")),
+            "a formatted one"
+        );
+        assert_eq!(panic_message(&42_u32), "a panic without a message");
+    }
+}

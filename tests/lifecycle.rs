@@ -294,6 +294,13 @@ fn bad_scheduler_settings_are_errors() {
         .apply()
         .unwrap_err();
     assert!(other.to_string().contains("already running"), "{other}");
+    // The settings it runs with, applied again, are accepted.
+    strand_alloc::SchedulerConfig::default()
+        .with_workers(2)
+        .unwrap()
+        .with_pin(false)
+        .apply()
+        .expect("the running settings again");
 }
 
 fn builder_config<A: ValueAllocator>() {

@@ -19,9 +19,13 @@
 //! of it), so the chunks of one generation never total more. Values larger than the
 //! strand's large-value size never reach the arena (the library gives them a heap
 //! allocation of their own). So the memory a strand's arena reserves for its current
-//! generation is at most that limit; retired generations are only
-//! those that still hold live values (reported as `retired`, the bytes they still hold
-//! as `retired_live`), and are freed as soon as their last value is released. Each
+//! generation is at most that limit. The threshold is compared with the bytes asked
+//! for (`used`): alignment padding takes chunk room without counting, so a generation of
+//! much-padded values reaches its limit first and moves on as at the threshold (an
+//! empty one whose warm chunk is in the way starts again with no chunk). Retired
+//! generations are only those that still hold live values (reported as `retired`, the
+//! bytes they still hold as `retired_live`), and are freed as soon as their last value
+//! is released. Each
 //! generation counts its live *bytes*: that count says both when it can be freed and
 //! how much of it is still in use.
 //!

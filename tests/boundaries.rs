@@ -46,6 +46,38 @@ fn a_generation_holds_exactly_the_threshold() {
     for_each_backend!(at_the_threshold);
 }
 
+/// On thread-arena, strands share their thread's generation: a second strand's first
+/// allocation (which takes the slow path, having no hold yet) that brings it to exactly
+/// the threshold fits, and one byte more rotates it (the first strand's values hold it).
+/// On the other backends each strand's arena is its own: nothing rotates.
+fn at_the_threshold_from_a_second_strand<A: ValueAllocator>() {
+    let cfg = Config::default().with_threshold(T).unwrap();
+    let a = Strand::<A>::local_with(cfg).unwrap();
+    let piece = "t".repeat(64);
+    let held: Vec<_> = (0..T / piece.len() - 1).map(|_| a.str(&piece)).collect();
+    let b = Strand::<A>::local_with(cfg).unwrap();
+    let last = b.str(&piece);
+    let counts = |s: &Strand<A>| {
+        let f = s.stats();
+        (f.rotations, f.resets_threshold)
+    };
+    assert_eq!((counts(&a), counts(&b)), ((0, 0), (0, 0)), "{}", A::NAME);
+    let one = b.str("1");
+    let rotated = u64::from(A::THREAD_BOUND);
+    assert_eq!(
+        (counts(&a), counts(&b)),
+        ((0, 0), (rotated, 0)),
+        "{}: one byte over",
+        A::NAME
+    );
+    drop((held, last, one));
+}
+
+#[test]
+fn a_second_strand_fills_a_shared_generation_to_exactly_the_threshold() {
+    for_each_backend!(at_the_threshold_from_a_second_strand);
+}
+
 fn at_the_large_value_size<A: ValueAllocator>() {
     let cfg = Config::default().with_threshold(T).unwrap();
     let large = cfg.large_value_size();

@@ -13,6 +13,9 @@
 #                                             round-robin shard picked by the commit
 #                                             (HEAD), so every commit tests a different few
 #   bash scripts/mutants.sh list              list the mutants and count them per file
+#   bash scripts/mutants.sh retest FILE       the mutants named in FILE (a missed.txt from
+#                                             an earlier run), found by file and
+#                                             description whatever their line now
 #
 # Output (cargo-mutants' own files, caught.txt, missed.txt, ...) goes to
 # target/mutants/<mode>/mutants.out. With STRAND_ALLOC_MUTANTS_STRICT=1 a survivor that is
@@ -127,8 +130,23 @@ case "$mode" in
         run "target/mutants/share" --shard "$k/$shards" --sharding round-robin \
             --baseline skip --timeout 300 --build-timeout 900
         ;;
+    retest)
+        # Mutants named in a file (cargo-mutants' missed.txt, say), found again by file
+        # and description: line numbers move as the code changes.
+        list="${2:?usage: mutants.sh retest FILE}"
+        re=$(sed 's/^\([^:]*\):[0-9]*:[0-9]*: /\1: /' "$list" | sort -u | python3 -c '
+import re, sys
+names = [l.rstrip("\n") for l in sys.stdin if l.strip()]
+parts = []
+for n in names:
+    f, d = n.split(": ", 1)
+    parts.append(re.escape(f) + r":[0-9]+:[0-9]+: " + re.escape(d))
+print("^(" + "|".join(parts) + ")$")')
+        echo "re-testing the mutants named in $list"
+        run "target/mutants/retest" --re "$re"
+        ;;
     *)
-        sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
         exit 64
         ;;
 esac

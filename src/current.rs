@@ -55,6 +55,11 @@ impl<A: ValueAllocator> Strand<A> {
     /// has [`Strand::local`]), when the configuration cannot be read, and on a backend
     /// that is not [`ValueAllocator::SAFE`].
     ///
+    /// Do not call it on the stack of a generator (the `generator` crate's `Gn`) running
+    /// inside a coroutine: the generator sees its coroutine's storage, and if it pauses
+    /// inside `f` and is resumed on another thread, two threads use one strand. This is
+    /// not refused yet (docs/SAFETY.md, "A strand for the current coroutine").
+    ///
     /// ```
     /// use strand_alloc::{DefaultBackend, Strand};
     /// // Any coroutine, spawned by May directly.

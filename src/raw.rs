@@ -293,6 +293,13 @@ impl<A: ValueAllocator> RawValue<A> {
     /// The handle is alive: neither it nor any copy of it has gone through
     /// [`RawValue::into_value`], and none will while the view is in use. (What `check`
     /// validates is not the caller's duty.)
+    ///
+    /// For a variant, also: the strand has not been moved or mutably borrowed since
+    /// [`Value::into_raw`], even if it is back at the same address (which `check` cannot
+    /// tell apart from never having moved): the variant's fields keep the references to
+    /// the strand they were made with. A strand of [`Strand::with_current`] is never moved
+    /// or mutably borrowed while its coroutine runs, so there this holds by construction;
+    /// an owned strand that a handle outlives belongs in a place it never leaves (a `Box`).
     pub unsafe fn view<'s>(&self, strand: &'s Strand<A>) -> Result<RawRef<'s, A>, RawError> {
         self.check(strand)?;
         // SAFETY: `check` proved `strand` is the value's own, unmoved and not reset, so
@@ -309,6 +316,13 @@ impl<A: ValueAllocator> RawValue<A> {
     /// The handle is alive: neither it nor any copy of it has gone through
     /// `into_value` before. After this call every copy is dead (a handle of the value
     /// taken back is made anew with [`Value::into_raw`]).
+    ///
+    /// For a variant, also: the strand has not been moved or mutably borrowed since
+    /// [`Value::into_raw`], even if it is back at the same address (which `check` cannot
+    /// tell apart from never having moved): the variant's fields keep the references to
+    /// the strand they were made with. A strand of [`Strand::with_current`] is never moved
+    /// or mutably borrowed while its coroutine runs, so there this holds by construction;
+    /// an owned strand that a handle outlives belongs in a place it never leaves (a `Box`).
     pub unsafe fn into_value(self, strand: &Strand<A>) -> Result<Value<'_, A>, RawError> {
         self.check(strand)?;
         // SAFETY: as in `view`; the caller guarantees this is the only owner taken back.

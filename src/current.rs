@@ -25,19 +25,38 @@ use crate::scheduler::{self, Admitted};
 use crate::strand::Strand;
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// A coroutine's strand for one backend, and its place in the live-strand count.
 struct Current<A: ValueAllocator> {
     // Declared first, so dropped first: the exit runs before the strand stops counting
     // as live, and a caller waiting on `live_strands` sees the exit done.
     strand: Strand<A>,
+    /// Whether a [`Strand::with_current`] call is using the strand, on whatever stack
+    /// and thread that call now runs (see [`Strand::with_current`] on generators).
+    busy: AtomicBool,
     _admitted: Admitted,
 }
 
 /// Every backend's strand of this coroutine, one entry per backend used (at most the
 /// number of backends compiled in, so the search is short and bounded).
-type Strands = RefCell<Vec<(TypeId, Rc<dyn Any>)>>;
+///
+/// Shared through `Arc`, not `Rc`: a call running on a generator's stack keeps its clone
+/// while the generator is resumed on another thread, and the coroutine can end (dropping
+/// this map) meanwhile, so the count is changed from two threads. Whoever lets go last
+/// runs the strand's exit.
+type Strands = RefCell<Vec<(TypeId, Arc<dyn Any>)>>;
+
+/// Marks a strand free again when its [`Strand::with_current`] call ends, by return or
+/// by unwinding.
+struct InUse<'a>(&'a AtomicBool);
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
 
 may::coroutine_local!(static CURRENT: Strands = RefCell::new(Vec::new()));
 
@@ -52,13 +71,19 @@ impl<A: ValueAllocator> Strand<A> {
     /// value (see the module documentation for the cost).
     ///
     /// Fails outside a May coroutine ([`CurrentError::NotInCoroutine`]: a plain thread
-    /// has [`Strand::local`]), when the configuration cannot be read, and on a backend
-    /// that is not [`ValueAllocator::SAFE`].
+    /// has [`Strand::local`]), when the configuration cannot be read, on a backend that
+    /// is not [`ValueAllocator::SAFE`], and while another call is using this backend's
+    /// strand ([`CurrentError::InUse`]).
     ///
-    /// Do not call it on the stack of a generator (the `generator` crate's `Gn`) running
-    /// inside a coroutine: the generator sees its coroutine's storage, and if it pauses
-    /// inside `f` and is resumed on another thread, two threads use one strand. This is
-    /// not refused yet (docs/SAFETY.md, "A strand for the current coroutine").
+    /// One call at a time uses a strand. A nested call for the same backend is refused
+    /// with [`CurrentError::InUse`]: pass the `&Strand` you have down instead (a call for
+    /// another backend gets that backend's strand). The rule is what keeps a strand on one
+    /// thread at a time even on a generator's stack: a generator (the `generator` crate's
+    /// `Gn`) running inside a coroutine sees that coroutine's strand, and can pause inside
+    /// `f` and be resumed on another thread, or after the coroutine has ended. Until that
+    /// call returns, the coroutine's own calls are refused, and the strand outlives the
+    /// coroutine: its exit runs when the call lets go of it, wherever that is, and it
+    /// counts in [`crate::live_strands`] until then.
     ///
     /// ```
     /// use strand_alloc::{DefaultBackend, Strand};
@@ -86,26 +111,39 @@ impl<A: ValueAllocator> Strand<A> {
                 // Everything fallible first (`local_with` refuses a backend that is not
                 // safe); nothing is recorded until it all succeeded.
                 let strand = Strand::<A>::local_with(Config::current()?)?;
-                let made: Rc<dyn Any> = Rc::new(Current {
+                // Neither `Send` nor `Sync` as far as the compiler knows (a strand is
+                // neither); the count is atomic for the generator case above `Strands`,
+                // and `busy` keeps the strand itself to one user at a time.
+                let made: Arc<dyn Any> = Arc::new(Current {
                     strand,
+                    busy: AtomicBool::new(false),
                     _admitted: scheduler::admit_current(),
                 });
-                CURRENT.with(|all| all.borrow_mut().push((TypeId::of::<A>(), Rc::clone(&made))));
+                CURRENT.with(|all| {
+                    all.borrow_mut()
+                        .push((TypeId::of::<A>(), Arc::clone(&made)))
+                });
                 made
             }
         };
         let current = strand
             .downcast_ref::<Current<A>>()
             .expect("strand-alloc: a current strand is stored under its backend's type");
+        // Acquire: whatever an earlier call did with the strand, perhaps on another
+        // thread (a generator resumed there), happened before this call uses it.
+        if current.busy.swap(true, Ordering::Acquire) {
+            return Err(CurrentError::InUse { backend: A::NAME });
+        }
+        let _in_use = InUse(&current.busy);
         Ok(f(&current.strand))
     }
 }
 
 /// The coroutine's strand for backend `A`, if it has one. The map's borrow ends here, so
 /// a nested call (for the same or another backend) never finds it borrowed.
-fn find<A: ValueAllocator>(all: &Strands) -> Option<Rc<dyn Any>> {
+fn find<A: ValueAllocator>(all: &Strands) -> Option<Arc<dyn Any>> {
     let all = all.borrow();
     all.iter()
         .find(|(backend, _)| *backend == TypeId::of::<A>())
-        .map(|(_, s)| Rc::clone(s))
+        .map(|(_, s)| Arc::clone(s))
 }

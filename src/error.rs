@@ -184,6 +184,17 @@ pub enum CurrentError {
     /// backend is not safe to use ([`ConfigError::UnsafeBackend`], the seed policy).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Another `with_current` call is using this coroutine's strand for this backend: a
+    /// nested call (pass the outer call's `&Strand` down instead), or a call paused on a
+    /// generator's stack. Nothing was allocated or changed.
+    #[error(
+        "this coroutine's {backend} strand is in use by another Strand::with_current call \
+         (a nested call, or one paused in a generator): pass that call's &Strand down instead"
+    )]
+    InUse {
+        /// The backend whose strand is in use.
+        backend: &'static str,
+    },
 }
 
 /// A raw handle ([`crate::RawValue`]) was refused; the refusal is counted as a hazard in

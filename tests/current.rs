@@ -125,8 +125,9 @@ fn a_current_strand_ends_when_its_coroutine_is_cancelled() {
     for_each_backend!(cancelled);
 }
 
-/// Each coroutine has its own strand; a nested call for the same backend gets the same
-/// one; the strand of one coroutine is not another's.
+/// Each coroutine has its own strand; a nested call for the same backend is refused
+/// (one call at a time uses a strand) and changes nothing, and the next call finds the
+/// same strand; the strand of one coroutine is not another's.
 fn distinct<A: ValueAllocator>() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     setup();
@@ -134,14 +135,22 @@ fn distinct<A: ValueAllocator>() {
         // SAFETY: as above.
         unsafe {
             may::coroutine::spawn(|| {
-                Strand::<A>::with_current(|outer| {
+                let outer_id = Strand::<A>::with_current(|outer| {
                     let v = outer.str("outer");
-                    let inner = Strand::<A>::with_current(|inner| inner.id()).unwrap();
-                    assert_eq!(inner, outer.id(), "a nested call finds the same strand");
+                    let before = outer.stats();
+                    let inner = Strand::<A>::with_current(|inner| inner.str("inner").len());
+                    assert!(
+                        matches!(inner, Err(CurrentError::InUse { backend }) if backend == A::NAME),
+                        "a nested call for the same backend is refused: {inner:?}"
+                    );
+                    assert_eq!(outer.stats(), before, "the refused call changed nothing");
                     assert_eq!(v.as_str(), "outer");
                     outer.id()
                 })
-                .unwrap()
+                .unwrap();
+                let again = Strand::<A>::with_current(|s| s.id()).unwrap();
+                assert_eq!(again, outer_id, "a later call finds the same strand");
+                outer_id
             })
         }
     };
@@ -179,6 +188,122 @@ fn one_coroutine_can_hold_a_strand_per_backend() {
     };
     assert_eq!(h.join().unwrap(), "arena+heap");
     wait_for_exits();
+}
+
+/// A generator running inside a coroutine sees the coroutine's strand. Paused inside the
+/// closure and resumed on another thread, it keeps the strand to itself: the
+/// coroutine's own calls are refused meanwhile (so no two threads use one strand), and
+/// succeed, with the same strand, once the generator's call has returned.
+fn generator_elsewhere<A: ValueAllocator>() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    setup();
+    wait_for_exits();
+    let before = stats::<A>().totals;
+    let (gen_tx, gen_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = may::sync::mpsc::channel::<u64>();
+    let worker = std::thread::spawn(move || {
+        let mut g: generator::Generator<'static, (), u64> = gen_rx.recv().unwrap();
+        // Resumed on this plain thread, inside the closure it paused in.
+        let id = g.resume().unwrap();
+        assert!(g.is_done());
+        done_tx.send(id).unwrap();
+    });
+    // SAFETY: as above; the generator is `Send` and holds nothing thread-local.
+    let h = unsafe {
+        may::coroutine::spawn(move || {
+            let mut g = generator::Gn::<()>::new_scoped(|mut sc| {
+                Strand::<A>::with_current(|s| {
+                    let v = s.str("made before the pause");
+                    sc.yield_(s.id());
+                    // Now on the worker thread, with the coroutine's strand.
+                    let w: Vec<_> = (0..100).map(|i| s.str(&text(3, i, 40))).collect();
+                    assert_eq!(v.as_str(), "made before the pause");
+                    assert!(w
+                        .iter()
+                        .enumerate()
+                        .all(|(i, w)| w.as_str() == text(3, i, 40)));
+                    s.id()
+                })
+                .unwrap()
+            });
+            let id = g.resume().unwrap();
+            let refused = Strand::<A>::with_current(|s| s.str("coroutine").len());
+            assert!(
+                matches!(refused, Err(CurrentError::InUse { .. })),
+                "the strand is in use by the paused generator: {refused:?}"
+            );
+            gen_tx.send(g).unwrap();
+            let returned = done_rx.recv().unwrap();
+            assert_eq!(returned, id);
+            let again = Strand::<A>::with_current(|s| {
+                let v = s.str("coroutine again");
+                (s.id(), v.len())
+            })
+            .unwrap();
+            assert_eq!(again, (id, 15), "the coroutine's strand is its own again");
+        })
+    };
+    h.join().unwrap();
+    worker.join().unwrap();
+    wait_for_exits();
+    let after = stats::<A>().totals;
+    assert_eq!(after.strands_begun - before.strands_begun, 1);
+    assert_eq!(after.strands_exited - before.strands_exited, 1);
+    assert_eq!(
+        after.allocs - before.allocs,
+        1 + 100 + 1,
+        "the refused call allocated nothing"
+    );
+    assert_eq!(after.used, before.used);
+}
+
+#[test]
+fn a_generator_paused_in_the_closure_keeps_the_strand_to_itself() {
+    for_each_backend!(generator_elsewhere);
+}
+
+/// A generator paused inside the closure can outlive its coroutine: the strand then
+/// outlives the coroutine too, counted live, still usable by the generator (here resumed
+/// on a plain thread), and its exit runs when the generator's call lets go of it.
+fn generator_outlives<A: ValueAllocator>() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    setup();
+    wait_for_exits();
+    let before = stats::<A>().totals;
+    // SAFETY: as above; the generator is `Send` and holds nothing thread-local.
+    let h = unsafe {
+        may::coroutine::spawn(|| {
+            let mut g = generator::Gn::<()>::new_scoped(|mut sc| {
+                Strand::<A>::with_current(|s| {
+                    let v = s.str("a value of the coroutine's strand");
+                    sc.yield_(0);
+                    let w = s.str("made after the coroutine ended");
+                    v.len() + w.len()
+                })
+                .unwrap()
+            });
+            assert_eq!(g.resume(), Some(0));
+            g
+        })
+    };
+    let mut g = h.join().unwrap();
+    // The coroutine has ended (its storage may be dropped at any moment now); the
+    // generator's call keeps the strand alive.
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(live_strands(), 1, "the paused call keeps its strand alive");
+    let mid = stats::<A>().totals;
+    assert_eq!(mid.strands_exited, before.strands_exited, "no exit yet");
+    assert_eq!(g.resume(), Some(33 + 30));
+    wait_for_exits();
+    let after = stats::<A>().totals;
+    assert_eq!(after.strands_exited - before.strands_exited, 1);
+    assert_eq!(after.allocs - before.allocs, 2);
+    assert_eq!(after.used, before.used, "every value released");
+}
+
+#[test]
+fn a_generator_can_keep_a_current_strand_past_its_coroutine() {
+    for_each_backend!(generator_outlives);
 }
 
 #[test]

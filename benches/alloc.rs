@@ -221,6 +221,7 @@ fn targets() -> Vec<Target> {
 }
 
 fn main() {
+    println!("{}", ratios::system_thresholds());
     SchedulerConfig::default()
         .with_workers(2)
         .and_then(|c| c.apply())

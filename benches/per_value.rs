@@ -19,6 +19,16 @@
 //! of a value: the lookup belongs once per unit of work, not once per value.
 //!
 //! `STRAND_ALLOC_BENCH_QUICK=1` runs fewer rounds (a smoke run).
+//!
+//! glibc's thresholds are left as glibc has them (`trim::set_system_threshold(None)`):
+//! the library's fixed thresholds map every block of 128 KiB or more on its own, which
+//! makes raw bumpalo's loop (a new 10 MiB arena at each reset) up to twice as slow, and
+//! the baseline is what a program gets *without* this library. The backends' own times
+//! do not move either way. `STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed` keeps the library's
+//! default, to see that side.
+
+#[path = "support/ratios.rs"]
+mod ratios;
 
 use bumpalo::Bump;
 use std::alloc::{GlobalAlloc, Layout};
@@ -172,6 +182,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    println!("{}", ratios::system_thresholds());
     // One worker: a strand runs its loop without being moved.
     SchedulerConfig::default()
         .with_workers(1)

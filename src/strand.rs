@@ -53,6 +53,7 @@ pub struct Strand<A: ValueAllocator> {
 
 impl<A: ValueAllocator> Strand<A> {
     pub(crate) fn begin(name: Option<String>, config: Config) -> Self {
+        crate::trim::prepare();
         let id = NEXT_STRAND.fetch_add(1, Ordering::Relaxed);
         let cx = StrandCx::new::<A>(id, name, config, A::registry().begin());
         cx.count(Counter::StrandsBegun, 1);

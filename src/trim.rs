@@ -11,6 +11,26 @@
 //! exit or reset), never on an allocation's path: memory an allocation frees (a
 //! generation reset at the threshold) is counted towards the next trim.
 //!
+//! `malloc_trim` gives back free memory inside glibc's heaps and the top of the main one,
+//! but not the top of the per-thread heaps glibc keeps for other threads (the worker
+//! threads strands run on): those shrink only when a free leaves more than glibc's *trim
+//! threshold* on top. glibc raises that threshold by itself, to twice the largest
+//! directly mapped block freed so far (up to 64 MiB), and arena chunks are such blocks:
+//! after a spike, each worker's heap could keep several MiB resident. So, unless told
+//! otherwise ([`set_system_threshold`]), when the first strand begins the library fixes
+//! glibc's trim and mapping thresholds at 128 KiB, the values glibc starts with, which
+//! turns their adjustment off: a block of 128 KiB or more is mapped on its own and
+//! unmapped when freed, and a heap keeps at most 128 KiB free on top. It leaves them
+//! alone when the process chose its own (`MALLOC_TRIM_THRESHOLD_`,
+//! `MALLOC_MMAP_THRESHOLD_`, or `GLIBC_TUNABLES` naming either) or trimming is off
+//! ([`set_step`]`(None)` before the first strand).
+//!
+//! The price falls on code that makes and frees blocks of 128 KiB or more in a loop: each
+//! is mapped afresh and its pages faulted in again. `benches/per_value.rs` measured raw
+//! bumpalo resetting a 10 MiB arena up to 2x slower with the thresholds fixed; the
+//! backends' own per-value times did not move. A process that prefers glibc's adjusting
+//! thresholds calls [`set_system_threshold`]`(None)` before its first strand.
+//!
 //! global-malloc frees every value on drop and counts none of this unless asked
 //! ([`set_count_global_malloc`]): counting costs an atomic addition per value.
 //!
@@ -24,7 +44,9 @@
 //! # strand_alloc::trim::set_step(Some(strand_alloc::trim::DEFAULT_STEP));
 //! ```
 
+use crate::error::ConfigError;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// Bytes freed between two trims unless [`set_step`] says otherwise: 32 MiB.
 pub const DEFAULT_STEP: usize = 32 << 20;
@@ -108,4 +130,129 @@ pub fn trim_now() -> bool {
     {
         false
     }
+}
+
+/// The trim and mapping threshold the library gives glibc unless told otherwise: 128 KiB,
+/// glibc's own starting value.
+pub const DEFAULT_SYSTEM_THRESHOLD: usize = 128 << 10;
+
+/// The largest threshold glibc accepts for its mapping threshold on 64-bit targets.
+const MAX_SYSTEM_THRESHOLD: usize = 32 << 20;
+
+/// What became of glibc's thresholds.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Thresholds {
+    /// Nothing decided yet: the first strand applies the default.
+    Undecided,
+    /// Left as glibc (or the process) has them.
+    LeftAlone,
+    /// Fixed at this many bytes (or, off glibc, recorded and not applicable).
+    Fixed(usize),
+}
+
+/// Decided once, under a lock (only strand beginnings and the setter take it, and only
+/// until it is decided: [`prepare`] reads `DECIDED` first).
+static THRESHOLDS: Mutex<Thresholds> = Mutex::new(Thresholds::Undecided);
+static DECIDED: AtomicBool = AtomicBool::new(false);
+
+/// Sets glibc's trim and mapping thresholds to `bytes` now (`Some`), or keeps the library
+/// from ever touching them (`None`, which must come before the first strand begins to
+/// have any effect: glibc's own adjustment cannot be turned back on). See the module
+/// documentation for what the thresholds do and why the library sets them.
+///
+/// `bytes` must be between 4 KiB and 32 MiB, the largest mapping threshold glibc takes.
+/// Off glibc (or under Miri) the setting is recorded and does nothing.
+///
+/// ```
+/// // Keep glibc's own, adjusting, thresholds (before any strand begins):
+/// strand_alloc::trim::set_system_threshold(None).unwrap();
+/// assert_eq!(strand_alloc::trim::system_threshold(), None);
+/// // A bad size is a clear error, and changes nothing.
+/// assert!(strand_alloc::trim::set_system_threshold(Some(64 << 20)).is_err());
+/// ```
+pub fn set_system_threshold(bytes: Option<usize>) -> Result<(), ConfigError> {
+    if let Some(b) = bytes {
+        if !(4096..=MAX_SYSTEM_THRESHOLD).contains(&b) {
+            return Err(ConfigError::OutOfRange {
+                what: "system allocator threshold",
+                input: b.to_string(),
+                reason: format!(
+                    "it must be between 4096 and {MAX_SYSTEM_THRESHOLD} bytes (glibc takes \
+                     no larger mapping threshold)"
+                ),
+            });
+        }
+    }
+    let mut t = THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner());
+    *t = match bytes {
+        Some(b) => {
+            apply(b);
+            Thresholds::Fixed(b)
+        }
+        None => Thresholds::LeftAlone,
+    };
+    DECIDED.store(true, Relaxed);
+    Ok(())
+}
+
+/// The threshold the library gave glibc, if it gave one.
+pub fn system_threshold() -> Option<usize> {
+    match *THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner()) {
+        Thresholds::Fixed(b) => Some(b),
+        Thresholds::Undecided | Thresholds::LeftAlone => None,
+    }
+}
+
+/// Applies the default thresholds when the first strand begins, unless something was
+/// decided already. One relaxed load once decided.
+#[inline]
+pub(crate) fn prepare() {
+    if !DECIDED.load(Relaxed) {
+        prepare_slow();
+    }
+}
+
+#[cold]
+fn prepare_slow() {
+    let mut t = THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner());
+    if *t == Thresholds::Undecided {
+        *t = if step().is_some() && !process_chose_thresholds() {
+            apply(DEFAULT_SYSTEM_THRESHOLD);
+            Thresholds::Fixed(DEFAULT_SYSTEM_THRESHOLD)
+        } else {
+            Thresholds::LeftAlone
+        };
+    }
+    DECIDED.store(true, Relaxed);
+}
+
+/// Whether the process set glibc's thresholds itself, through the environment glibc
+/// reads at start-up.
+fn process_chose_thresholds() -> bool {
+    std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_some()
+        || std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some()
+        || std::env::var("GLIBC_TUNABLES")
+            .is_ok_and(|t| t.contains("trim_threshold") || t.contains("mmap_threshold"))
+}
+
+/// Gives glibc `bytes` as its trim and mapping thresholds (a checked range).
+fn apply(bytes: usize) {
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
+    {
+        extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+        const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+        let value = std::ffi::c_int::try_from(bytes).unwrap_or(std::ffi::c_int::MAX);
+        // SAFETY: `mallopt` takes no pointers; it changes glibc's parameters under
+        // glibc's own lock and may be called from any thread at any time. Both values
+        // are in the range glibc accepts (checked by the callers).
+        unsafe {
+            mallopt(M_TRIM_THRESHOLD, value);
+            mallopt(M_MMAP_THRESHOLD, value);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu", not(miri))))]
+    let _ = bytes;
 }

@@ -15,6 +15,21 @@ pub fn output_dir() -> PathBuf {
     target.join("criterion")
 }
 
+/// Leaves glibc's trim and mapping thresholds as glibc has them, unless
+/// `STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed` asks for the library's default: the raw
+/// bumpalo and `Box<str>` baselines stand for a program *without* this library, and the
+/// library's fixed thresholds (`strand_alloc::trim`) map every block of 128 KiB or more
+/// on its own, which slows any loop that makes and frees large blocks (raw bumpalo's
+/// resets among them). Returns which side this run measures, for its header.
+pub fn system_thresholds() -> &'static str {
+    if std::env::var("STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD").is_ok_and(|v| v == "fixed") {
+        "glibc thresholds: fixed by the library (its default)"
+    } else {
+        strand_alloc::trim::set_system_threshold(None).expect("None is always accepted");
+        "glibc thresholds: glibc's own (STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed: the library's)"
+    }
+}
+
 /// The configuration every benchmark uses; `STRAND_ALLOC_BENCH_QUICK=1` makes it short.
 pub fn criterion() -> criterion::Criterion {
     let c = criterion::Criterion::default().output_directory(&output_dir());

@@ -1,0 +1,135 @@
+//! The library fixes glibc's trim and mapping thresholds when the first strand begins
+//! (`strand_alloc::trim`), so that the heaps glibc keeps for worker threads give their
+//! free tops back. Each case runs in a child process of its own: the thresholds are
+//! process-wide and set once.
+//!
+//! The pattern that shows the difference, on a thread other than main: one 1 MiB block
+//! allocated and freed (directly mapped; glibc left to itself then raises its thresholds
+//! to 1 and 2 MiB), then two 900 KiB blocks touched and freed. Left to itself, glibc
+//! serves them from the thread's heap and keeps them there, resident, after a trim; with
+//! the library's thresholds they are mapped on their own and unmapped when freed.
+#![cfg(all(not(miri), target_os = "linux", target_env = "gnu"))]
+
+use std::process::Command;
+use strand_alloc::trim;
+
+const CHILD: &str = "STRAND_ALLOC_THRESHOLD_CHILD";
+
+fn rss() -> i64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<i64>()
+        .unwrap()
+        * 4096
+}
+
+/// Runs the pattern on a new thread; returns how much RSS it left behind after a trim.
+fn residue() -> i64 {
+    std::thread::spawn(|| {
+        let touch = |n: usize| {
+            let mut v = vec![0u8; n];
+            v.iter_mut().step_by(4096).for_each(|b| *b = 1);
+            std::hint::black_box(v)
+        };
+        drop(touch(1 << 20));
+        let before = rss();
+        let (a, b) = (touch(900 << 10), touch(900 << 10));
+        drop(b);
+        drop(a);
+        trim::trim_now();
+        rss() - before
+    })
+    .join()
+    .unwrap()
+}
+
+/// What a child process reports: the threshold the library gave glibc, and the residue.
+fn child(case: &str) {
+    match case {
+        "default" => {}
+        "left-alone" => trim::set_system_threshold(None).unwrap(),
+        "chosen" => trim::set_system_threshold(Some(1 << 20)).unwrap(),
+        _ => unreachable!(),
+    }
+    // The first strand's beginning applies the default, if nothing was decided.
+    let s = strand_alloc::Strand::<strand_alloc::DefaultBackend>::local().unwrap();
+    drop(s.str("x"));
+    println!(
+        "threshold={:?} residue={}",
+        trim::system_threshold(),
+        residue()
+    );
+}
+
+fn run(case: &str, env: &[(&str, &str)]) -> (Option<usize>, i64) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "thresholds", "--nocapture"])
+        .env(CHILD, case)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{case}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("threshold="))
+        .unwrap_or_else(|| panic!("{case}: no report in {stdout}"));
+    let (t, r) = line.split_once(" residue=").unwrap();
+    let t = match t.trim_start_matches("threshold=") {
+        "None" => None,
+        s => Some(
+            s.trim_start_matches("Some(")
+                .trim_end_matches(')')
+                .parse()
+                .unwrap(),
+        ),
+    };
+    eprintln!("{case} {env:?}: {line}");
+    (t, r.parse().unwrap())
+}
+
+#[test]
+fn thresholds() {
+    if let Ok(case) = std::env::var(CHILD) {
+        return child(&case);
+    }
+    let (t, fixed) = run("default", &[]);
+    assert_eq!(t, Some(trim::DEFAULT_SYSTEM_THRESHOLD));
+    let (t, alone) = run("left-alone", &[]);
+    assert_eq!(t, None);
+    let (t, _) = run("chosen", &[]);
+    assert_eq!(t, Some(1 << 20));
+    // A process that chose its own thresholds keeps them.
+    let (t, _) = run("default", &[("MALLOC_TRIM_THRESHOLD_", "4194304")]);
+    assert_eq!(t, None);
+    let (t, _) = run(
+        "default",
+        &[("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")],
+    );
+    assert_eq!(t, None);
+    // Both ways: glibc left to itself keeps the two blocks resident; the library's
+    // thresholds give them back.
+    assert!(
+        alone >= 1 << 20,
+        "left alone, glibc keeps the blocks: {alone}"
+    );
+    assert!(
+        fixed < 256 << 10,
+        "with the library's thresholds they go back: {fixed}"
+    );
+}
+
+#[test]
+fn a_threshold_out_of_range_is_refused() {
+    for bad in [0, 4095, (32 << 20) + 1, usize::MAX] {
+        let e = trim::set_system_threshold(Some(bad)).unwrap_err();
+        assert!(e.to_string().contains("between 4096 and"), "{e}");
+    }
+}

@@ -22,7 +22,7 @@ fn churn_on_this_thread<A: ValueAllocator>() {
     let keep = s.str(&text(7, 7, 300));
     let keep_variant = s.variant(1, [s.str(&text(7, 8, 50)).into()]);
     // Miri interprets every instruction, so it runs fewer rounds of the same shape.
-    let rounds = if cfg!(miri) { 12 } else { 200 };
+    let rounds = if cfg!(miri) { 6 } else { 200 };
     for round in 0..rounds {
         let batch: Vec<_> = (0..64).map(|i| s.str(&text(round, i, 256))).collect();
         if round % 10 == 3 {

@@ -14,22 +14,28 @@
 //! `malloc_trim` gives back free memory inside glibc's heaps and the top of the main one,
 //! but not the top of the per-thread heaps glibc keeps for other threads (the worker
 //! threads strands run on): those shrink only when a free leaves more than glibc's *trim
-//! threshold* on top. glibc raises that threshold by itself, to twice the largest
-//! directly mapped block freed so far (up to 64 MiB), and arena chunks are such blocks:
-//! after a spike, each worker's heap could keep several MiB resident. So, unless told
-//! otherwise ([`set_system_threshold`]), when the first strand begins the library fixes
-//! glibc's trim and mapping thresholds at 128 KiB, the values glibc starts with, which
-//! turns their adjustment off: a block of 128 KiB or more is mapped on its own and
-//! unmapped when freed, and a heap keeps at most 128 KiB free on top. It leaves them
-//! alone when the process chose its own (`MALLOC_TRIM_THRESHOLD_`,
-//! `MALLOC_MMAP_THRESHOLD_`, or `GLIBC_TUNABLES` naming either) or trimming is off
-//! ([`set_step`]`(None)` before the first strand).
+//! threshold* on top, and glibc raises that threshold by itself, to twice the largest
+//! directly mapped block freed so far (up to 64 MiB). Arena chunks are such blocks, so
+//! after a spike each worker's heap could keep tens of MiB resident, the program's own
+//! freed memory as well as the library's. So, unless told otherwise
+//! ([`set_system_threshold`]), when the first strand begins the library fixes glibc's trim
+//! and mapping thresholds at 512 KiB ([`DEFAULT_SYSTEM_THRESHOLD`]), which turns their
+//! adjustment off: a block of 512 KiB or more is mapped on its own and unmapped when
+//! freed, and a heap keeps at most 512 KiB free on top. It leaves them alone when the
+//! process chose its own (`MALLOC_TRIM_THRESHOLD_`, `MALLOC_MMAP_THRESHOLD_`, or
+//! `GLIBC_TUNABLES` naming either) or trimming is off ([`set_step`]`(None)` before the
+//! first strand). `STRAND_ALLOC_SYSTEM_THRESHOLD` chooses without code: `off`, or a size.
 //!
-//! The price falls on code that makes and frees blocks of 128 KiB or more in a loop: each
-//! is mapped afresh and its pages faulted in again. `benches/per_value.rs` measured raw
-//! bumpalo resetting a 10 MiB arena up to 2x slower with the thresholds fixed; the
-//! backends' own per-value times did not move. A process that prefers glibc's adjusting
-//! thresholds calls [`set_system_threshold`]`(None)` before its first strand.
+//! Memory given back is memory faulted in again when it is next needed: that is the
+//! price. In the comparison (one run of 10 repetitions each way on a 2-core AMD EPYC),
+//! the fixed thresholds took thread-arena's page faults on `requests` from about 1,400 to
+//! 2,900 and on `long-lived` (28 generations rotated at the threshold) from 31,000–44,000
+//! to 73,000; 128 KiB, glibc's starting value, took `requests` to 9,000 and cost it a
+//! third of its time, which is why the default is 512 KiB. What it buys: 64 strands that
+//! held 1 GiB in 100-byte values, after others had held 1 GiB in 4 KiB values, left the
+//! process at 24–51 MiB against 14 MiB before under glibc's own thresholds, and back at
+//! 14–15 MiB with them fixed (`tests/rss_return.rs`). A process that prefers glibc's
+//! adjusting thresholds calls [`set_system_threshold`]`(None)` before its first strand.
 //!
 //! global-malloc frees every value on drop and counts none of this unless asked
 //! ([`set_count_global_malloc`]): counting costs an atomic addition per value.
@@ -132,9 +138,9 @@ pub fn trim_now() -> bool {
     }
 }
 
-/// The trim and mapping threshold the library gives glibc unless told otherwise: 128 KiB,
-/// glibc's own starting value.
-pub const DEFAULT_SYSTEM_THRESHOLD: usize = 128 << 10;
+/// The trim and mapping threshold the library gives glibc unless told otherwise: 512 KiB
+/// (four times glibc's starting value; the module documentation says why).
+pub const DEFAULT_SYSTEM_THRESHOLD: usize = 512 << 10;
 
 /// The largest threshold glibc accepts for its mapping threshold on 64-bit targets.
 const MAX_SYSTEM_THRESHOLD: usize = 32 << 20;
@@ -172,16 +178,7 @@ static DECIDED: AtomicBool = AtomicBool::new(false);
 /// ```
 pub fn set_system_threshold(bytes: Option<usize>) -> Result<(), ConfigError> {
     if let Some(b) = bytes {
-        if !(4096..=MAX_SYSTEM_THRESHOLD).contains(&b) {
-            return Err(ConfigError::OutOfRange {
-                what: "system allocator threshold",
-                input: b.to_string(),
-                reason: format!(
-                    "it must be between 4096 and {MAX_SYSTEM_THRESHOLD} bytes (glibc takes \
-                     no larger mapping threshold)"
-                ),
-            });
-        }
+        check(b)?;
     }
     let mut t = THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner());
     *t = match bytes {
@@ -193,6 +190,21 @@ pub fn set_system_threshold(bytes: Option<usize>) -> Result<(), ConfigError> {
     };
     DECIDED.store(true, Relaxed);
     Ok(())
+}
+
+/// Refuses a threshold glibc would not take, or one too small to mean anything.
+fn check(bytes: usize) -> Result<(), ConfigError> {
+    if (4096..=MAX_SYSTEM_THRESHOLD).contains(&bytes) {
+        return Ok(());
+    }
+    Err(ConfigError::OutOfRange {
+        what: "the system allocator threshold",
+        input: bytes.to_string(),
+        reason: format!(
+            "it must be between 4096 and {MAX_SYSTEM_THRESHOLD} bytes (glibc takes no \
+             larger mapping threshold)"
+        ),
+    })
 }
 
 /// The threshold the library gave glibc, if it gave one.
@@ -216,14 +228,58 @@ pub(crate) fn prepare() {
 fn prepare_slow() {
     let mut t = THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner());
     if *t == Thresholds::Undecided {
-        *t = if step().is_some() && !process_chose_thresholds() {
-            apply(DEFAULT_SYSTEM_THRESHOLD);
-            Thresholds::Fixed(DEFAULT_SYSTEM_THRESHOLD)
-        } else {
-            Thresholds::LeftAlone
+        let chosen = match from_env() {
+            Ok(Some(choice)) => choice,
+            Ok(None) if step().is_some() && !process_chose_thresholds() => {
+                Some(DEFAULT_SYSTEM_THRESHOLD)
+            }
+            // An unreadable setting is reported where the configuration is read
+            // (`Config::from_env`); glibc is left alone meanwhile.
+            Ok(None) | Err(_) => None,
+        };
+        *t = match chosen {
+            Some(b) => {
+                apply(b);
+                Thresholds::Fixed(b)
+            }
+            None => Thresholds::LeftAlone,
         };
     }
     DECIDED.store(true, Relaxed);
+}
+
+/// The environment variable that chooses the thresholds without code: `off` leaves
+/// glibc's own, a size (`512KiB`, `1MiB`, `1048576`) fixes them there.
+pub const SYSTEM_THRESHOLD_ENV: &str = "STRAND_ALLOC_SYSTEM_THRESHOLD";
+
+/// What [`SYSTEM_THRESHOLD_ENV`] asks for: `None` when it is not set, `Some(None)` for
+/// `off`, `Some(Some(bytes))` for a size. An unreadable or out-of-range value is an error
+/// that quotes it.
+pub(crate) fn from_env() -> Result<Option<Option<usize>>, ConfigError> {
+    let text = match std::env::var(SYSTEM_THRESHOLD_ENV) {
+        Ok(text) => text,
+        Err(std::env::VarError::NotPresent) => return Ok(None),
+        Err(std::env::VarError::NotUnicode(raw)) => {
+            return Err(ConfigError::BadSize {
+                what: SYSTEM_THRESHOLD_ENV,
+                input: raw.to_string_lossy().into_owned(),
+                reason: "not valid Unicode",
+            })
+        }
+    };
+    if text.trim() == "off" {
+        return Ok(Some(None));
+    }
+    let bytes = crate::config::parse_size(SYSTEM_THRESHOLD_ENV, &text)?;
+    check(bytes).map_err(|e| match e {
+        ConfigError::OutOfRange { reason, .. } => ConfigError::OutOfRange {
+            what: SYSTEM_THRESHOLD_ENV,
+            input: format!("{text:?}"),
+            reason,
+        },
+        other => other,
+    })?;
+    Ok(Some(Some(bytes)))
 }
 
 /// Whether the process set glibc's thresholds itself, through the environment glibc

@@ -52,6 +52,17 @@ fn child(case: &str) {
         "default" => {}
         "left-alone" => trim::set_system_threshold(None).unwrap(),
         "chosen" => trim::set_system_threshold(Some(1 << 20)).unwrap(),
+        "bad-env" => {
+            // The configuration is read at the first strand, and refused with the text.
+            let Err(e) = strand_alloc::Strand::<strand_alloc::DefaultBackend>::local() else {
+                panic!("a strand began under an unreadable setting");
+            };
+            println!(
+                "threshold={:?} residue=0 error={e}",
+                trim::system_threshold()
+            );
+            return;
+        }
         _ => unreachable!(),
     }
     // The first strand's beginning applies the default, if nothing was decided.
@@ -81,6 +92,13 @@ fn run(case: &str, env: &[(&str, &str)]) -> (Option<usize>, i64) {
         .lines()
         .find(|l| l.starts_with("threshold="))
         .unwrap_or_else(|| panic!("{case}: no report in {stdout}"));
+    if case == "bad-env" {
+        assert!(
+            line.contains("error=") && line.contains(trim::SYSTEM_THRESHOLD_ENV),
+            "the error names the setting: {line}"
+        );
+    }
+    let line = line.split(" error=").next().unwrap();
     let (t, r) = line.split_once(" residue=").unwrap();
     let t = match t.trim_start_matches("threshold=") {
         "None" => None,
@@ -114,6 +132,15 @@ fn thresholds() {
         &[("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")],
     );
     assert_eq!(t, None);
+    // Chosen without code.
+    let (t, _) = run("default", &[(trim::SYSTEM_THRESHOLD_ENV, "off")]);
+    assert_eq!(t, None);
+    let (t, _) = run("default", &[(trim::SYSTEM_THRESHOLD_ENV, "1MiB")]);
+    assert_eq!(t, Some(1 << 20));
+    for bad in ["lots", "64MiB", "0"] {
+        let (t, _) = run("bad-env", &[(trim::SYSTEM_THRESHOLD_ENV, bad)]);
+        assert_eq!(t, None, "{bad}: an unreadable setting leaves glibc alone");
+    }
     // Both ways: glibc left to itself keeps the two blocks resident; the library's
     // thresholds give them back.
     assert!(

@@ -18,7 +18,7 @@ pub fn output_dir() -> PathBuf {
 /// Leaves glibc's trim and mapping thresholds as glibc has them, unless
 /// `STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed` asks for the library's default: the raw
 /// bumpalo and `Box<str>` baselines stand for a program *without* this library, and the
-/// library's fixed thresholds (`strand_alloc::trim`) map every block of 128 KiB or more
+/// library's fixed thresholds (`strand_alloc::trim`) map every block of 512 KiB or more
 /// on its own, which slows any loop that makes and frees large blocks (raw bumpalo's
 /// resets among them). Returns which side this run measures, for its header.
 pub fn system_thresholds() -> &'static str {

@@ -27,15 +27,32 @@
 //! first strand). `STRAND_ALLOC_SYSTEM_THRESHOLD` chooses without code: `off`, or a size.
 //!
 //! Memory given back is memory faulted in again when it is next needed: that is the
-//! price. In the comparison (one run of 10 repetitions each way on a 2-core AMD EPYC),
-//! the fixed thresholds took thread-arena's page faults on `requests` from about 1,400 to
-//! 2,900 and on `long-lived` (28 generations rotated at the threshold) from 31,000–44,000
-//! to 73,000; 128 KiB, glibc's starting value, took `requests` to 9,000 and cost it a
-//! third of its time, which is why the default is 512 KiB. What it buys: 64 strands that
-//! held 1 GiB in 100-byte values, after others had held 1 GiB in 4 KiB values, left the
-//! process at 24–51 MiB against 14 MiB before under glibc's own thresholds, and back at
-//! 14–15 MiB with them fixed (`tests/rss_return.rs`). A process that prefers glibc's
-//! adjusting thresholds calls [`set_system_threshold`]`(None)` before its first strand.
+//! price. Measured with the comparison on a 2-core AMD EPYC, two runs each way of
+//! `cargo run --release --features all-backends,cli -- --workload
+//! requests,long-lived,phases,handoff --repeat 10`, glibc's own thresholds being
+//! `STRAND_ALLOC_SYSTEM_THRESHOLD=off`:
+//!
+//! - `long-lived` (28 generations of 10 MiB rotated at the threshold) pays: thread-arena's
+//!   page faults went from 32,000–48,000 to 73,000 and its time from 234–278 ms to
+//!   301–345 ms; strand-arena's from 42,000–53,000 to 74,000 faults and 234–260 ms to
+//!   295–355 ms. A retired generation's chunks are unmapped, and the next generation's
+//!   mapped and faulted in afresh, where glibc would have handed the same warm memory
+//!   back.
+//! - `requests` and `phases`: thread-arena's faults went from 1,300 to 2,700 and from
+//!   17,000 to 25,700; their times stayed within the runs' noise. strand-arena's and
+//!   global-malloc's faults did not move.
+//! - peak RSS moved on none of them beyond noise.
+//! - at 128 KiB (glibc's starting value), thread-arena's `requests` took 8,900–9,100
+//!   faults against 1,300–1,500 and 116–118 ms against 83–89 (15 repetitions): hence
+//!   512 KiB.
+//!
+//! What it buys: 64 strands that held 1 GiB in 100-byte values, after others had held
+//! 1 GiB in 4 KiB values, left the process at 42–52 MiB against 14 MiB before under
+//! glibc's own thresholds, and back at 13–14 MiB with them fixed, at once
+//! (`tests/rss_return.rs`; `STRAND_ALLOC_SYSTEM_THRESHOLD=off` makes it fail). A process
+//! that prefers glibc's adjusting thresholds, and the speed of reusing warm memory, says
+//! `STRAND_ALLOC_SYSTEM_THRESHOLD=off` or calls [`set_system_threshold`]`(None)` before
+//! its first strand.
 //!
 //! global-malloc frees every value on drop and counts none of this unless asked
 //! ([`set_count_global_malloc`]): counting costs an atomic addition per value.

@@ -208,11 +208,7 @@ impl Config {
 
     /// The default configuration with the threshold taken from `STRAND_ALLOC_THRESHOLD`
     /// when it is set. An unreadable or zero value is an error that quotes it.
-    ///
-    /// It also checks `STRAND_ALLOC_SYSTEM_THRESHOLD` ([`crate::trim`]), so that an
-    /// unreadable value there is an error here rather than ignored.
     pub fn from_env() -> Result<Self, ConfigError> {
-        crate::trim::from_env()?;
         match std::env::var(THRESHOLD_ENV) {
             Ok(text) => Config::default()
                 .with_threshold_str(&text)

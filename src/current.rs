@@ -75,15 +75,22 @@ impl<A: ValueAllocator> Strand<A> {
     /// is not [`ValueAllocator::SAFE`], and while another call is using this backend's
     /// strand ([`CurrentError::InUse`]).
     ///
-    /// One call at a time uses a strand. A nested call for the same backend is refused
-    /// with [`CurrentError::InUse`]: pass the `&Strand` you have down instead (a call for
-    /// another backend gets that backend's strand). The rule is what keeps a strand on one
-    /// thread at a time even on a generator's stack: a generator (the `generator` crate's
-    /// `Gn`) running inside a coroutine sees that coroutine's strand, and can pause inside
-    /// `f` and be resumed on another thread, or after the coroutine has ended. Until that
-    /// call returns, the coroutine's own calls are refused, and the strand outlives the
-    /// coroutine: its exit runs when the call lets go of it, wherever that is, and it
-    /// counts in [`crate::live_strands`] until then.
+    /// One call at a time uses a strand. A nested call in the same coroutine for the same
+    /// backend is refused with [`CurrentError::InUse`]: pass the `&Strand` you have down
+    /// instead (a call for another backend gets that backend's strand). The rule is what
+    /// keeps a strand on one thread at a time even on a generator's stack: a generator
+    /// (the `generator` crate's `Gn`) running inside a coroutine sees that coroutine's
+    /// strand, and can pause inside `f` and be resumed on another thread (where a call
+    /// finds the strand of the coroutine it then runs in, if any), or after the coroutine
+    /// has ended. Until that call returns, the coroutine's own calls are refused, and the
+    /// strand outlives the coroutine: its exit runs when the call lets go of it, wherever
+    /// that is, and it counts in [`crate::live_strands`] until then.
+    ///
+    /// A call that never returns never lets go: a generator paused inside `f` and then
+    /// forgotten (`mem::forget`), or dropped while its owner is unwinding (a panic, or a
+    /// May cancel: the `generator` crate does not unwind a generator dropped during a
+    /// panic), leaks the strand, its values and its arena memory; it counts in
+    /// [`crate::live_strands`] for good, and the coroutine's later calls are refused.
     ///
     /// ```
     /// use strand_alloc::{DefaultBackend, Strand};

@@ -111,6 +111,18 @@ pub enum ConfigError {
         /// The bound it breaks, and why the bound exists.
         reason: String,
     },
+    /// glibc's own, adjusting trim and mapping thresholds were asked for
+    /// ([`crate::trim::set_system_threshold`]`(None)`) after the library had fixed them:
+    /// glibc cannot turn its adjustment back on.
+    #[error(
+        "glibc's trim and mapping thresholds are already fixed at {bytes} bytes, and glibc \
+         cannot go back to adjusting them: leave them to glibc before the first strand \
+         begins (STRAND_ALLOC_SYSTEM_THRESHOLD=off, or trim::set_system_threshold(None) first)"
+    )]
+    SystemThresholdFixed {
+        /// The threshold they are fixed at.
+        bytes: usize,
+    },
     /// A strand context was asked for, through a safe constructor, on a backend that
     /// breaks the allocation contract on purpose (the seed policy).
     #[error(

@@ -113,6 +113,7 @@ impl<A: ValueAllocator> Builder<A> {
         if let Some(bytes) = self.stack_size {
             scheduler::check_stack_size(bytes)?;
         }
+        crate::trim::prepare()?;
         scheduler::ensure_configured();
         let admitted = scheduler::admit()?;
         let mut b = may::coroutine::Builder::new();

@@ -53,7 +53,6 @@ pub struct Strand<A: ValueAllocator> {
 
 impl<A: ValueAllocator> Strand<A> {
     pub(crate) fn begin(name: Option<String>, config: Config) -> Self {
-        crate::trim::prepare();
         let id = NEXT_STRAND.fetch_add(1, Ordering::Relaxed);
         let cx = StrandCx::new::<A>(id, name, config, A::registry().begin());
         cx.count(Counter::StrandsBegun, 1);
@@ -101,18 +100,21 @@ impl<A: ValueAllocator> Strand<A> {
     /// in), with the process-wide [`Config::current`]. It ends (like a strand exit) when
     /// dropped.
     ///
-    /// Fails when the configuration cannot be read, and on a backend that breaks the
-    /// allocation contract on purpose ([`ValueAllocator::SAFE`] is `false`: the seed
-    /// policy), whose contexts only [`Strand::local_unchecked`] makes.
+    /// Fails when the configuration cannot be read (`STRAND_ALLOC_THRESHOLD`, and
+    /// `STRAND_ALLOC_SYSTEM_THRESHOLD`, see [`crate::trim`]), and on a backend that
+    /// breaks the allocation contract on purpose ([`ValueAllocator::SAFE`] is `false`:
+    /// the seed policy), whose contexts only [`Strand::local_unchecked`] makes.
     pub fn local() -> Result<Self, ConfigError> {
         Self::local_with(Config::current()?)
     }
 
-    /// Like [`Strand::local`] with the given settings.
+    /// Like [`Strand::local`] with the given settings. Fails on an unreadable
+    /// `STRAND_ALLOC_SYSTEM_THRESHOLD` too ([`crate::trim`]), and on the seed policy.
     pub fn local_with(config: Config) -> Result<Self, ConfigError> {
         if !A::SAFE {
             return Err(ConfigError::UnsafeBackend { backend: A::NAME });
         }
+        crate::trim::prepare()?;
         Ok(Self::begin(None, config))
     }
 
@@ -130,6 +132,9 @@ impl<A: ValueAllocator> Strand<A> {
     /// test), any strand's exit on the same OS thread, or a point where the strand can
     /// move to another thread.
     pub unsafe fn local_unchecked(config: Config) -> Self {
+        // Infallible by signature: an unreadable STRAND_ALLOC_SYSTEM_THRESHOLD decides
+        // nothing here and is reported by the next fallible beginning.
+        let _ = crate::trim::prepare();
         Self::begin(None, config)
     }
 

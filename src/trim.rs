@@ -21,10 +21,20 @@
 //! ([`set_system_threshold`]), when the first strand begins the library fixes glibc's trim
 //! and mapping thresholds at 512 KiB ([`DEFAULT_SYSTEM_THRESHOLD`]), which turns their
 //! adjustment off: a block of 512 KiB or more is mapped on its own and unmapped when
-//! freed, and a heap keeps at most 512 KiB free on top. It leaves them alone when the
-//! process chose its own (`MALLOC_TRIM_THRESHOLD_`, `MALLOC_MMAP_THRESHOLD_`, or
-//! `GLIBC_TUNABLES` naming either) or trimming is off ([`set_step`]`(None)` before the
-//! first strand). `STRAND_ALLOC_SYSTEM_THRESHOLD` chooses without code: `off`, or a size.
+//! freed, and a heap keeps at most 512 KiB free on top. What decides, first match wins:
+//!
+//! 1. [`set_system_threshold`], called before the first strand (or at any time with a
+//!    size);
+//! 2. `STRAND_ALLOC_SYSTEM_THRESHOLD`: `off` (any case), or a size; an unreadable value
+//!    is a [`ConfigError`] from every strand's beginning (`Strand::local`, `spawn`,
+//!    `with_current`) until it is fixed;
+//! 3. the process chose its own through the environment glibc reads
+//!    (`MALLOC_TRIM_THRESHOLD_`, `MALLOC_MMAP_THRESHOLD_`, or `GLIBC_TUNABLES` naming
+//!    either), or trimming is off ([`set_step`]`(None)`): left alone;
+//! 4. otherwise 512 KiB.
+//!
+//! A `mallopt` call in the program's own code cannot be seen: made before the first
+//! strand, it is overridden. Make it after, or say `off` first.
 //!
 //! Memory given back is memory faulted in again when it is next needed: that is the
 //! price. Measured with the comparison on a 2-core AMD EPYC, two runs each way of
@@ -57,8 +67,9 @@
 //! global-malloc frees every value on drop and counts none of this unless asked
 //! ([`set_count_global_malloc`]): counting costs an atomic addition per value.
 //!
-//! On other platforms, or with another global allocator (which returns memory by its
-//! own rules), the count is kept and trimming does nothing.
+//! On other platforms the count is kept and trimming does nothing. With another global
+//! allocator (which returns memory by its own rules) on glibc, the trims and thresholds
+//! still act on glibc's heap, which then holds only what else calls `malloc`.
 //!
 //! ```
 //! // Trim after every 8 MiB freed instead of 32, or never:
@@ -198,12 +209,15 @@ pub fn set_system_threshold(bytes: Option<usize>) -> Result<(), ConfigError> {
         check(b)?;
     }
     let mut t = THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner());
-    *t = match bytes {
-        Some(b) => {
+    *t = match (bytes, *t) {
+        (Some(b), _) => {
             apply(b);
             Thresholds::Fixed(b)
         }
-        None => Thresholds::LeftAlone,
+        (None, Thresholds::Fixed(fixed)) => {
+            return Err(ConfigError::SystemThresholdFixed { bytes: fixed });
+        }
+        (None, _) => Thresholds::LeftAlone,
     };
     DECIDED.store(true, Relaxed);
     Ok(())
@@ -233,26 +247,27 @@ pub fn system_threshold() -> Option<usize> {
 }
 
 /// Applies the default thresholds when the first strand begins, unless something was
-/// decided already. One relaxed load once decided.
+/// decided already: one relaxed load once decided. Fails, deciding nothing, when
+/// [`SYSTEM_THRESHOLD_ENV`] cannot be read; every strand's beginning then fails the same
+/// way until it is fixed or [`set_system_threshold`] decides.
 #[inline]
-pub(crate) fn prepare() {
-    if !DECIDED.load(Relaxed) {
-        prepare_slow();
+pub(crate) fn prepare() -> Result<(), ConfigError> {
+    if DECIDED.load(Relaxed) {
+        return Ok(());
     }
+    prepare_slow()
 }
 
 #[cold]
-fn prepare_slow() {
+fn prepare_slow() -> Result<(), ConfigError> {
     let mut t = THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner());
     if *t == Thresholds::Undecided {
-        let chosen = match from_env() {
-            Ok(Some(choice)) => choice,
-            Ok(None) if step().is_some() && !process_chose_thresholds() => {
+        let chosen = match from_env()? {
+            Some(choice) => choice,
+            None if step().is_some() && !process_chose_thresholds() => {
                 Some(DEFAULT_SYSTEM_THRESHOLD)
             }
-            // An unreadable setting is reported where the configuration is read
-            // (`Config::from_env`); glibc is left alone meanwhile.
-            Ok(None) | Err(_) => None,
+            None => None,
         };
         *t = match chosen {
             Some(b) => {
@@ -263,6 +278,7 @@ fn prepare_slow() {
         };
     }
     DECIDED.store(true, Relaxed);
+    Ok(())
 }
 
 /// The environment variable that chooses the thresholds without code: `off` leaves
@@ -284,10 +300,10 @@ pub(crate) fn from_env() -> Result<Option<Option<usize>>, ConfigError> {
             })
         }
     };
-    if text.trim() == "off" {
+    if text.trim().eq_ignore_ascii_case("off") {
         return Ok(Some(None));
     }
-    let bytes = crate::config::parse_size(SYSTEM_THRESHOLD_ENV, &text)?;
+    let bytes = crate::config::parse_size("STRAND_ALLOC_SYSTEM_THRESHOLD (off, or a size)", &text)?;
     check(bytes).map_err(|e| match e {
         ConfigError::OutOfRange { reason, .. } => ConfigError::OutOfRange {
             what: SYSTEM_THRESHOLD_ENV,

@@ -52,6 +52,27 @@ fn child(case: &str) {
         "default" => {}
         "left-alone" => trim::set_system_threshold(None).unwrap(),
         "chosen" => trim::set_system_threshold(Some(1 << 20)).unwrap(),
+        "late-none" => {
+            // After the first strand fixed them, glibc cannot go back: refused, and the
+            // record still says what glibc has.
+            let s = strand_alloc::Strand::<strand_alloc::DefaultBackend>::local().unwrap();
+            drop(s);
+            let e = trim::set_system_threshold(None).unwrap_err();
+            assert!(e.to_string().contains("already fixed"), "{e}");
+        }
+        "bad-env-explicit" => {
+            // An explicit configuration does not skip the check.
+            let config = strand_alloc::Config::default();
+            let Err(e) = strand_alloc::Strand::<strand_alloc::DefaultBackend>::local_with(config)
+            else {
+                panic!("a strand began under an unreadable setting");
+            };
+            println!(
+                "threshold={:?} residue=0 error={e}",
+                trim::system_threshold()
+            );
+            return;
+        }
         "bad-env" => {
             // The configuration is read at the first strand, and refused with the text.
             let Err(e) = strand_alloc::Strand::<strand_alloc::DefaultBackend>::local() else {
@@ -92,7 +113,7 @@ fn run(case: &str, env: &[(&str, &str)]) -> (Option<usize>, i64) {
         .lines()
         .find(|l| l.starts_with("threshold="))
         .unwrap_or_else(|| panic!("{case}: no report in {stdout}"));
-    if case == "bad-env" {
+    if case.starts_with("bad-env") {
         assert!(
             line.contains("error=") && line.contains(trim::SYSTEM_THRESHOLD_ENV),
             "the error names the setting: {line}"
@@ -137,10 +158,20 @@ fn thresholds() {
     assert_eq!(t, None);
     let (t, _) = run("default", &[(trim::SYSTEM_THRESHOLD_ENV, "1MiB")]);
     assert_eq!(t, Some(1 << 20));
+    let (t, _) = run("default", &[(trim::SYSTEM_THRESHOLD_ENV, " OFF ")]);
+    assert_eq!(t, None);
     for bad in ["lots", "64MiB", "0"] {
-        let (t, _) = run("bad-env", &[(trim::SYSTEM_THRESHOLD_ENV, bad)]);
-        assert_eq!(t, None, "{bad}: an unreadable setting leaves glibc alone");
+        for case in ["bad-env", "bad-env-explicit"] {
+            let (t, _) = run(case, &[(trim::SYSTEM_THRESHOLD_ENV, bad)]);
+            assert_eq!(t, None, "{bad}: an unreadable setting decides nothing");
+        }
     }
+    let (t, _) = run("late-none", &[]);
+    assert_eq!(
+        t,
+        Some(trim::DEFAULT_SYSTEM_THRESHOLD),
+        "a late None changes nothing"
+    );
     // Both ways: glibc left to itself keeps the two blocks resident; the library's
     // thresholds give them back.
     assert!(

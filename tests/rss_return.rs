@@ -6,7 +6,11 @@
 //! 10 million of them take 320 MiB of the program's own heap on the worker threads,
 //! which glibc keeps on those threads' heaps unless its thresholds are fixed
 //! (`strand_alloc::trim::set_system_threshold`, `tests/system_threshold.rs`).
-#![cfg(all(not(miri), target_os = "linux"))]
+#![cfg(all(
+    not(miri),
+    target_os = "linux",
+    any(feature = "thread-arena", feature = "strand-arena")
+))]
 
 mod common;
 use common::*;

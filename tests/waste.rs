@@ -107,6 +107,30 @@ fn strand_arena() {
         "its chunks are no longer reserved"
     );
     assert_eq!(waste(), 0);
+
+    // A generation retired whose values are all released but that pinned memory still
+    // uses is kept, and the pinned block stays whole, until a reset.
+    let v = s.str(&common::text(7, 0, 100));
+    let mut pinned: AVec<u8, _> = AVec::with_capacity_in(4000, s.allocator());
+    pinned.extend_from_slice(&[9u8; 4000]);
+    let rotations = s.stats().rotations;
+    let mut round = 0;
+    while s.stats().rotations == rotations {
+        drop(s.str(&common::text(8, round, 1000)));
+        round += 1;
+    }
+    drop(v);
+    let f = s.stats();
+    assert_eq!(f.retired_live, 4000, "only the pinned block: {f:?}");
+    assert!(f.retired > 0, "the generation is kept for it: {f:?}");
+    // Churn on, so freed memory would be handed out again.
+    for i in 0..200 {
+        drop(s.str(&common::text(9, i, 1000)));
+    }
+    assert!(pinned.iter().all(|b| *b == 9), "the pinned block is whole");
+    drop(pinned);
+    s.reset();
+    assert_eq!((s.stats().retired, s.stats().retired_live), (0, 0));
     drop(s);
     let end = stats::<StrandArena>().totals;
     assert_eq!((end.retired, end.retired_live), (0, 0));

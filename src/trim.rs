@@ -285,16 +285,19 @@ fn prepare_slow() -> Result<(), ConfigError> {
 /// glibc's own, a size (`512KiB`, `1MiB`, `1048576`) fixes them there.
 pub const SYSTEM_THRESHOLD_ENV: &str = "STRAND_ALLOC_SYSTEM_THRESHOLD";
 
+/// How errors name [`SYSTEM_THRESHOLD_ENV`], with what it takes.
+const ENV_WHAT: &str = "STRAND_ALLOC_SYSTEM_THRESHOLD (off, or a size)";
+
 /// What [`SYSTEM_THRESHOLD_ENV`] asks for: `None` when it is not set, `Some(None)` for
 /// `off`, `Some(Some(bytes))` for a size. An unreadable or out-of-range value is an error
 /// that quotes it.
-pub(crate) fn from_env() -> Result<Option<Option<usize>>, ConfigError> {
+fn from_env() -> Result<Option<Option<usize>>, ConfigError> {
     let text = match std::env::var(SYSTEM_THRESHOLD_ENV) {
         Ok(text) => text,
         Err(std::env::VarError::NotPresent) => return Ok(None),
         Err(std::env::VarError::NotUnicode(raw)) => {
             return Err(ConfigError::BadSize {
-                what: SYSTEM_THRESHOLD_ENV,
+                what: ENV_WHAT,
                 input: raw.to_string_lossy().into_owned(),
                 reason: "not valid Unicode",
             })
@@ -303,7 +306,7 @@ pub(crate) fn from_env() -> Result<Option<Option<usize>>, ConfigError> {
     if text.trim().eq_ignore_ascii_case("off") {
         return Ok(Some(None));
     }
-    let bytes = crate::config::parse_size("STRAND_ALLOC_SYSTEM_THRESHOLD (off, or a size)", &text)?;
+    let bytes = crate::config::parse_size(ENV_WHAT, &text)?;
     check(bytes).map_err(|e| match e {
         ConfigError::OutOfRange { reason, .. } => ConfigError::OutOfRange {
             what: SYSTEM_THRESHOLD_ENV,

@@ -23,17 +23,6 @@ const STRANDS: usize = 64;
 /// Bytes each strand allocates and holds: 64 × 16 MiB = 1 GiB.
 const EACH: usize = 16 << 20;
 
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        * 4096
-}
-
 /// Runs `STRANDS` strands that each allocate `bytes` in values of `value` bytes and hold
 /// them until every strand has allocated, then exit.
 fn wave<A: ValueAllocator>(bytes: usize, value: usize) {

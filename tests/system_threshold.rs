@@ -10,21 +10,11 @@
 //! the library's thresholds they are mapped on their own and unmapped when freed.
 #![cfg(all(not(miri), target_os = "linux", target_env = "gnu"))]
 
+mod common;
 use std::process::Command;
 use strand_alloc::trim;
 
 const CHILD: &str = "STRAND_ALLOC_THRESHOLD_CHILD";
-
-fn rss() -> i64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<i64>()
-        .unwrap()
-        * 4096
-}
 
 /// Runs the pattern on a new thread; returns how much RSS it left behind after a trim.
 fn residue() -> i64 {
@@ -35,12 +25,12 @@ fn residue() -> i64 {
             std::hint::black_box(v)
         };
         drop(touch(1 << 20));
-        let before = rss();
+        let before = common::rss() as i64;
         let (a, b) = (touch(900 << 10), touch(900 << 10));
         drop(b);
         drop(a);
         trim::trim_now();
-        rss() - before
+        common::rss() as i64 - before
     })
     .join()
     .unwrap()

@@ -59,6 +59,14 @@ pub fn text(s: usize, i: usize, len: usize) -> String {
     t
 }
 
+/// The process's resident set, in bytes, read from `/proc/self/statm` (Linux), apart from
+/// the library's own figures.
+pub fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
 /// Runs `$f::<A>()` for every safe backend compiled in (the seed policy, which breaks the
 /// allocation contract on purpose, has tests of its own).
 #[macro_export]

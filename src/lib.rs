@@ -58,6 +58,7 @@ pub mod checked;
 pub mod config;
 pub mod current;
 pub mod error;
+#[cfg(any(feature = "thread-arena", feature = "strand-arena"))]
 mod generation;
 pub mod portable;
 pub mod raw;

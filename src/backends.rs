@@ -114,6 +114,21 @@ backends! {
     "seed-arena" => seed_arena::SeedArena,
 }
 
+// The seed policy breaks the allocation contract on purpose: it is shown next to a safe
+// backend, never alone (and there would be no default backend).
+#[cfg(all(
+    feature = "seed-arena",
+    not(any(
+        feature = "thread-arena",
+        feature = "global-malloc",
+        feature = "strand-arena"
+    ))
+))]
+compile_error!(
+    "strand-alloc: seed-arena only demonstrates the seed's hazards; enable a safe backend \
+     too (thread-arena, global-malloc, strand-arena, or all-backends)"
+);
+
 /// The backend used when none is named: thread-arena when it is compiled in, else the
 /// first compiled-in backend of the list above.
 #[cfg(feature = "thread-arena")]

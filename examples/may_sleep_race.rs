@@ -38,7 +38,7 @@ fn main() {
             .map(|_| {
                 // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a point where the strand can move.
                 unsafe {
-                    strand_alloc::spawn(move |_| {
+                    strand_alloc::spawn::<strand_alloc::ThreadArena, _, _>(move |_| {
                         let before = std::thread::current().id();
                         if guarded {
                             strand_alloc::hop();

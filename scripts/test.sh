@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, rustdoc, the feature matrix (each backend
 # alone and all together, the comparison's quick suite with its `http` workload under
-# wrk), the interpreter example, fuzzing, Miri, a share of the mutation tests, the
+# wrk), the runtime example (plain, checked and under AddressSanitizer), fuzzing, Miri, a share of the mutation tests, the
 # stress run, and the check that a build with no backend fails with a clear message.
 # Usage: bash scripts/test.sh
 set -euo pipefail
@@ -42,9 +42,12 @@ cargo test --no-default-features --features all-backends,cli
 step "tests with --features all-backends,seed-arena,cli (checked)"
 cargo test --no-default-features --features all-backends,seed-arena,cli
 
-step "the interpreter example (raw handles on its own stack) on every backend, plain and checked"
-cargo run --profile test --no-default-features --features all-backends,cli --example interp
-cargo run --profile test --no-default-features --features all-backends,seed-arena,cli --example interp
+step "the runtime example (one-word handles, extern \"C\" calls, shared values) on every backend, plain and checked"
+cargo run --profile test --no-default-features --features all-backends --example runtime
+cargo run --profile test --no-default-features --features all-backends,checked --example runtime
+
+step "the runtime example under AddressSanitizer, with May (nightly)"
+bash scripts/asan.sh
 
 step "cargo-fuzz: every target for 30 s (installs nightly and cargo-fuzz if missing)"
 bash scripts/fuzz.sh 30

@@ -58,11 +58,13 @@ impl<A: ValueAllocator> Strand<A> {
     /// or resets, even after it is freed.
     ///
     /// ```
-    /// use strand_alloc::{Strand, DefaultBackend};
-    /// let s = Strand::<DefaultBackend>::local().unwrap();
+    /// # #[cfg(feature = "thread-arena")] {
+    /// use strand_alloc::{Strand, ThreadArena};
+    /// let s = Strand::<ThreadArena>::local().unwrap();
     /// let mut v = allocator_api2::vec::Vec::new_in(s.allocator());
     /// v.extend_from_slice(&[1u32, 2, 3]);
     /// assert_eq!(v.iter().sum::<u32>(), 6);
+    /// # }
     /// ```
     pub fn allocator(&self) -> StrandAllocator<'_, A> {
         StrandAllocator::new(self)

@@ -3,8 +3,13 @@
 //! Each backend is one file in `backends/`, compiled in by the cargo feature of the same
 //! name, and declared here twice over in one place: its `mod` line (so rustdoc, editors
 //! and other tools see it as an ordinary module) and its entry in the list below, which
-//! gives [`ENABLED`], [`for_each`], [`visit`] and the re-exports. The default backend is
-//! thread-arena when it is compiled in, otherwise the first backend of the list that is.
+//! gives [`ENABLED`], [`for_each`], [`visit`] and the re-exports.
+//!
+//! There is no default backend type: a program names the backend it uses
+//! (`Strand<ThreadArena>`, `spawn::<GlobalMalloc, _, _>`), and a backend feature only adds
+//! its type. Cargo unifies features across a build, so a name whose meaning depended on
+//! the features on would change behind a program's back when another crate of the build
+//! enabled one.
 //!
 //! ```
 //! use strand_alloc::backends::{self, BackendVisitor};
@@ -115,7 +120,7 @@ backends! {
 }
 
 // The seed policy breaks the allocation contract on purpose: it is shown next to a safe
-// backend, never alone (and there would be no default backend).
+// backend, never alone.
 #[cfg(all(
     feature = "seed-arena",
     not(any(
@@ -128,19 +133,3 @@ compile_error!(
     "strand-alloc: seed-arena only demonstrates the seed's hazards; enable a safe backend \
      too (thread-arena, global-malloc, strand-arena, or all-backends)"
 );
-
-/// The backend used when none is named: thread-arena when it is compiled in, else the
-/// first compiled-in backend of the list above.
-#[cfg(feature = "thread-arena")]
-pub type DefaultBackend = ThreadArena;
-/// The backend used when none is named: thread-arena when it is compiled in, else the
-/// first compiled-in backend of the list above.
-#[cfg(all(not(feature = "thread-arena"), feature = "global-malloc"))]
-pub type DefaultBackend = GlobalMalloc;
-/// The backend used when none is named: thread-arena when it is compiled in, else the
-/// first compiled-in backend of the list above.
-#[cfg(all(
-    not(any(feature = "thread-arena", feature = "global-malloc")),
-    feature = "strand-arena"
-))]
-pub type DefaultBackend = StrandArena;

@@ -23,11 +23,12 @@ pub struct RecvError;
 /// Creates a channel for values.
 ///
 /// ```
-/// use strand_alloc::{channel, spawn};
+/// # #[cfg(feature = "thread-arena")] {
+/// use strand_alloc::{channel, spawn, ThreadArena};
 /// let (tx, rx) = channel();
 /// // SAFETY: the closure uses no thread-locals and nothing `!Send`.
 /// let h = unsafe {
-///     spawn(move |s| {
+///     spawn::<ThreadArena, _, _>(move |s| {
 ///         let v = s.variant(3, [s.str("payload").into()]);
 ///         tx.send(s, &v.into()).unwrap();
 ///     })
@@ -35,6 +36,7 @@ pub struct RecvError;
 /// h.join().unwrap();
 /// let got = rx.recv().unwrap();
 /// assert_eq!(got.byte_len(), 7);
+/// # }
 /// ```
 pub fn channel() -> (ValueSender, ValueReceiver) {
     let (tx, rx) = may::sync::mpsc::channel();

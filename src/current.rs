@@ -21,44 +21,274 @@
 use crate::allocator::ValueAllocator;
 use crate::config::Config;
 use crate::error::CurrentError;
+use crate::home::Home;
 use crate::scheduler::{self, Admitted};
 use crate::strand::Strand;
-use std::any::{Any, TypeId};
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::any::Any;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::ptr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// A coroutine's strand for one backend, and its place in the live-strand count.
-struct Current<A: ValueAllocator> {
-    // Declared first, so dropped first: the exit runs before the strand stops counting
-    // as live, and a caller waiting on `live_strands` sees the exit done.
-    strand: Strand<A>,
-    /// Whether a [`Strand::with_current`] call is using the strand, on whatever stack
-    /// and thread that call now runs (see [`Strand::with_current`] on generators).
-    busy: AtomicBool,
+/// A context's strand for one backend, its home, and its place in the live-strand count.
+pub(crate) struct Current<A: ValueAllocator> {
+    // In an `UnsafeCell`: a reset through the current-strand API takes `&mut` of it.
+    strand: UnsafeCell<Strand<A>>,
+    home: &'static Home,
     _admitted: Admitted,
 }
 
-/// Every backend's strand of this coroutine, one entry per backend used (at most the
+impl<A: ValueAllocator> Current<A> {
+    /// A strand for the calling context, with its home attached under `key`.
+    fn make(key: usize) -> Result<Arc<Current<A>>, CurrentError> {
+        // Everything fallible first (`local_with` refuses a backend that is not safe);
+        // nothing is recorded until it all succeeded.
+        let strand = Strand::<A>::local_with(Config::current()?)?;
+        let made = Arc::new_cyclic(|_| Current {
+            strand: UnsafeCell::new(strand),
+            // Placeholder until the strand's address is known (below).
+            home: Home::attach(0, backend_id::<A>(), ptr::null()),
+            _admitted: scheduler::admit_current(),
+        });
+        made.home
+            .strand
+            .store(made.strand.get() as *mut (), Ordering::Relaxed);
+        made.home.key.store(key, Ordering::Release);
+        Ok(made)
+    }
+
+    /// The strand, shared.
+    ///
+    /// # Safety
+    ///
+    /// No `&mut` of it is alive (a reset runs only with `busy` clear and no handle
+    /// operation in progress in this context).
+    unsafe fn strand(&self) -> &Strand<A> {
+        // SAFETY: this function's contract.
+        unsafe { &*self.strand.get() }
+    }
+}
+
+impl<A: ValueAllocator> Drop for Current<A> {
+    fn drop(&mut self) {
+        // The strand's owned values die with it; its home is swept and pooled, then the
+        // strand ends (its field is dropped after this).
+        crate::ownership::end_home::<A>(self.home, self.strand.get_mut());
+    }
+}
+
+/// A backend's identity for homes and caches: the address of its registry.
+#[inline]
+pub(crate) fn backend_id<A: ValueAllocator>() -> usize {
+    A::registry() as *const crate::stats::Registry as usize
+}
+
+/// Every backend's strand of this context, one entry per backend used (at most the
 /// number of backends compiled in, so the search is short and bounded).
 ///
 /// Shared through `Arc`, not `Rc`: a call running on a generator's stack keeps its clone
 /// while the generator is resumed on another thread, and the coroutine can end (dropping
 /// this map) meanwhile, so the count is changed from two threads. Whoever lets go last
 /// runs the strand's exit.
-type Strands = RefCell<Vec<(TypeId, Arc<dyn Any>)>>;
+struct Entry {
+    backend: usize,
+    home: &'static Home,
+    current: Arc<dyn Any>,
+}
 
-/// Marks a strand free again when its [`Strand::with_current`] call ends, by return or
-/// by unwinding.
-struct InUse<'a>(&'a AtomicBool);
-
-impl Drop for InUse<'_> {
+impl Drop for Entry {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        // The context is going away: its key may be given to another coroutine or thread
+        // from now on, so the home stops answering to it (the strand itself lives on
+        // while a paused call holds it).
+        self.home.detach();
     }
 }
 
+type Strands = RefCell<Vec<Entry>>;
+
 may::coroutine_local!(static CURRENT: Strands = RefCell::new(Vec::new()));
+
+thread_local! {
+    /// The strands of the calling OS thread itself (outside any coroutine), ended when
+    /// the thread's locals are destroyed.
+    static THREAD: Strands = const { RefCell::new(Vec::new()) };
+    /// The last home found on this thread, and the context it was found for.
+    static CACHE: Cell<(usize, *const Home)> = const { Cell::new((0, ptr::null())) };
+    /// A byte whose address names the thread as a context.
+    static THREAD_KEY: u8 = const { 0 };
+}
+
+/// The execution context the caller runs in, as a number: the address of the May
+/// coroutine's local storage (which a generator resumed inside the coroutine sees too),
+/// or outside any coroutine the address of a thread-local byte of the OS thread. Two
+/// live contexts never share a number.
+#[inline]
+pub(crate) fn context_key() -> usize {
+    let co = coroutine_data();
+    if !co.is_null() {
+        return co as usize;
+    }
+    thread_key()
+}
+
+/// The running May coroutine's local storage, or null outside any coroutine.
+#[inline]
+fn coroutine_data() -> *mut u8 {
+    // Miri runs no May coroutine (it cannot switch stacks), and the generator crate's
+    // walk of its context list is not accepted by Stacked Borrows: under Miri every
+    // context is a plain thread.
+    #[cfg(not(miri))]
+    {
+        generator::get_local_data()
+    }
+    #[cfg(miri)]
+    {
+        ptr::null_mut()
+    }
+}
+
+#[inline(never)]
+fn thread_key() -> usize {
+    THREAD_KEY.with(|k| k as *const u8 as usize)
+}
+
+/// The home of the calling context's strand for backend `A`, made on first use: the
+/// current-strand lookup of [`crate::handle`]. A cached answer is checked against the
+/// home itself (homes are never freed), so it is never stale.
+#[inline]
+pub(crate) fn home<A: ValueAllocator>() -> Result<&'static Home, CurrentError> {
+    let key = context_key();
+    let (k, h) = CACHE.with(Cell::get);
+    if k == key && !h.is_null() {
+        // SAFETY: homes are leaked and never freed.
+        let home = unsafe { &*h };
+        if home.key.load(Ordering::Relaxed) == key
+            && home.backend.load(Ordering::Relaxed) == backend_id::<A>()
+        {
+            return Ok(home);
+        }
+    }
+    find_home::<A>(key)
+}
+
+#[cold]
+#[inline(never)]
+fn find_home<A: ValueAllocator>(key: usize) -> Result<&'static Home, CurrentError> {
+    let in_coroutine = !coroutine_data().is_null();
+    let home = if in_coroutine {
+        let found = CURRENT.with(|all| lookup::<A>(all));
+        match found {
+            Some(h) => h,
+            None => {
+                let made = Current::<A>::make(key)?;
+                let home = made.home;
+                CURRENT.with(|all| record::<A>(all, made, home))?;
+                home
+            }
+        }
+    } else {
+        let found = THREAD
+            .try_with(|all| lookup::<A>(all))
+            .map_err(|_| CurrentError::ThreadEnding)?;
+        match found {
+            Some(h) => h,
+            None => {
+                let made = Current::<A>::make(key)?;
+                let home = made.home;
+                THREAD
+                    .try_with(|all| record::<A>(all, made, home))
+                    .map_err(|_| CurrentError::ThreadEnding)??;
+                home
+            }
+        }
+    };
+    CACHE.with(|c| c.set((key, home)));
+    Ok(home)
+}
+
+fn lookup<A: ValueAllocator>(all: &Strands) -> Option<&'static Home> {
+    let all = all.try_borrow().ok()?;
+    all.iter()
+        .find(|e| e.backend == backend_id::<A>())
+        .map(|e| e.home)
+}
+
+fn record<A: ValueAllocator>(
+    all: &Strands,
+    made: Arc<Current<A>>,
+    home: &'static Home,
+) -> Result<(), CurrentError> {
+    // Refused only while the map is being dropped (the context is ending); `made` is then
+    // dropped here, which ends its strand at once.
+    let mut all = all
+        .try_borrow_mut()
+        .map_err(|_| CurrentError::ThreadEnding)?;
+    all.push(Entry {
+        backend: backend_id::<A>(),
+        home,
+        current: made,
+    });
+    Ok(())
+}
+
+/// The calling context's strand for `A` and its home, as `with_current` uses them.
+fn current_arc<A: ValueAllocator>() -> Result<Arc<dyn Any>, CurrentError> {
+    let key = context_key();
+    let found = CURRENT.with(|all| {
+        all.borrow()
+            .iter()
+            .find(|e| e.backend == backend_id::<A>())
+            .map(|e| Arc::clone(&e.current))
+    });
+    let any = match found {
+        Some(a) => a,
+        None => {
+            let made = Current::<A>::make(key)?;
+            let home = made.home;
+            let any: Arc<dyn Any> = made.clone();
+            CURRENT.with(|all| record::<A>(all, made, home))?;
+            any
+        }
+    };
+    Ok(any)
+}
+
+/// The strand of a home found by [`home`], shared for one library call.
+///
+/// # Safety
+///
+/// `home` came from [`home::<A>`] in this context, and its `busy` flag was found clear
+/// after that (no `with_current` call holds the strand, and no reset is running).
+#[inline]
+pub(crate) unsafe fn strand_of<A: ValueAllocator>(home: &Home) -> &Strand<A> {
+    // SAFETY: a home of backend `A` points to the `Strand<A>` in its `Current<A>`, which
+    // lives while the home is attached to this context (the context's map holds it).
+    unsafe { &*(home.strand.load(Ordering::Relaxed) as *const Strand<A>) }
+}
+
+/// The strand of a home, exclusively, for a reset.
+///
+/// # Safety
+///
+/// As for [`strand_of`], and no other reference to the strand is alive (no value of it
+/// borrowed through the Rust API, no handle operation in progress).
+#[allow(clippy::mut_from_ref)] // the strand is behind an `UnsafeCell`, not in `home`
+pub(crate) unsafe fn strand_mut_of<A: ValueAllocator>(home: &Home) -> &mut Strand<A> {
+    // SAFETY: as in `strand_of`; the strand sits in an `UnsafeCell` and this function's
+    // contract rules out any other reference.
+    unsafe { &mut *(home.strand.load(Ordering::Relaxed) as *mut Strand<A>) }
+}
+
+/// Marks a strand free again when its [`Strand::with_current`] call ends, by return or
+/// by unwinding.
+struct InUse<'a>(&'a Home);
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+    }
+}
 
 impl<A: ValueAllocator> Strand<A> {
     /// Runs `f` with the current coroutine's strand for this backend, making the strand
@@ -93,12 +323,13 @@ impl<A: ValueAllocator> Strand<A> {
     /// [`crate::live_strands`] for good, and the coroutine's later calls are refused.
     ///
     /// ```
-    /// use strand_alloc::{DefaultBackend, Strand};
+    /// # #[cfg(feature = "thread-arena")] {
+    /// use strand_alloc::{ThreadArena, Strand};
     /// // Any coroutine, spawned by May directly.
     /// // SAFETY: the closure uses no thread-locals and nothing `!Send`.
     /// let h = unsafe {
     ///     may::coroutine::spawn(|| {
-    ///         Strand::<DefaultBackend>::with_current(|s| {
+    ///         Strand::<ThreadArena>::with_current(|s| {
     ///             let v = s.variant(1, [s.str("GET").into(), s.str("/").into()]);
     ///             v.fields()[0].as_str().unwrap().len()
     ///         })
@@ -106,51 +337,25 @@ impl<A: ValueAllocator> Strand<A> {
     /// };
     /// assert_eq!(h.join().unwrap().unwrap(), 3);
     /// // Not in a coroutine: an error, not a strand.
-    /// assert!(Strand::<DefaultBackend>::with_current(|_| ()).is_err());
+    /// assert!(Strand::<ThreadArena>::with_current(|_| ()).is_err());
+    /// # }
     /// ```
     pub fn with_current<R>(f: impl FnOnce(&Strand<A>) -> R) -> Result<R, CurrentError> {
         if !may::coroutine::is_coroutine() {
             return Err(CurrentError::NotInCoroutine);
         }
-        let strand = match CURRENT.with(find::<A>) {
-            Some(found) => found,
-            None => {
-                // Everything fallible first (`local_with` refuses a backend that is not
-                // safe); nothing is recorded until it all succeeded.
-                let strand = Strand::<A>::local_with(Config::current()?)?;
-                // Neither `Send` nor `Sync` as far as the compiler knows (a strand is
-                // neither); the count is atomic for the generator case above `Strands`,
-                // and `busy` keeps the strand itself to one user at a time.
-                let made: Arc<dyn Any> = Arc::new(Current {
-                    strand,
-                    busy: AtomicBool::new(false),
-                    _admitted: scheduler::admit_current(),
-                });
-                CURRENT.with(|all| {
-                    all.borrow_mut()
-                        .push((TypeId::of::<A>(), Arc::clone(&made)))
-                });
-                made
-            }
-        };
-        let current = strand
+        let any = current_arc::<A>()?;
+        let current = any
             .downcast_ref::<Current<A>>()
-            .expect("strand-alloc: a current strand is stored under its backend's type");
+            .expect("strand-alloc: a current strand is stored under its backend's id");
         // Acquire: whatever an earlier call did with the strand, perhaps on another
         // thread (a generator resumed there), happened before this call uses it.
-        if current.busy.swap(true, Ordering::Acquire) {
+        if current.home.busy.swap(true, Ordering::Acquire) {
             return Err(CurrentError::InUse { backend: A::NAME });
         }
-        let _in_use = InUse(&current.busy);
-        Ok(f(&current.strand))
+        let _in_use = InUse(current.home);
+        // SAFETY: `busy` is now set by this call: no reset runs and no other call uses
+        // the strand until it is cleared.
+        Ok(f(unsafe { current.strand() }))
     }
-}
-
-/// The coroutine's strand for backend `A`, if it has one. The map's borrow ends here, so
-/// a nested call (for the same or another backend) never finds it borrowed.
-fn find<A: ValueAllocator>(all: &Strands) -> Option<Arc<dyn Any>> {
-    let all = all.borrow();
-    all.iter()
-        .find(|(backend, _)| *backend == TypeId::of::<A>())
-        .map(|(_, s)| Arc::clone(s))
 }

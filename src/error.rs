@@ -207,41 +207,12 @@ pub enum CurrentError {
         /// The backend whose strand is in use.
         backend: &'static str,
     },
-}
-
-/// A raw handle ([`crate::RawValue`]) was refused; the refusal is counted as a hazard in
-/// the figures of the strand it was presented to, and nothing was read or released.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RawError {
-    /// The handle was presented to a strand other than the one its value belongs to, or
-    /// that strand has moved in memory since the handle was made.
+    /// Called on an OS thread whose thread-local storage is being destroyed, after its
+    /// own strand has ended: no strand can be made for it any more.
     #[error(
-        "a raw handle of strand {owner}'s value was used with strand {given} \
-         (or its strand has moved since the handle was made); the access was refused"
+        "this thread is exiting and its strand has ended: no value can be made on it any more"
     )]
-    WrongStrand {
-        /// The id of the strand the value belongs to.
-        owner: u64,
-        /// The id of the strand the handle was presented to.
-        given: u64,
-    },
-    /// The strand was reset ([`crate::Strand::reset`]) after the handle was made, which
-    /// gave the value's memory back.
-    #[error(
-        "a raw handle made before strand {strand}'s reset was used after it (made at reset \
-         count {made_at}, now {now}); the access was refused"
-    )]
-    StrandReset {
-        /// The strand's id.
-        strand: u64,
-        /// The strand's reset count when the handle was made.
-        made_at: u64,
-        /// Its reset count now.
-        now: u64,
-    },
-    /// The value's arena generation was reset or freed (only detected with `checked`).
-    #[error(transparent)]
-    Hazard(#[from] Hazard),
+    ThreadEnding,
 }
 
 /// A value's memory was found invalid when it was accessed (only with the `checked`

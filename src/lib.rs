@@ -27,25 +27,27 @@
 //! can invalidate a live value, whatever OS thread either strand runs on.
 //!
 //! ```
-//! use strand_alloc::{channel, spawn};
+//! # #[cfg(feature = "thread-arena")] {
+//! use strand_alloc::{channel, spawn, ThreadArena};
 //!
 //! let (tx, rx) = channel();
 //! // SAFETY (for both spawns): the closures use no thread-locals and nothing `!Send`.
 //! let producer = unsafe {
-//!     spawn(move |s| {
+//!     spawn::<ThreadArena, _, _>(move |s| {
 //!         let name = s.str("Ada");
 //!         let msg = s.variant(7, [s.str("hello").into(), name.into()]);
 //!         tx.send(s, &msg.into()).unwrap();
 //!     })
 //! };
 //! let consumer = unsafe {
-//!     spawn(move |s| {
+//!     spawn::<ThreadArena, _, _>(move |s| {
 //!         let msg = rx.recv_in(s).unwrap();
 //!         msg.as_variant().unwrap().fields()[1].as_str().unwrap().to_string()
 //!     })
 //! };
 //! producer.join().unwrap();
 //! assert_eq!(consumer.join().unwrap(), "Ada");
+//! # }
 //! ```
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -60,9 +62,12 @@ pub mod current;
 pub mod error;
 #[cfg(any(feature = "thread-arena", feature = "strand-arena"))]
 mod generation;
+pub mod handle;
+mod home;
+mod ownership;
 pub mod portable;
-pub mod raw;
 pub mod scheduler;
+pub mod slot;
 pub mod spawn;
 pub mod stats;
 pub mod strand;
@@ -75,14 +80,13 @@ pub mod variant;
 pub use allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 pub use allocator_api::StrandAllocator;
 pub use backends::types::*;
-pub use backends::DefaultBackend;
 pub use channel::{channel, RecvError, SendError, ValueReceiver, ValueSender};
 pub use config::Config;
-pub use error::{AllocError, ConfigError, CurrentError, Hazard, RawError, SpawnError};
+pub use error::{AllocError, ConfigError, CurrentError, Hazard, SpawnError};
+pub use handle::{current_figures, reset_current, Field, Handle, HandleError, HandleKind};
 pub use portable::{PortableValue, PortableVariant};
-pub use raw::{RawKind, RawRef, RawValue};
 pub use scheduler::{hop, live_strands, SchedulerConfig};
-pub use spawn::{spawn, spawn_on, Builder, JoinHandle};
+pub use spawn::{spawn, Builder, JoinHandle};
 pub use stats::{Figures, StatsSnapshot, StrandReport};
 pub use strand::Strand;
 pub use value::{Bytes, Str, Value};

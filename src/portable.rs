@@ -482,13 +482,15 @@ impl<A: ValueAllocator> Strand<A> {
     /// accepted before a failure, or before a panic in `out`, is counted all the same.
     ///
     /// ```
-    /// use strand_alloc::{DefaultBackend, Strand, Value};
-    /// let s = Strand::<DefaultBackend>::local().unwrap();
+    /// # #[cfg(feature = "thread-arena")] {
+    /// use strand_alloc::{ThreadArena, Strand, Value};
+    /// let s = Strand::<ThreadArena>::local().unwrap();
     /// let body = s.variant(0, [s.str("{\"n\":").into(), Value::Int(42), s.str("}").into()]);
     /// let mut out = Vec::new();
     /// assert_eq!(s.write_out(&body.into(), &mut out).unwrap(), 8);
     /// assert_eq!(out, b"{\"n\":42}");
     /// assert_eq!((s.stats().copies, s.stats().copied_bytes), (1, 8));
+    /// # }
     /// ```
     pub fn write_out<W: std::io::Write>(
         &self,

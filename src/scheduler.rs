@@ -281,16 +281,18 @@ static STARTED: OnceLock<()> = OnceLock::new();
 /// cannot repair it; do not rely on cancelling a strand that has hopped.
 ///
 /// ```
-/// use strand_alloc::{hop, spawn};
+/// # #[cfg(feature = "thread-arena")] {
+/// use strand_alloc::{hop, spawn, ThreadArena};
 /// // SAFETY: the closure uses no thread-locals and nothing `!Send`.
 /// let h = unsafe {
-///     spawn(|s| {
+///     spawn::<ThreadArena, _, _>(|s| {
 ///         let v = s.str("still here");
 ///         hop();
 ///         v.as_str().to_owned()
 ///     })
 /// };
 /// assert_eq!(h.join().unwrap(), "still here");
+/// # }
 /// ```
 pub fn hop() {
     if !may::coroutine::is_coroutine() {

@@ -1,4 +1,4 @@
-//! Spawning strands: [`Builder`], [`spawn`], [`spawn_on`] and the [`JoinHandle`] that
+//! Spawning strands: [`Builder`], [`spawn`] and the [`JoinHandle`] that
 //! waits for a strand and brings back its result and its report.
 //!
 //! A spawned strand is a May coroutine that creates a [`Strand`] for its backend, passes
@@ -18,11 +18,13 @@ use std::marker::PhantomData;
 /// Configures and spawns a strand on backend `A`.
 ///
 /// ```
-/// use strand_alloc::{Builder, DefaultBackend};
-/// let b = Builder::<DefaultBackend>::new().name("worker");
+/// # #[cfg(feature = "thread-arena")] {
+/// use strand_alloc::{Builder, ThreadArena};
+/// let b = Builder::<ThreadArena>::new().name("worker");
 /// // SAFETY: the closure uses no thread-locals and nothing that is not `Send`.
 /// let h = unsafe { b.spawn(|s| s.str("from a strand").len()) }.unwrap();
 /// assert_eq!(h.join().unwrap(), 13);
+/// # }
 /// ```
 pub struct Builder<A: ValueAllocator> {
     name: Option<String>,
@@ -99,7 +101,9 @@ impl<A: ValueAllocator> Builder<A> {
     ///
     /// ```compile_fail
     /// // Spawning outside `unsafe` does not compile.
-    /// let h = strand_alloc::Builder::<strand_alloc::DefaultBackend>::new().spawn(|s| s.str("x").len());
+    /// fn go<A: strand_alloc::ValueAllocator>() {
+    ///     let h = strand_alloc::Builder::<A>::new().spawn(|s| s.str("x").len());
+    /// }
     /// ```
     pub unsafe fn spawn<F, R>(self, f: F) -> Result<JoinHandle<R>, SpawnError>
     where
@@ -153,7 +157,8 @@ impl<A: ValueAllocator> Builder<A> {
     }
 }
 
-/// Spawns a strand on the [`crate::DefaultBackend`].
+/// Spawns a strand on backend `A`, which the program names: a backend's choice never
+/// depends on which cargo features some other crate of the build enabled.
 ///
 /// # Safety
 ///
@@ -166,39 +171,21 @@ impl<A: ValueAllocator> Builder<A> {
 /// [`Builder::spawn`] to get an error instead.
 ///
 /// ```
+/// # #[cfg(feature = "thread-arena")] {
+/// use strand_alloc::ThreadArena;
 /// // SAFETY: the closure uses no thread-locals and nothing that is not `Send`.
-/// let h = unsafe { strand_alloc::spawn(|s| s.str("hi").to_uppercase()) };
+/// let h = unsafe { strand_alloc::spawn::<ThreadArena, _, _>(|s| s.str("hi").to_uppercase()) };
 /// assert_eq!(h.join().unwrap(), "HI");
+/// # }
 /// ```
 ///
 /// ```compile_fail
 /// // Spawning outside `unsafe` does not compile.
-/// let h = strand_alloc::spawn(|s| s.str("hi").to_uppercase());
+/// fn go<A: strand_alloc::ValueAllocator>() {
+///     let h = strand_alloc::spawn::<A, _, _>(|s| s.str("x").len());
+/// }
 /// ```
-pub unsafe fn spawn<F, R>(f: F) -> JoinHandle<R>
-where
-    F: FnOnce(&mut Strand<crate::DefaultBackend>) -> R + Send + 'static,
-    R: Send + 'static,
-{
-    // SAFETY: forwarded from this function's contract.
-    unsafe { spawn_on::<crate::DefaultBackend, F, R>(f) }
-}
-
-/// Spawns a strand on backend `A`.
-///
-/// # Safety
-///
-/// As [`Builder::spawn`].
-///
-/// # Panics
-///
-/// As [`spawn`].
-///
-/// ```compile_fail
-/// // Spawning outside `unsafe` does not compile.
-/// let h = strand_alloc::spawn_on::<strand_alloc::DefaultBackend, _, _>(|s| s.str("x").len());
-/// ```
-pub unsafe fn spawn_on<A, F, R>(f: F) -> JoinHandle<R>
+pub unsafe fn spawn<A, F, R>(f: F) -> JoinHandle<R>
 where
     A: ValueAllocator,
     F: FnOnce(&mut Strand<A>) -> R + Send + 'static,

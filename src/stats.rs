@@ -308,6 +308,10 @@ pub struct Registry {
     retired_reserved: AtomicI64,
     /// Whether the backend counts [`Figures::retired_live`].
     counts_retired_live: bool,
+    /// Bytes of shared values ([`crate::Handle::share`]): heap copies held by no strand.
+    shared_used: AtomicI64,
+    /// Handles refused by `checked` outside any strand's own figures.
+    refused: AtomicU64,
 }
 
 impl Registry {
@@ -326,6 +330,8 @@ impl Registry {
             shared_peak_reserved: AtomicI64::new(0),
             retired_reserved: AtomicI64::new(0),
             counts_retired_live: false,
+            shared_used: AtomicI64::new(0),
+            refused: AtomicU64::new(0),
         }
     }
 
@@ -392,6 +398,19 @@ impl Registry {
         self.shared_peak_reserved.fetch_max(r, Relaxed);
     }
 
+    /// Moves the bytes of shared values (heap copies made by [`crate::Handle::share`]),
+    /// counted as used and reserved by no strand.
+    pub(crate) fn use_shared(&self, delta: i64) {
+        self.shared_used.fetch_add(delta, Relaxed);
+        self.reserve_shared(delta);
+    }
+
+    /// Counts a handle refused by `checked` ([`crate::handle`]) as a hazard of the
+    /// backend.
+    pub(crate) fn count_refused(&self) {
+        self.refused.fetch_add(1, Relaxed);
+    }
+
     /// Moves the part of the shared reserved bytes held by retired generations (counted
     /// in [`Figures::retired`] too).
     pub fn reserve_retired(&self, delta: i64) {
@@ -421,7 +440,10 @@ impl Registry {
             reserved: self.shared_reserved.load(Relaxed),
             peak_reserved: self.shared_peak_reserved.load(Relaxed),
             retired_reserved: self.retired_reserved.load(Relaxed),
+            used: self.shared_used.load(Relaxed),
         };
+        totals.used += shared.used;
+        totals.hazards += self.refused.load(Relaxed);
         totals.reserved += shared.reserved;
         totals.peak_reserved += shared.peak_reserved;
         totals.retired += shared.retired_reserved;
@@ -484,6 +506,10 @@ pub struct SharedFigures {
     /// The part of `reserved` in thread-arena generations rotated out and kept alive by
     /// strands still holding values in them.
     pub retired_reserved: i64,
+    /// Bytes of shared values now ([`crate::Handle::share`]): heap copies that belong to
+    /// no strand, freed by whoever releases them last (included in `reserved`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub used: i64,
 }
 
 /// Every figure of one backend at one moment. `Display` prints it; with the `serde`

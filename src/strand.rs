@@ -34,20 +34,19 @@ static NEXT_STRAND: AtomicU64 = AtomicU64::new(1);
 /// [`crate::Builder::spawn`]): the home of values created outside any spawned strand.
 ///
 /// ```
-/// use strand_alloc::{Strand, DefaultBackend};
-/// let s = Strand::<DefaultBackend>::local().unwrap();
+/// # #[cfg(feature = "thread-arena")] {
+/// use strand_alloc::{Strand, ThreadArena};
+/// let s = Strand::<ThreadArena>::local().unwrap();
 /// let hello = s.str("hello");
 /// let greeting = s.variant(1, [s.str("greeting").into(), hello.into()]);
 /// assert_eq!(greeting.fields()[1].as_str(), Some("hello"));
+/// # }
 /// ```
 pub struct Strand<A: ValueAllocator> {
     pub(crate) state: ManuallyDrop<A::StrandState>,
     pub(crate) cx: StrandCx,
     /// Whether the strand has not ended yet (`state` is still there).
     running: bool,
-    /// How many times [`Strand::reset`] ran: a raw handle made before a reset is refused
-    /// ([`crate::raw`]). 64 bits, so it never wraps back to an earlier count.
-    pub(crate) resets: u64,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -61,7 +60,6 @@ impl<A: ValueAllocator> Strand<A> {
             state: ManuallyDrop::new(state),
             cx,
             running: true,
-            resets: 0,
             _not_send: PhantomData,
         }
     }
@@ -166,15 +164,14 @@ impl<A: ValueAllocator> Strand<A> {
     /// Releases the strand's arena memory: everything it allocated so far on the arena
     /// backends (taking `&mut self` proves that none of its values is still reachable).
     /// On global-malloc every value was already freed when it dropped, so there is
-    /// nothing to do, and memory of values that were leaked (`mem::forget`,
-    /// `Box::leak`, or given up as a [`crate::RawValue`] and not taken back) stays
-    /// allocated, as it would with any heap allocation. The same holds on every backend
-    /// for a leaked *large* value, which has a heap allocation of its own
+    /// nothing to do, and memory of values that were leaked (`mem::forget`, `Box::leak`)
+    /// stays allocated, as it would with any heap allocation. The same holds on every
+    /// backend for a leaked *large* value, which has a heap allocation of its own
     /// ([`Config::large_value_size`]): it stays allocated, and counted as reserved.
-    /// Either way no value counts as used afterwards, and every raw handle made before
-    /// the reset is refused.
+    /// Either way no value counts as used afterwards. (Values made as one-word handles are
+    /// never leaked this way: [`crate::reset_current`] frees every one the strand owns,
+    /// on every backend, and shared ones belong to no strand.)
     pub fn reset(&mut self) {
-        self.resets += 1;
         A::reset(&mut self.state, &self.cx);
         self.cx.clear_used();
     }

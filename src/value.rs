@@ -125,33 +125,6 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
         self.origin == Origin::Heap
     }
 
-    /// Gives up the value without releasing its memory (see [`crate::raw`]).
-    pub(crate) fn into_parts(self) -> (NonNull<u8>, usize, Origin) {
-        let me = std::mem::ManuallyDrop::new(self);
-        (me.ptr, me.len, me.origin)
-    }
-
-    /// A value from parts that [`Bytes::into_parts`] gave.
-    ///
-    /// # Safety
-    ///
-    /// The parts came from `into_parts` of a value of `strand`, whose memory is still
-    /// valid; the result owns it only if no other value does (a borrowed view must
-    /// never be dropped).
-    pub(crate) unsafe fn from_parts(
-        ptr: NonNull<u8>,
-        len: usize,
-        origin: Origin,
-        strand: &'s Strand<A>,
-    ) -> Self {
-        Bytes {
-            ptr,
-            len,
-            origin,
-            strand,
-        }
-    }
-
     /// The strand the value belongs to.
     pub fn strand(&self) -> &'s Strand<A> {
         self.strand
@@ -227,16 +200,6 @@ impl<A: ValueAllocator> PartialEq<[u8]> for Bytes<'_, A> {
 pub struct Str<'s, A: ValueAllocator>(Bytes<'s, A>);
 
 impl<'s, A: ValueAllocator> Str<'s, A> {
-    /// A string from bytes known to be UTF-8 (a raw handle's, see [`crate::raw`]).
-    pub(crate) fn from_utf8_bytes(bytes: Bytes<'s, A>) -> Self {
-        Str(bytes)
-    }
-
-    /// The byte string, given up (see [`crate::raw`]).
-    pub(crate) fn into_bytes(self) -> Bytes<'s, A> {
-        self.0
-    }
-
     /// Copies `s` into memory from `strand`'s backend.
     #[inline(always)]
     pub fn try_new_in(s: &str, strand: &'s Strand<A>) -> Result<Self, AllocError> {

@@ -18,12 +18,14 @@ use std::ptr::NonNull;
 /// A tagged tuple of values, allocated for a strand.
 ///
 /// ```
-/// use strand_alloc::{Strand, DefaultBackend, Value};
-/// let s = Strand::<DefaultBackend>::local().unwrap();
+/// # #[cfg(feature = "thread-arena")] {
+/// use strand_alloc::{Strand, ThreadArena, Value};
+/// let s = Strand::<ThreadArena>::local().unwrap();
 /// let inner = s.variant(2, [Value::Int(7)]);
 /// let outer = s.variant(1, [s.str("name").into(), inner.into()]);
 /// assert_eq!(outer.tag(), 1);
 /// assert_eq!(outer.fields()[1].as_variant().unwrap().fields()[0], Value::Int(7));
+/// # }
 /// ```
 pub struct Variant<'s, A: ValueAllocator> {
     tag: u32,
@@ -116,40 +118,6 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
         // grows right after, so a panic later drops only the fields already written.
         unsafe { self.fields.as_ptr().add(self.len as usize).write(field) };
         self.len += 1;
-    }
-
-    /// Whether a field, at any depth, belongs to another strand.
-    pub(crate) fn holds_foreign(&self) -> bool {
-        self.foreign
-    }
-
-    /// Gives up the variant without releasing its fields (see [`crate::raw`]): tag,
-    /// length, capacity, ticket and field array.
-    pub(crate) fn into_parts(self) -> (u32, u32, u32, Ticket, NonNull<u8>) {
-        let me = std::mem::ManuallyDrop::new(self);
-        (me.tag, me.len, me.cap, me.ticket, me.fields.cast())
-    }
-
-    /// A variant from parts that [`Variant::into_parts`] gave.
-    ///
-    /// # Safety
-    ///
-    /// As [`crate::Bytes`]'s `from_parts`: parts of a variant of `strand` whose memory
-    /// is still valid, owned by the result only if no other value owns them.
-    pub(crate) unsafe fn from_parts(
-        (tag, len, cap, ticket, fields): (u32, u32, u32, Ticket, NonNull<u8>),
-        strand: &'s Strand<A>,
-    ) -> Self {
-        Variant {
-            tag,
-            len,
-            cap,
-            ticket,
-            fields: fields.cast(),
-            strand,
-            // `into_raw` gives up no variant that holds another strand's value.
-            foreign: false,
-        }
     }
 
     /// The strand the variant belongs to.

@@ -246,7 +246,7 @@ fn a_strand_limit_is_a_clear_error() {
 }
 
 fn huge() {
-    type A = strand_alloc::DefaultBackend;
+    type A = common::AnyBackend;
     let s = Strand::<A>::local_with(Config::default()).unwrap();
     // An array of fields too large for any layout fails cleanly.
     let many = std::iter::repeat_with(|| Value::Int(0)).take(0);
@@ -266,7 +266,7 @@ fn huge() {
 /// An iterator that claims a huge length and yields nothing.
 struct ExactLie<'s>(usize, std::marker::PhantomData<&'s ()>);
 impl<'s> Iterator for ExactLie<'s> {
-    type Item = Value<'s, strand_alloc::DefaultBackend>;
+    type Item = Value<'s, common::AnyBackend>;
     fn next(&mut self) -> Option<Self::Item> {
         None
     }

@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use strand_alloc::scheduler::{MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE};
 use strand_alloc::{
-    config::MAX_THRESHOLD, Builder, Config, ConfigError, DefaultBackend, SchedulerConfig,
-    SpawnError, Strand, ValueAllocator,
+    config::MAX_THRESHOLD, Builder, Config, ConfigError, SchedulerConfig, SpawnError, Strand,
+    ValueAllocator,
 };
 
 #[cfg(not(miri))]
@@ -25,7 +25,7 @@ fn stack_sizes_out_of_bounds_are_spawn_errors() {
     ] {
         // SAFETY: the closure does nothing.
         let r = unsafe {
-            Builder::<DefaultBackend>::new()
+            Builder::<common::AnyBackend>::new()
                 .stack_size(bytes)
                 .spawn(|_| ())
         };

@@ -45,7 +45,7 @@ fn child(case: &str) {
         "late-none" => {
             // After the first strand fixed them, glibc cannot go back: refused, and the
             // record still says what glibc has.
-            let s = strand_alloc::Strand::<strand_alloc::DefaultBackend>::local().unwrap();
+            let s = strand_alloc::Strand::<common::AnyBackend>::local().unwrap();
             drop(s);
             let e = trim::set_system_threshold(None).unwrap_err();
             assert!(e.to_string().contains("already fixed"), "{e}");
@@ -53,8 +53,7 @@ fn child(case: &str) {
         "bad-env-explicit" => {
             // An explicit configuration does not skip the check.
             let config = strand_alloc::Config::default();
-            let Err(e) = strand_alloc::Strand::<strand_alloc::DefaultBackend>::local_with(config)
-            else {
+            let Err(e) = strand_alloc::Strand::<common::AnyBackend>::local_with(config) else {
                 panic!("a strand began under an unreadable setting");
             };
             println!(
@@ -65,7 +64,7 @@ fn child(case: &str) {
         }
         "bad-env" => {
             // The configuration is read at the first strand, and refused with the text.
-            let Err(e) = strand_alloc::Strand::<strand_alloc::DefaultBackend>::local() else {
+            let Err(e) = strand_alloc::Strand::<common::AnyBackend>::local() else {
                 panic!("a strand began under an unreadable setting");
             };
             println!(
@@ -77,7 +76,7 @@ fn child(case: &str) {
         _ => unreachable!(),
     }
     // The first strand's beginning applies the default, if nothing was decided.
-    let s = strand_alloc::Strand::<strand_alloc::DefaultBackend>::local().unwrap();
+    let s = strand_alloc::Strand::<common::AnyBackend>::local().unwrap();
     drop(s.str("x"));
     println!(
         "threshold={:?} residue={}",

@@ -86,3 +86,17 @@ macro_rules! for_each_backend {
         strand_alloc::backends::for_each(&mut Visit);
     }};
 }
+
+/// One backend compiled into this test build (thread-arena first), for the tests that need
+/// a backend, any one: the library itself has no default backend type.
+#[cfg(feature = "thread-arena")]
+pub type AnyBackend = strand_alloc::ThreadArena;
+/// One backend compiled into this test build (thread-arena first).
+#[cfg(all(not(feature = "thread-arena"), feature = "global-malloc"))]
+pub type AnyBackend = strand_alloc::GlobalMalloc;
+/// One backend compiled into this test build (thread-arena first).
+#[cfg(all(
+    not(any(feature = "thread-arena", feature = "global-malloc")),
+    feature = "strand-arena"
+))]
+pub type AnyBackend = strand_alloc::StrandArena;

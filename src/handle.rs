@@ -1,0 +1,571 @@
+//! One-word handles: values for a runtime that keeps them as tagged words and works
+//! through `extern "C"` calls, with no `&Strand` at hand.
+//!
+//! A [`Handle`] is one machine word: the address of a slot ([`crate::slot`]), aligned to
+//! at least 64 bytes, so a runtime may use the low bits as its own tag
+//! ([`Handle::to_word`], [`Handle::from_word`]). Everything a handle operation needs is in
+//! the slot or reached from it; no operation takes a strand:
+//!
+//! - **Make** ([`Handle::new_str`], [`Handle::new_bytes`], [`Handle::new_variant`]):
+//!   allocated from the calling context's strand for backend `A` (a May coroutine's, or
+//!   a plain thread's own: [`crate::current`]), which *owns* the value.
+//! - **Read** ([`Handle::as_str`], [`Handle::as_bytes`], [`Handle::fields`]): `unsafe`,
+//!   one load and a kind test. An owned value is read by its owner only; a shared one by
+//!   anyone.
+//! - **Share** ([`Handle::share`], a runtime's *dup*): the first share of an owned value
+//!   moves it, and every value it holds, to the global heap (one copy, `O(size)`, in
+//!   constant stack) and gives it a count of holders; later shares add one to the count.
+//!   The word does not change: every copy of it now names the shared value, readable from
+//!   any strand and thread for as long as any holder keeps it, whatever becomes of the
+//!   strand that made it. Shared values never pin an arena.
+//! - **Release** ([`Handle::release`]), from anywhere: by the owner, at once; by anyone
+//!   else, handed back to the owner (one compare-and-swap) and freed at its next
+//!   allocation, reset or end; a shared value, by whoever lets go last.
+//! - **Reset** ([`reset_current`]): `unsafe`; frees every owned value of the calling
+//!   context's strand at once, and leaves shared values alone.
+//!
+//! What is the caller's duty, and what `checked` catches:
+//!
+//! | misuse | plain build | `checked` |
+//! |---|---|---|
+//! | reading or sharing an owned value from another strand (a word copied without share) | undefined | refused ([`HandleError::Foreign`]), counted |
+//! | using an owned value after its owner's reset or end | undefined | refused ([`HandleError::Stale`]), counted |
+//! | using a handle after it was released (through any copy) | undefined | refused while its slot is free ([`HandleError::Released`]), counted; not once the slot holds a newer value |
+//! | a word that did not come from [`Handle::to_word`] | undefined | refused by [`Handle::from_word`] (`None`) |
+//!
+//! ```
+//! # #[cfg(feature = "thread-arena")] {
+//! use strand_alloc::{ThreadArena, Handle};
+//! type H = Handle<ThreadArena>;
+//! // A plain thread: its own strand owns the value.
+//! let word = H::new_str("hello").unwrap().to_word();
+//! // ... the word lives on the runtime's stack ...
+//! // SAFETY: `word` came from `to_word` and was not released.
+//! let h = unsafe { H::from_word(word) }.unwrap();
+//! // SAFETY: the value is live and this thread owns it.
+//! assert_eq!(unsafe { h.as_str() }.unwrap(), "hello");
+//! // A second holder: now readable from any thread.
+//! // SAFETY: as above.
+//! let copy = unsafe { h.share() }.unwrap();
+//! assert_eq!(copy.to_word(), word);
+//! let reader = std::thread::spawn(move || {
+//!     // SAFETY: `copy` is shared and not released yet; this thread releases it once.
+//!     let n = unsafe { copy.as_str() }.unwrap().len();
+//!     unsafe { copy.release() }.unwrap();
+//!     n
+//! });
+//! assert_eq!(reader.join().unwrap(), 5);
+//! // SAFETY: the last holder lets go.
+//! unsafe { h.release() }.unwrap();
+//! # }
+//! ```
+
+use crate::allocator::{Ticket, ValueAllocator};
+use crate::current;
+use crate::error::{AllocError, CurrentError, Hazard};
+use crate::home::Home;
+use crate::ownership::{collect, free_owned, owned_here, promote, refused, release_shared, sweep};
+pub use crate::ownership::{Field, Handle};
+use crate::slot::{is_shared, Slot, SlotKind, MAX_SHARED, OWNED};
+use crate::strand::Strand;
+use std::alloc::Layout;
+use std::fmt;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering;
+
+impl<A: ValueAllocator> fmt::Debug for Handle<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.slot();
+        let (kind, len, _) = s.shape();
+        let state = s.state.load(Ordering::Relaxed);
+        let holders = match state {
+            OWNED => "owned".to_string(),
+            n if is_shared(n) => format!("shared by {n}"),
+            _ => "free".to_string(),
+        };
+        write!(
+            f,
+            "Handle({:#x}: {kind:?} of {len}, {holders})",
+            self.to_word()
+        )
+    }
+}
+
+/// What a handle holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleKind {
+    /// A UTF-8 string.
+    Str,
+    /// A byte string.
+    Bytes,
+    /// A variant: a tag and fields.
+    Variant,
+}
+
+impl From<SlotKind> for HandleKind {
+    fn from(k: SlotKind) -> Self {
+        match k {
+            SlotKind::Str => HandleKind::Str,
+            SlotKind::Bytes => HandleKind::Bytes,
+            SlotKind::Variant => HandleKind::Variant,
+        }
+    }
+}
+
+/// A handle operation was refused. Nothing was allocated, read or released.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// There is no current strand to allocate from (see [`CurrentError`]).
+    #[error(transparent)]
+    Current(#[from] CurrentError),
+    /// The allocation was refused.
+    #[error(transparent)]
+    Alloc(#[from] AllocError),
+    /// An owned (never shared) value was used outside the strand that owns it: a word
+    /// copied without [`Handle::share`]. Refused under `checked` (counted as a hazard);
+    /// a plain build does not look.
+    #[error(
+        "an owned value was used outside its owner strand (a word copied without share); \
+         share it before it leaves the strand"
+    )]
+    Foreign,
+    /// An owned value was used after its owner was reset or ended. Refused under
+    /// `checked` (counted as a hazard); a plain build does not look, except that a
+    /// release by the owner of a value from before its reset is ignored.
+    #[error("an owned value was used after its owner strand reset or ended")]
+    Stale,
+    /// The handle's value was already released. Refused under `checked` while the slot
+    /// is still free (counted as a hazard).
+    #[error("the value was already released")]
+    Released,
+    /// The value's arena generation was invalidated (`checked`).
+    #[error(transparent)]
+    Hazard(#[from] Hazard),
+    /// The handle holds another kind of value.
+    #[error("the handle holds a {found:?}, not a {expected:?}")]
+    WrongKind {
+        /// The kind asked for.
+        expected: HandleKind,
+        /// The kind it holds.
+        found: HandleKind,
+    },
+    /// A shared value already has the most holders a count can keep.
+    #[error("the value already has {max} holders", max = MAX_SHARED)]
+    TooManyHolders,
+    /// A variant's field is an owned value of another strand (share it first).
+    #[error("field {index} is an owned value of another strand: share it first")]
+    ForeignField {
+        /// The field's position.
+        index: usize,
+    },
+}
+
+/// The calling context's home and strand, for one operation, after collecting what was
+/// released elsewhere.
+#[inline]
+fn here<A: ValueAllocator>() -> Result<(&'static Home, &'static Strand<A>), HandleError> {
+    let (home, strand) = looked_up::<A>()?;
+    if home.has_remote() {
+        collect::<A>(home, strand);
+    }
+    Ok((home, strand))
+}
+
+/// The calling context's home and strand.
+#[inline]
+fn looked_up<A: ValueAllocator>() -> Result<(&'static Home, &'static Strand<A>), HandleError> {
+    let home = current::home::<A>()?;
+    if home.busy.load(Ordering::Acquire) {
+        return Err(CurrentError::InUse { backend: A::NAME }.into());
+    }
+    // SAFETY: `home` came from `home::<A>()` in this context and `busy` is clear; the
+    // strand lives while the home is attached to this context, which it is for the rest
+    // of this call (a library call never yields).
+    let strand = unsafe { current::strand_of::<A>(home) };
+    Ok((home, strand))
+}
+
+/// A free slot and memory for `layout` from the calling context's strand; nothing is
+/// taken when either is refused.
+#[inline]
+fn take<A: ValueAllocator>(
+    home: &'static Home,
+    strand: &Strand<A>,
+    layout: Layout,
+) -> Result<(&'static Slot, NonNull<u8>, Ticket), HandleError> {
+    // SAFETY: this code runs as the home's strand (`here`).
+    let slot = unsafe { home.pop_slot() }.ok_or(AllocError::OutOfMemory {
+        backend: A::NAME,
+        requested: crate::slot::BLOCK_SIZE,
+    })?;
+    match strand.alloc_raw(layout, false) {
+        Ok((ptr, ticket)) => Ok((slot, ptr, ticket)),
+        Err(e) => {
+            // SAFETY: as above; the slot goes back unused.
+            unsafe { home.push_free(slot) };
+            Err(e.into())
+        }
+    }
+}
+
+impl<A: ValueAllocator> Handle<A> {
+    /// The handle as a word: an address aligned to [`crate::slot::SLOT_SIZE`] (at least
+    /// 64), so its low 6 bits are zero and a runtime may tag them.
+    #[inline]
+    pub fn to_word(self) -> usize {
+        self.slot() as *const Slot as usize
+    }
+
+    /// The handle as a pointer: the same address as [`Handle::to_word`], with its
+    /// provenance, for runtimes (and checkers such as Miri's strict provenance) that keep
+    /// words as pointers and tag them with `map_addr`.
+    #[inline]
+    pub fn to_ptr(self) -> *mut () {
+        self.slot() as *const Slot as *mut ()
+    }
+
+    /// The handle a pointer from [`Handle::to_ptr`] names; as [`Handle::from_word`].
+    ///
+    /// # Safety
+    ///
+    /// `p` came from [`Handle::to_ptr`] of a handle of this backend.
+    #[inline]
+    pub unsafe fn from_ptr(p: *mut ()) -> Option<Self> {
+        let addr = p as usize;
+        if addr == 0 || addr % crate::slot::SLOT_SIZE != 0 {
+            return None;
+        }
+        #[cfg(feature = "checked")]
+        if !crate::slot::is_slot(addr) {
+            return None;
+        }
+        // SAFETY: the caller's contract: the pointer names a slot.
+        Some(Handle::of(unsafe { &*(p as *const Slot) }))
+    }
+
+    /// The handle a word names.
+    ///
+    /// `None` for zero or a misaligned word; with `checked`, also for any word that is
+    /// not the address of a slot (a word forged from an integer).
+    ///
+    /// # Safety
+    ///
+    /// `word` came from [`Handle::to_word`] of a handle of this backend (checked builds
+    /// verify only that it names some slot).
+    #[inline]
+    pub unsafe fn from_word(word: usize) -> Option<Self> {
+        // SAFETY: forwarded; the word's address is the pointer's.
+        unsafe { Self::from_ptr(word as *mut ()) }
+    }
+
+    /// A new string, owned by the calling context's strand.
+    #[inline]
+    pub fn new_str(s: &str) -> Result<Self, HandleError> {
+        Self::make(s.as_bytes(), SlotKind::Str)
+    }
+
+    /// A new byte string, owned by the calling context's strand.
+    #[inline]
+    pub fn new_bytes(b: &[u8]) -> Result<Self, HandleError> {
+        Self::make(b, SlotKind::Bytes)
+    }
+
+    #[inline]
+    fn make(b: &[u8], kind: SlotKind) -> Result<Self, HandleError> {
+        let layout =
+            Layout::from_size_align(b.len(), 1).map_err(|_| AllocError::invalid(b.len(), 1))?;
+        let (home, strand) = here::<A>()?;
+        let (slot, ptr, ticket) = take(home, strand, layout)?;
+        // SAFETY: `ptr` is valid for `b.len()` bytes of writes (the backend's contract)
+        // and cannot overlap `b`, which the caller still borrows.
+        unsafe { ptr::copy_nonoverlapping(b.as_ptr(), ptr.as_ptr(), b.len()) };
+        Ok(Self::own(home, slot, ptr, b.len(), kind, ticket, 0))
+    }
+
+    /// Fills a slot as an owned value of `home`.
+    #[inline]
+    fn own(
+        home: &'static Home,
+        slot: &'static Slot,
+        ptr: NonNull<u8>,
+        len: usize,
+        kind: SlotKind,
+        ticket: Ticket,
+        tag: u32,
+    ) -> Self {
+        slot.owner
+            .store(home as *const Home as *mut (), Ordering::Relaxed);
+        slot.epoch
+            .store(home.epoch.load(Ordering::Relaxed), Ordering::Relaxed);
+        slot.ptr.store(ptr.as_ptr(), Ordering::Relaxed);
+        slot.set_shape(kind, len, false);
+        slot.tag.store(tag, Ordering::Relaxed);
+        // SAFETY: the slot was just taken from the owner's free list: nobody else uses
+        // it, and its ticket is the owner's to write.
+        unsafe { *slot.ticket.get() = ticket };
+        slot.state.store(OWNED, Ordering::Release);
+        Self::of(slot)
+    }
+
+    /// A new variant of `fields`, owned by the calling context's strand. The handles
+    /// among the fields now belong to the variant (releasing it releases them); each must
+    /// be shared or owned by the calling context's strand.
+    pub fn new_variant(tag: u32, fields: &[Field<A>]) -> Result<Self, HandleError> {
+        let (home, strand) = here::<A>()?;
+        for (index, f) in fields.iter().enumerate() {
+            if let Field::Value(h) = f {
+                let s = h.slot();
+                if s.state.load(Ordering::Acquire) == OWNED && !owned_here(s, home) {
+                    return Err(HandleError::ForeignField { index });
+                }
+            }
+        }
+        let layout = Layout::array::<Field<A>>(fields.len())
+            .map_err(|_| AllocError::invalid(fields.len(), std::mem::align_of::<Field<A>>()))?;
+        let (slot, ptr, ticket) = take(home, strand, layout)?;
+        // SAFETY: `ptr` is valid and aligned for `fields.len()` fields (the backend's
+        // contract for this layout) and does not overlap `fields`.
+        unsafe {
+            ptr::copy_nonoverlapping(fields.as_ptr(), ptr.as_ptr() as *mut Field<A>, fields.len())
+        };
+        Ok(Self::own(
+            home,
+            slot,
+            ptr,
+            fields.len(),
+            SlotKind::Variant,
+            ticket,
+            tag,
+        ))
+    }
+
+    /// What the handle holds. Safe with any handle: the slot is never freed (a released
+    /// handle answers for whatever its slot holds now).
+    pub fn kind(self) -> HandleKind {
+        self.slot().shape().0.into()
+    }
+
+    /// Whether the value is shared (readable from anywhere).
+    pub fn is_shared(self) -> bool {
+        is_shared(self.slot().state.load(Ordering::Relaxed))
+    }
+
+    /// The number of holders of a shared value (`None` for an owned or free one): a
+    /// sampled figure, exact only when nobody shares or releases it meanwhile.
+    pub fn holders(self) -> Option<u64> {
+        let st = self.slot().state.load(Ordering::Relaxed);
+        is_shared(st).then_some(st)
+    }
+
+    /// Validates the handle before a read, under `checked`: not released, and, for an
+    /// owned value, used in its owner's context since its owner's last reset, in an arena
+    /// generation still valid. Reads only the slot (never the bytes).
+    #[inline]
+    fn validate(self) -> Result<(), HandleError> {
+        if !cfg!(feature = "checked") {
+            return Ok(());
+        }
+        self.validate_checked().inspect_err(|_| refused::<A>())
+    }
+
+    #[cfg_attr(not(feature = "checked"), allow(dead_code))]
+    fn validate_checked(self) -> Result<(), HandleError> {
+        let s = self.slot();
+        match s.state.load(Ordering::Acquire) {
+            OWNED => {
+                let owner = s.owner.load(Ordering::Relaxed) as *const Home;
+                // SAFETY: homes are never freed.
+                let home = unsafe { &*owner };
+                if home.key.load(Ordering::Acquire) != current::context_key() {
+                    return Err(HandleError::Foreign);
+                }
+                if home.epoch.load(Ordering::Relaxed) != s.epoch.load(Ordering::Relaxed) {
+                    return Err(HandleError::Stale);
+                }
+                // SAFETY: the slot is owned by this context's strand, whose code is
+                // running here: its ticket is ours to read.
+                let ticket = unsafe { *s.ticket.get() };
+                Ok(ticket.stamp().check(A::NAME)?)
+            }
+            st if is_shared(st) => Ok(()),
+            _ => Err(HandleError::Released),
+        }
+    }
+
+    #[inline]
+    fn expect(self, kind: SlotKind) -> Result<(*const u8, usize), HandleError> {
+        self.validate()?;
+        let s = self.slot();
+        let (k, len, _) = s.shape();
+        if k != kind {
+            return Err(HandleError::WrongKind {
+                expected: kind.into(),
+                found: k.into(),
+            });
+        }
+        Ok((s.ptr.load(Ordering::Relaxed), len))
+    }
+
+    /// The string.
+    ///
+    /// # Safety
+    ///
+    /// The value has not been released (through any copy of the handle), and if it is
+    /// not shared, the caller runs as its owner strand, which has not reset or ended
+    /// since it made it; the result is not used past any of those. (`checked` refuses
+    /// what it can tell of these: see the [module documentation](self).)
+    #[inline]
+    pub unsafe fn as_str<'a>(self) -> Result<&'a str, HandleError> {
+        let (p, n) = self.expect(SlotKind::Str)?;
+        // SAFETY: the caller keeps the value alive and readable here (this function's
+        // contract); its bytes are `n` bytes of UTF-8 copied from a `&str`, never changed.
+        Ok(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(p, n)) })
+    }
+
+    /// The bytes.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Handle::as_str`].
+    #[inline]
+    pub unsafe fn as_bytes<'a>(self) -> Result<&'a [u8], HandleError> {
+        let (p, n) = self.expect(SlotKind::Bytes)?;
+        // SAFETY: as in `as_str`.
+        Ok(unsafe { std::slice::from_raw_parts(p, n) })
+    }
+
+    /// The variant's tag and fields.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Handle::as_str`]; the handles among the fields are the variant's, alive
+    /// while it is.
+    pub unsafe fn fields<'a>(self) -> Result<(u32, &'a [Field<A>]), HandleError> {
+        let (p, n) = self.expect(SlotKind::Variant)?;
+        let tag = self.slot().tag.load(Ordering::Relaxed);
+        // SAFETY: as in `as_str`; the bytes are `n` fields, aligned for them.
+        Ok((tag, unsafe {
+            std::slice::from_raw_parts(p as *const Field<A>, n)
+        }))
+    }
+
+    /// One more holder (a runtime's *dup*): returns the same word, now naming a shared
+    /// value. The first share of an owned value copies it, and every owned value it holds,
+    /// to the global heap (`O(size)`, in constant stack, freeing the arena copies); later
+    /// shares add one to the count.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Handle::as_str`]: an owned value is shared by its owner only (that is
+    /// what makes it readable elsewhere).
+    pub unsafe fn share(self) -> Result<Self, HandleError> {
+        self.validate()?;
+        let s = self.slot();
+        let st = s.state.load(Ordering::Relaxed);
+        if st != OWNED {
+            if !is_shared(st) {
+                return Err(HandleError::Released);
+            }
+            // Relaxed, as `Arc::clone`: the holder already sees the value.
+            let before = s.state.fetch_add(1, Ordering::Relaxed);
+            if before >= MAX_SHARED {
+                s.state.fetch_sub(1, Ordering::Relaxed);
+                return Err(HandleError::TooManyHolders);
+            }
+            return Ok(self);
+        }
+        let (home, strand) = here::<A>()?;
+        if !owned_here(s, home) {
+            return Err(
+                if std::ptr::eq(s.owner.load(Ordering::Relaxed) as *const Home, home) {
+                    HandleError::Stale
+                } else {
+                    HandleError::Foreign
+                },
+            );
+        }
+        promote::<A>(home, strand, s).map_err(HandleError::Alloc)?;
+        Ok(self)
+    }
+
+    /// Lets go of the value: see the [module documentation](self) for where and when its
+    /// memory is freed. A variant lets go of its fields too, in constant stack.
+    ///
+    /// Not refused in plain builds, except that the owner's release of a value from
+    /// before its reset is ignored ([`HandleError::Stale`]).
+    ///
+    /// # Safety
+    ///
+    /// The handle has not been released (through any copy), and nothing reads the value
+    /// through this handle afterwards. An owned value released outside its owner's
+    /// context must not be used there in any other way.
+    pub unsafe fn release(self) -> Result<(), HandleError> {
+        let s = self.slot();
+        let st = s.state.load(Ordering::Acquire);
+        if is_shared(st) {
+            release_shared::<A>(s);
+            return Ok(());
+        }
+        if st != OWNED {
+            if cfg!(feature = "checked") {
+                refused::<A>();
+            }
+            return Err(HandleError::Released);
+        }
+        let owner = s.owner.load(Ordering::Relaxed) as *const Home;
+        // SAFETY: homes are never freed.
+        let home = unsafe { &*owner };
+        if home.key.load(Ordering::Relaxed) == current::context_key()
+            && home.backend.load(Ordering::Relaxed) == current::backend_id::<A>()
+        {
+            // The owner's own context: at once.
+            if home.busy.load(Ordering::Acquire) {
+                return Err(CurrentError::InUse { backend: A::NAME }.into());
+            }
+            if s.epoch.load(Ordering::Relaxed) != home.epoch.load(Ordering::Relaxed) {
+                refused::<A>();
+                return Err(HandleError::Stale);
+            }
+            // SAFETY: as in `here`: the home is attached to this context and not busy.
+            let strand = unsafe { current::strand_of::<A>(home) };
+            free_owned::<A>(home, strand, s);
+            return Ok(());
+        }
+        // Elsewhere: back to the owner, while it is still the epoch that made it.
+        let epoch = s.epoch.load(Ordering::Relaxed);
+        if home.push_remote(s, |h| h.epoch.load(Ordering::SeqCst) == epoch) {
+            Ok(())
+        } else {
+            // The owner reset or ended: the value went with it.
+            refused::<A>();
+            Err(HandleError::Stale)
+        }
+    }
+}
+
+/// The figures of the calling context's strand for backend `A` (made on first use), as
+/// [`Strand::stats`] gives them: exact, since only the strand writes them. Values released
+/// elsewhere count as used until the strand collects them (at its next allocation).
+pub fn current_figures<A: ValueAllocator>() -> Result<crate::Figures, HandleError> {
+    let (_, strand) = looked_up::<A>()?;
+    Ok(strand.stats())
+}
+
+/// Resets the calling context's strand for backend `A`: every value it owns is freed at
+/// once (arena memory reset, heap values freed), and shared values are untouched. The
+/// runtime's reset before a coroutine blocks for good.
+///
+/// # Safety
+///
+/// No owned value of the strand is used afterwards (through any handle), and no `&`
+/// borrow of the strand or of a value made through its Rust API is alive. (`checked`
+/// refuses the handles it can tell are from before the reset: [`HandleError::Stale`].)
+pub unsafe fn reset_current<A: ValueAllocator>() -> Result<(), HandleError> {
+    let (home, _) = here::<A>()?;
+    // SAFETY: the home is this context's and not busy (`here`); the caller rules out any
+    // other reference to the strand.
+    let strand = unsafe { current::strand_mut_of::<A>(home) };
+    sweep::<A>(home, strand, false);
+    strand.reset();
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! Homes: where a strand is found from a one-word handle, with no `&Strand` at hand.
+//!
+//! Every strand reached through the current-strand API ([`crate::current`]) has a *home*:
+//! a small record that says which execution context (a May coroutine, or a plain OS
+//! thread) the strand belongs to, where its [`crate::Strand`] is, and which slots
+//! ([`crate::slot`]) it hands out. An owned value's slot names its owner's home, so a
+//! release made anywhere finds the owner without a lookup:
+//!
+//! - made by the owner itself (the home's context is the caller's): released at once;
+//! - made elsewhere: pushed onto the home's list of values released elsewhere (one
+//!   compare-and-swap), which the owner collects at its next allocation, reset or end.
+//!
+//! Homes, like slots, are type-stable: never freed, reused by later strands. Each reuse,
+//! each reset and each end changes the home's *epoch*, which a value's slot records when it
+//! is made, so a value of an earlier epoch is recognised as stale without following any
+//! pointer into memory that may have been freed.
+//!
+//! A release made elsewhere and the owner's reset or end are ordered by a count of
+//! *visitors*: a releaser registers, reads the epoch, pushes, and leaves; the owner changes
+//! the epoch, then waits for the visitors of the old epoch to leave before it collects
+//! (a wait of a few instructions: a visitor never blocks while registered). A home is
+//! reused only when it has no visitors.
+
+use crate::slot::{Block, Slot, FREE, SLOTS_PER_BLOCK};
+use std::cell::UnsafeCell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// The remote list of a home whose strand has ended.
+const CLOSED: *mut Slot = 1 as *mut Slot;
+
+/// `state` of a slot freed by the last release of a shared value and on its way back to
+/// its block's home (on that home's remote list).
+pub(crate) const RETURNED: u64 = u64::MAX - 1;
+
+/// One strand's home. See the [module documentation](self).
+pub(crate) struct Home {
+    /// The context the strand belongs to (see [`crate::current::context_key`]), or 0.
+    pub(crate) key: AtomicUsize,
+    /// The backend, as the address of its registry.
+    pub(crate) backend: AtomicUsize,
+    /// The strand (`*const Strand<A>` for that backend).
+    pub(crate) strand: AtomicPtr<()>,
+    /// Changed at every attach, reset and end: a value made in an earlier epoch is stale.
+    pub(crate) epoch: AtomicU64,
+    /// Changed at every attach and end: a slot returns to its block's home only while
+    /// the home is the incarnation that took the block.
+    pub(crate) incarnation: AtomicU64,
+    /// Whether a [`crate::Strand::with_current`] call is using the strand.
+    pub(crate) busy: AtomicBool,
+    /// Slots released elsewhere (owned values, and slots returned to this home's blocks),
+    /// linked through [`Slot::link`]; [`CLOSED`] after the end.
+    remote: AtomicPtr<Slot>,
+    /// Releasers between reading the epoch and pushing.
+    visitors: AtomicUsize,
+    /// The owner's free slots, linked through [`Slot::link`].
+    free: UnsafeCell<*const Slot>,
+    /// The blocks this home manages.
+    blocks: UnsafeCell<Vec<Block>>,
+}
+
+// SAFETY: every field another thread touches is atomic. `free` and `blocks` are touched
+// only by the code running as the home's strand (its allocations, releases, reset and
+// end), one thread at a time by the strand's rule, and by `attach` before the home is
+// published to anyone.
+unsafe impl Sync for Home {}
+
+/// Homes of ended strands, ready for reuse.
+static HOMES: Mutex<Vec<&'static Home>> = Mutex::new(Vec::new());
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            key: AtomicUsize::new(0),
+            backend: AtomicUsize::new(0),
+            strand: AtomicPtr::new(ptr::null_mut()),
+            epoch: AtomicU64::new(0),
+            incarnation: AtomicU64::new(0),
+            busy: AtomicBool::new(false),
+            remote: AtomicPtr::new(CLOSED),
+            visitors: AtomicUsize::new(0),
+            free: UnsafeCell::new(ptr::null()),
+            blocks: UnsafeCell::new(Vec::new()),
+        }
+    }
+
+    /// A home for a strand that begins in context `key`: a reused one without visitors,
+    /// or a new one. Its epoch and incarnation are fresh, so nothing made under an earlier
+    /// one is taken for its own.
+    pub(crate) fn attach(key: usize, backend: usize, strand: *const ()) -> &'static Home {
+        let reused = HOMES.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let home = match reused {
+            Some(home) => {
+                home.epoch.fetch_add(1, Ordering::SeqCst);
+                home.incarnation.fetch_add(1, Ordering::SeqCst);
+                if home.visitors.load(Ordering::SeqCst) == 0 {
+                    home
+                } else {
+                    // A releaser of the last incarnation is still between its check and
+                    // its push: leave this home for later (the releaser finds the epoch
+                    // changed and goes away) and take a new one.
+                    HOMES.lock().unwrap_or_else(|e| e.into_inner()).push(home);
+                    &*Box::leak(Box::new(Home::new()))
+                }
+            }
+            None => &*Box::leak(Box::new(Home::new())),
+        };
+        home.busy.store(false, Ordering::Relaxed);
+        home.remote.store(ptr::null_mut(), Ordering::Release);
+        home.strand.store(strand as *mut (), Ordering::Relaxed);
+        home.backend.store(backend, Ordering::Relaxed);
+        home.key.store(key, Ordering::Release);
+        home
+    }
+
+    /// The context no longer reaches this strand (its coroutine's storage is going away),
+    /// though the strand may live on until a paused call lets go of it.
+    pub(crate) fn detach(&self) {
+        self.key.store(0, Ordering::Release);
+    }
+
+    /// Takes a free slot. Owner only.
+    ///
+    /// # Safety
+    ///
+    /// Called by the code running as the home's strand.
+    #[inline]
+    pub(crate) unsafe fn pop_slot(&'static self) -> Option<&'static Slot> {
+        // SAFETY: owner-only field (this function's contract).
+        let head = unsafe { *self.free.get() };
+        if head.is_null() {
+            // SAFETY: forwarded.
+            return unsafe { self.refill() };
+        }
+        // SAFETY: the free list holds slots of this home's blocks (type-stable).
+        let slot = unsafe { &*head };
+        // SAFETY: owner-only field.
+        unsafe { *self.free.get() = slot.link.load(Ordering::Relaxed) };
+        Some(slot)
+    }
+
+    /// The free list is empty: a block more (a reused one with free slots, or a fresh
+    /// one). `None` only when the global allocator refuses a fresh block.
+    #[cold]
+    #[inline(never)]
+    unsafe fn refill(&'static self) -> Option<&'static Slot> {
+        loop {
+            let block = Block::take()?;
+            // SAFETY: owner-only field.
+            unsafe { &mut *self.blocks.get() }.push(block);
+            for i in (0..SLOTS_PER_BLOCK).rev() {
+                let s = block.slot(i);
+                if s.state.load(Ordering::Acquire) == FREE {
+                    // SAFETY: forwarded.
+                    unsafe { self.push_free(s) };
+                }
+            }
+            // SAFETY: owner-only field.
+            let head = unsafe { *self.free.get() };
+            if !head.is_null() {
+                // SAFETY: forwarded; the list is not empty.
+                return unsafe { self.pop_slot() };
+            }
+            // A reused block whose slots all hold shared values: the next one.
+        }
+    }
+
+    /// Gives a slot back to the free list. Owner only; the slot is of this home's blocks
+    /// and nobody else uses it.
+    ///
+    /// # Safety
+    ///
+    /// As above.
+    #[inline]
+    pub(crate) unsafe fn push_free(&self, slot: &Slot) {
+        slot.state.store(FREE, Ordering::Release);
+        // SAFETY: owner-only field (this function's contract).
+        unsafe {
+            slot.link
+                .store(*self.free.get() as *mut Slot, Ordering::Relaxed);
+            *self.free.get() = slot;
+        }
+    }
+
+    /// Whether anything waits on the remote list (one load, for the allocation path).
+    #[inline]
+    pub(crate) fn has_remote(&self) -> bool {
+        let r = self.remote.load(Ordering::Relaxed);
+        !r.is_null() && r != CLOSED
+    }
+
+    /// Takes the remote list (owner only): its slots linked through [`Slot::link`].
+    pub(crate) fn take_remote(&self) -> *const Slot {
+        let r = self.remote.swap(ptr::null_mut(), Ordering::Acquire);
+        if r == CLOSED {
+            // Not reached by an attached home; keep it closed.
+            self.remote.store(CLOSED, Ordering::Release);
+            return ptr::null();
+        }
+        r
+    }
+
+    /// A release made elsewhere: pushes `slot` onto this home's remote list if `still`
+    /// holds for the home (its epoch or incarnation is still the one the slot belongs
+    /// to). Returns whether it was pushed; when not, the home has moved on and the slot is
+    /// the caller's to settle.
+    pub(crate) fn push_remote(&self, slot: &Slot, still: impl Fn(&Home) -> bool) -> bool {
+        self.visitors.fetch_add(1, Ordering::SeqCst);
+        let mut pushed = false;
+        if still(self) {
+            let mut head = self.remote.load(Ordering::Relaxed);
+            while head != CLOSED {
+                slot.link.store(head, Ordering::Relaxed);
+                match self.remote.compare_exchange_weak(
+                    head,
+                    slot as *const Slot as *mut Slot,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        pushed = true;
+                        break;
+                    }
+                    Err(h) => head = h,
+                }
+            }
+        }
+        self.visitors.fetch_sub(1, Ordering::SeqCst);
+        pushed
+    }
+
+    /// Starts a new epoch (a reset or the end): after this returns, no release made
+    /// elsewhere pushes a value of the old epoch. Returns the old epoch.
+    pub(crate) fn next_epoch(&self, ending: bool) -> u64 {
+        let old = self.epoch.fetch_add(1, Ordering::SeqCst);
+        if ending {
+            self.incarnation.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut spins = 0u32;
+        while self.visitors.load(Ordering::SeqCst) != 0 {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        old
+    }
+
+    /// Closes the remote list for good (the end) and returns what was on it.
+    pub(crate) fn close_remote(&self) -> *const Slot {
+        let r = self.remote.swap(CLOSED, Ordering::Acquire);
+        if r == CLOSED {
+            ptr::null()
+        } else {
+            r
+        }
+    }
+
+    /// The blocks this home manages. Owner only.
+    ///
+    /// # Safety
+    ///
+    /// Called by the code running as the home's strand; the result is not kept.
+    pub(crate) unsafe fn blocks(&self) -> &[Block] {
+        // SAFETY: owner-only field (this function's contract).
+        unsafe { &*self.blocks.get() }
+    }
+
+    /// Empties the free list, to be rebuilt by a sweep. Owner only.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Home::blocks`].
+    pub(crate) unsafe fn clear_free(&self) {
+        // SAFETY: owner-only field.
+        unsafe { *self.free.get() = ptr::null() };
+    }
+
+    /// The strand has ended: its blocks go back to the global list and the home to the
+    /// pool. Owner only, after the last sweep.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Home::blocks`]; nothing of the strand uses the home afterwards.
+    pub(crate) unsafe fn retire(&'static self) {
+        self.detach();
+        self.strand.store(ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: owner-only fields.
+        let blocks = std::mem::take(unsafe { &mut *self.blocks.get() });
+        unsafe { *self.free.get() = ptr::null() };
+        for b in blocks {
+            b.give_up();
+        }
+        HOMES.lock().unwrap_or_else(|e| e.into_inner()).push(self);
+    }
+}

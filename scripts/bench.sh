@@ -7,17 +7,19 @@
 #      spawn and join (benches/spawn.rs) against plain May;
 #   2. the cost of `checked`: the same benchmark built without it (saved as criterion's
 #      baseline `unchecked`) and then with it, which prints the ratios;
-#   3. instruction counts under Callgrind (benches/instructions.rs, through gungraun);
+#   3. instruction counts under Callgrind (benches/instructions.rs, through gungraun), and
+#      the runtime-facing path (benches/runtime_path.rs: extern "C" calls on one-word
+#      handles against the seed's path, raw bumpalo, Box<str> and Arc);
 #   4. the scale run: 100,000 live strands holding 1 KiB each, for every backend.
 # Installs valgrind (when run as root) and gungraun-runner when they are missing.
 # Everything printed is also kept in target/bench/.
-# Usage: bash scripts/bench.sh [per-value|alloc|spawn|checked|instructions|scale ...]
+# Usage: bash scripts/bench.sh [per-value|runtime-path|alloc|spawn|checked|instructions|scale ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 parts=("$@")
 if [ ${#parts[@]} -eq 0 ]; then
-    parts=(per-value alloc spawn checked instructions scale)
+    parts=(per-value runtime-path alloc spawn checked instructions scale)
 fi
 out=target/bench
 mkdir -p "$out"
@@ -32,6 +34,10 @@ for part in "${parts[@]}"; do
     per-value)
         step "per value inside spawned strands, 10 MiB and 256 KiB: the targets' ratios"
         cargo bench --features all-backends --bench per_value | tee "$out/per_value.txt"
+        ;;
+    runtime-path)
+        step "the runtime-facing path (extern \"C\" calls, one-word handles), counted by Callgrind"
+        cargo bench --features all-backends --bench runtime_path | tee "$out/runtime_path.txt"
         ;;
     spawn)
         step "criterion: spawn and join"

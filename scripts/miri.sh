@@ -29,3 +29,7 @@ MIRIFLAGS="$flags" cargo +nightly miri test --no-default-features --features "$f
 # thread-local until thread exit), so Miri's leak report is expected there and turned off.
 MIRIFLAGS="$flags -Zmiri-ignore-leaks" cargo +nightly miri test --no-default-features \
     --features "$features" --test thread_exit "$@"
+# The one-word handles (slots, homes, shared values, releases from other threads) under
+# Tree Borrows too: what Stacked Borrows accepts for them, Tree Borrows must as well.
+MIRIFLAGS="$flags -Zmiri-tree-borrows" cargo +nightly miri test --no-default-features \
+    --features "$features" --test handles --test handle_threads "$@"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, rustdoc, the feature matrix (each backend
 # alone and all together, the comparison's quick suite with its `http` workload under
-# wrk), the runtime example (plain, checked and under AddressSanitizer), fuzzing, Miri, a share of the mutation tests, the
-# stress run, and the check that a build with no backend fails with a clear message.
+# wrk), the runtime example (plain, checked and under AddressSanitizer), fuzzing, Miri,
+# a share of the mutation tests, the stress run, the benchmarks' quick runs, and the
+# check that a build with no backend fails with a clear message.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,15 @@ cargo run --release --no-default-features --features all-backends,cli -- stress
 
 step "per-value benchmark, quick run: prints the performance targets' ratios (judged by the full run, scripts/bench.sh)"
 STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench per_value
+
+step "runtime-facing path, quick run: Callgrind instruction counts and their targets (full run: scripts/bench.sh runtime-path)"
+if ! command -v valgrind >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq valgrind) || {
+        echo "valgrind is missing and could not be installed (apt-get install valgrind)" >&2
+        exit 1
+    }
+fi
+STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench runtime_path
 
 step "the comparison's mimalloc baseline (feature mimalloc): a quick run, every row measured"
 cargo run --release --no-default-features --features all-backends,mimalloc -- --quick --repeat 1 \

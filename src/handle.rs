@@ -113,14 +113,17 @@ impl From<SlotKind> for HandleKind {
 }
 
 /// A handle operation was refused. Nothing was allocated, read or released.
+///
+/// Sixteen bytes, so that the hot calls return their results in registers: the rare
+/// errors that carry more are boxed.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
     /// There is no current strand to allocate from (see [`CurrentError`]).
     #[error(transparent)]
-    Current(#[from] CurrentError),
+    Current(Box<CurrentError>),
     /// The allocation was refused.
     #[error(transparent)]
-    Alloc(#[from] AllocError),
+    Alloc(Box<AllocError>),
     /// An owned (never shared) value was used outside the strand that owns it: a word
     /// copied without [`Handle::share`]. Refused under `checked` (counted as a hazard);
     /// a plain build does not look.
@@ -140,7 +143,7 @@ pub enum HandleError {
     Released,
     /// The value's arena generation was invalidated (`checked`).
     #[error(transparent)]
-    Hazard(#[from] Hazard),
+    Hazard(Box<Hazard>),
     /// The handle holds another kind of value.
     #[error("the handle holds a {found:?}, not a {expected:?}")]
     WrongKind {
@@ -159,6 +162,47 @@ pub enum HandleError {
         index: usize,
     },
 }
+
+impl From<CurrentError> for HandleError {
+    #[cold]
+    fn from(e: CurrentError) -> Self {
+        HandleError::Current(Box::new(e))
+    }
+}
+
+impl From<AllocError> for HandleError {
+    #[cold]
+    fn from(e: AllocError) -> Self {
+        HandleError::Alloc(Box::new(e))
+    }
+}
+
+impl From<Hazard> for HandleError {
+    #[cold]
+    fn from(e: Hazard) -> Self {
+        HandleError::Hazard(Box::new(e))
+    }
+}
+
+impl HandleError {
+    /// The current-strand error, if that is what this is.
+    pub fn as_current(&self) -> Option<&CurrentError> {
+        match self {
+            HandleError::Current(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The allocation error, if that is what this is.
+    pub fn as_alloc(&self) -> Option<&AllocError> {
+        match self {
+            HandleError::Alloc(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<HandleError>() <= 16);
 
 /// The calling context's home and strand, for one operation, after collecting what was
 /// released elsewhere.
@@ -458,7 +502,30 @@ impl<A: ValueAllocator> Handle<A> {
     ///
     /// As for [`Handle::as_str`]: an owned value is shared by its owner only (that is
     /// what makes it readable elsewhere).
+    #[inline]
     pub unsafe fn share(self) -> Result<Self, HandleError> {
+        if !cfg!(feature = "checked") {
+            let s = self.slot();
+            // A holder keeps the count above zero, and a shared value never becomes owned
+            // again: once seen shared, adding one is safe.
+            if is_shared(s.state.load(Ordering::Relaxed)) {
+                // Relaxed, as `Arc::clone`: the holder already sees the value.
+                if s.state.fetch_add(1, Ordering::Relaxed) < MAX_SHARED {
+                    return Ok(self);
+                }
+                s.state.fetch_sub(1, Ordering::Relaxed);
+                return Err(HandleError::TooManyHolders);
+            }
+        }
+        // SAFETY: forwarded.
+        unsafe { self.share_slow() }
+    }
+
+    /// A share that is not a plain count: the first share of an owned value, a checked
+    /// build's validation, or a refusal.
+    #[cold]
+    #[inline(never)]
+    unsafe fn share_slow(self) -> Result<Self, HandleError> {
         self.validate()?;
         let s = self.slot();
         let st = s.state.load(Ordering::Relaxed);
@@ -466,9 +533,7 @@ impl<A: ValueAllocator> Handle<A> {
             if !is_shared(st) {
                 return Err(HandleError::Released);
             }
-            // Relaxed, as `Arc::clone`: the holder already sees the value.
-            let before = s.state.fetch_add(1, Ordering::Relaxed);
-            if before >= MAX_SHARED {
+            if s.state.fetch_add(1, Ordering::Relaxed) >= MAX_SHARED {
                 s.state.fetch_sub(1, Ordering::Relaxed);
                 return Err(HandleError::TooManyHolders);
             }
@@ -484,7 +549,7 @@ impl<A: ValueAllocator> Handle<A> {
                 },
             );
         }
-        promote::<A>(home, strand, s).map_err(HandleError::Alloc)?;
+        promote::<A>(home, strand, s)?;
         Ok(self)
     }
 
@@ -499,7 +564,39 @@ impl<A: ValueAllocator> Handle<A> {
     /// The handle has not been released (through any copy), and nothing reads the value
     /// through this handle afterwards. An owned value released outside its owner's
     /// context must not be used there in any other way.
+    #[inline]
     pub unsafe fn release(self) -> Result<(), HandleError> {
+        let s = self.slot();
+        let st = s.state.load(Ordering::Acquire);
+        if is_shared(st) {
+            release_shared::<A>(s);
+            return Ok(());
+        }
+        if st == OWNED {
+            let owner = s.owner.load(Ordering::Relaxed) as *const Home;
+            // SAFETY: homes are never freed.
+            let home = unsafe { &*owner };
+            if home.key.load(Ordering::Relaxed) == current::context_key()
+                && home.backend.load(Ordering::Relaxed) == current::backend_id::<A>()
+                && s.epoch.load(Ordering::Relaxed) == home.epoch.load(Ordering::Relaxed)
+                && !home.busy.load(Ordering::Acquire)
+            {
+                // The owner's own context: at once.
+                // SAFETY: as in `here`: the home is attached to this context and not busy.
+                let strand = unsafe { current::strand_of::<A>(home) };
+                free_owned::<A>(home, strand, s);
+                return Ok(());
+            }
+        }
+        // SAFETY: forwarded.
+        unsafe { self.release_slow() }
+    }
+
+    /// A release that is not the owner's plain one: a shared value, a value released
+    /// outside its owner, or a refusal.
+    #[cold]
+    #[inline(never)]
+    unsafe fn release_slow(self) -> Result<(), HandleError> {
         let s = self.slot();
         let st = s.state.load(Ordering::Acquire);
         if is_shared(st) {
@@ -518,18 +615,13 @@ impl<A: ValueAllocator> Handle<A> {
         if home.key.load(Ordering::Relaxed) == current::context_key()
             && home.backend.load(Ordering::Relaxed) == current::backend_id::<A>()
         {
-            // The owner's own context: at once.
+            // The owner, but busy (a `with_current` call holds the strand) or a value
+            // from before its reset.
             if home.busy.load(Ordering::Acquire) {
                 return Err(CurrentError::InUse { backend: A::NAME }.into());
             }
-            if s.epoch.load(Ordering::Relaxed) != home.epoch.load(Ordering::Relaxed) {
-                refused::<A>();
-                return Err(HandleError::Stale);
-            }
-            // SAFETY: as in `here`: the home is attached to this context and not busy.
-            let strand = unsafe { current::strand_of::<A>(home) };
-            free_owned::<A>(home, strand, s);
-            return Ok(());
+            refused::<A>();
+            return Err(HandleError::Stale);
         }
         // Elsewhere: back to the owner, while it is still the epoch that made it.
         let epoch = s.epoch.load(Ordering::Relaxed);
@@ -549,6 +641,13 @@ impl<A: ValueAllocator> Handle<A> {
 pub fn current_figures<A: ValueAllocator>() -> Result<crate::Figures, HandleError> {
     let (_, strand) = looked_up::<A>()?;
     Ok(strand.stats())
+}
+
+/// The id of the calling context's strand for backend `A` (made on first use): what a
+/// runtime logs to tell its strands apart, and the cost of reaching the current strand.
+pub fn current_strand_id<A: ValueAllocator>() -> Result<u64, HandleError> {
+    let (_, strand) = looked_up::<A>()?;
+    Ok(strand.id())
 }
 
 /// Resets the calling context's strand for backend `A`: every value it owns is freed at

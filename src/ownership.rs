@@ -121,9 +121,34 @@ fn layout_of<A: ValueAllocator>(kind: SlotKind, len: usize) -> Layout {
 }
 
 /// Frees an owned value of `home` and every owned value it holds (shared ones lose a
+/// holder). A string or byte string is freed at once; a variant by [`free_owned_deep`].
+#[inline]
+pub(crate) fn free_owned<A: ValueAllocator>(
+    home: &'static Home,
+    strand: &Strand<A>,
+    s: &'static Slot,
+) {
+    let (kind, len, _) = s.shape();
+    if kind == SlotKind::Variant {
+        return free_owned_deep::<A>(home, strand, s);
+    }
+    // SAFETY: the slot is owned by this strand: its ticket is ours to read.
+    let ticket = unsafe { *s.ticket.get() };
+    if let Some(p) = NonNull::new(s.ptr.load(Ordering::Relaxed)) {
+        // SAFETY: `p`, this layout (bytes, alignment 1) and `ticket` came from one
+        // `alloc_raw` on this strand, released only here, once: the slot becomes free.
+        unsafe { strand.dealloc_raw(p, Layout::from_size_align_unchecked(len, 1), ticket) };
+    }
+    // SAFETY: this code runs as the home's strand, whose slot this is.
+    unsafe { home.push_free(s) };
+}
+
+/// Frees an owned variant of `home` and every owned value it holds (shared ones lose a
 /// holder), in constant stack: the slots being freed are this strand's alone, so their
 /// links make the worklist.
-pub(crate) fn free_owned<A: ValueAllocator>(
+#[cold]
+#[inline(never)]
+fn free_owned_deep<A: ValueAllocator>(
     home: &'static Home,
     strand: &Strand<A>,
     first: &'static Slot,
@@ -172,10 +197,17 @@ pub(crate) fn free_owned<A: ValueAllocator>(
 /// Lets go of one holder of a shared value; the last holder frees it, and lets go of the
 /// values it holds, in constant stack (a slot whose count reached zero is the releaser's
 /// alone, so its link makes the worklist).
+#[inline]
 pub(crate) fn release_shared<A: ValueAllocator>(first: &'static Slot) {
-    if first.state.fetch_sub(1, Ordering::Release) != 1 {
-        return;
+    if first.state.fetch_sub(1, Ordering::Release) == 1 {
+        free_shared::<A>(first);
     }
+}
+
+/// The last holder of a shared value let go: frees it and lets go of what it holds.
+#[cold]
+#[inline(never)]
+fn free_shared<A: ValueAllocator>(first: &'static Slot) {
     fence(Ordering::Acquire);
     first.link.store(ptr::null_mut(), Ordering::Relaxed);
     let mut work: *const Slot = first;

@@ -66,7 +66,7 @@ fn thread_exit<A: ValueAllocator>() {
     let early = rx.recv().unwrap();
     // Thread-locals are destroyed in the reverse order of their first use: after the
     // strand ended, the clear error; before, the strand still serves. Never a panic.
-    let ending = HandleError::Current(CurrentError::ThreadEnding).to_string();
+    let ending = HandleError::from(CurrentError::ThreadEnding).to_string();
     assert_eq!(late, Err(ending), "{}", A::NAME);
     assert_eq!(early, Ok("at thread exit".to_string()), "{}", A::NAME);
 }

@@ -115,8 +115,18 @@ thread_local! {
     static THREAD: Strands = const { RefCell::new(Vec::new()) };
     /// The last home found on this thread, and the context it was found for.
     static CACHE: Cell<(usize, *const Home)> = const { Cell::new((0, ptr::null())) };
+}
+
+#[cfg(not(all(target_os = "linux", not(miri))))]
+thread_local! {
     /// A byte whose address names the thread as a context.
     static THREAD_KEY: u8 = const { 0 };
+}
+
+#[cfg(all(target_os = "linux", not(miri)))]
+thread_local! {
+    /// The calling thread's own stack, `[lo, hi)`; `(0, 0)` until learned.
+    static THREAD_STACK: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
 /// The execution context the caller runs in, as a number: the address of the May
@@ -125,16 +135,116 @@ thread_local! {
 /// live contexts never share a number.
 #[inline]
 pub(crate) fn context_key() -> usize {
-    let co = coroutine_data();
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        let ((lo, hi), key) = THREAD_STACK.with(|c| (c.get(), c as *const _ as usize));
+        if lo != WORKER {
+            let here = stack_pointer();
+            if here >= lo && here < hi {
+                // On the thread's own stack: no coroutine runs here. The thread-local's
+                // address names the thread.
+                return key;
+            }
+            return context_key_elsewhere(lo, key);
+        }
+    }
+    let co = generator_data();
     if !co.is_null() {
         return co as usize;
     }
     thread_key()
 }
 
-/// The running May coroutine's local storage, or null outside any coroutine.
+/// The caller's stack pointer, or near enough: an address in the caller's current stack
+/// frame.
+#[cfg(all(target_os = "linux", not(miri)))]
+#[inline(always)]
+fn stack_pointer() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let sp: usize;
+        // SAFETY: reads a register; touches no memory, no stack, no flags.
+        unsafe {
+            std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+        };
+        sp
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let sp: usize;
+        // SAFETY: reads a register; touches no memory, no stack, no flags.
+        unsafe {
+            std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+        };
+        sp
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let probe = 0u8;
+        std::hint::black_box(&probe) as *const u8 as usize
+    }
+}
+
+/// `THREAD_STACK`'s mark of a thread where a coroutine has run.
+#[cfg(all(target_os = "linux", not(miri)))]
+const WORKER: usize = usize::MAX;
+
+/// [`context_key`] off the thread's own stack (or before it is known) on a thread where
+/// no coroutine was seen yet: a coroutine's key, or the thread's.
+///
+/// Once a coroutine has run on an OS thread (a May worker), the generator crate is asked
+/// straight away. Elsewhere the caller's stack is looked at first: on the thread's own
+/// stack no coroutine runs (coroutines and generators have stacks of their own), and
+/// asking the generator crate there would leave a context record behind that it never
+/// frees (one per OS thread).
+#[cfg(all(target_os = "linux", not(miri)))]
+#[cold]
+#[inline(never)]
+fn context_key_elsewhere(lo: usize, key: usize) -> usize {
+    if lo == 0 {
+        let (lo, hi) = thread_stack();
+        let here = stack_pointer();
+        if here >= lo && here < hi {
+            return key;
+        }
+    }
+    let data = generator_data();
+    if data.is_null() {
+        return key;
+    }
+    let _ = THREAD_STACK.try_with(|c| c.set((WORKER, WORKER)));
+    data as usize
+}
+
+/// Learns the calling thread's own stack, `[lo, hi)` (an empty range when it cannot be
+/// told, so that the generator crate is always asked), whichever stack the caller runs
+/// on now.
+#[cfg(all(target_os = "linux", not(miri)))]
+#[cold]
+#[inline(never)]
+fn thread_stack() -> (usize, usize) {
+    // SAFETY: `attr` is initialised by `pthread_getattr_np` before it is read and
+    // destroyed once after; `pthread_attr_getstack` writes the two out-parameters.
+    let range = unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            None
+        } else {
+            let mut addr: *mut libc::c_void = ptr::null_mut();
+            let mut size: libc::size_t = 0;
+            let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+            libc::pthread_attr_destroy(&mut attr);
+            (ok && !addr.is_null()).then(|| (addr as usize, addr as usize + size))
+        }
+    };
+    let range = range.unwrap_or((1, 1));
+    let _ = THREAD_STACK.try_with(|c| c.set(range));
+    range
+}
+
+/// The generator crate's answer: the running May coroutine's local storage, or null.
 #[inline]
-fn coroutine_data() -> *mut u8 {
+fn generator_data() -> *mut u8 {
     // Miri runs no May coroutine (it cannot switch stacks), and the generator crate's
     // walk of its context list is not accepted by Stacked Borrows: under Miri every
     // context is a plain thread.
@@ -148,9 +258,17 @@ fn coroutine_data() -> *mut u8 {
     }
 }
 
+/// The thread's own context key: the address of one of its thread-locals.
 #[inline(never)]
 fn thread_key() -> usize {
-    THREAD_KEY.with(|k| k as *const u8 as usize)
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        THREAD_STACK.with(|c| c as *const _ as usize)
+    }
+    #[cfg(not(all(target_os = "linux", not(miri))))]
+    {
+        THREAD_KEY.with(|k| k as *const u8 as usize)
+    }
 }
 
 /// The home of the calling context's strand for backend `A`, made on first use: the
@@ -175,7 +293,7 @@ pub(crate) fn home<A: ValueAllocator>() -> Result<&'static Home, CurrentError> {
 #[cold]
 #[inline(never)]
 fn find_home<A: ValueAllocator>(key: usize) -> Result<&'static Home, CurrentError> {
-    let in_coroutine = !coroutine_data().is_null();
+    let in_coroutine = key != thread_key();
     let home = if in_coroutine {
         let found = CURRENT.with(|all| lookup::<A>(all));
         match found {

@@ -238,7 +238,7 @@ fn take<A: ValueAllocator>(
     layout: Layout,
 ) -> Result<(&'static Slot, NonNull<u8>, Ticket), HandleError> {
     // SAFETY: this code runs as the home's strand (`here`).
-    let slot = unsafe { home.pop_slot() }.ok_or(AllocError::OutOfMemory {
+    let slot = unsafe { home.pop_slot(A::registry()) }.ok_or(AllocError::OutOfMemory {
         backend: A::NAME,
         requested: crate::slot::BLOCK_SIZE,
     })?;
@@ -563,7 +563,10 @@ impl<A: ValueAllocator> Handle<A> {
     ///
     /// The handle has not been released (through any copy), and nothing reads the value
     /// through this handle afterwards. An owned value released outside its owner's
-    /// context must not be used there in any other way.
+    /// context must not be used there in any other way, and is released before its owner
+    /// resets or ends (its memory goes with the owner's: a later release is refused with
+    /// [`HandleError::Stale`] while its slot holds nothing newer). A shared value may be
+    /// released anywhere, at any time, once per holder.
     #[inline]
     pub unsafe fn release(self) -> Result<(), HandleError> {
         let s = self.slot();

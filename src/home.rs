@@ -22,6 +22,7 @@
 //! reused only when it has no visitors.
 
 use crate::slot::{Block, Slot, FREE, SLOTS_PER_BLOCK};
+use crate::stats::Registry;
 use std::cell::UnsafeCell;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -126,12 +127,15 @@ impl Home {
     ///
     /// Called by the code running as the home's strand.
     #[inline]
-    pub(crate) unsafe fn pop_slot(&'static self) -> Option<&'static Slot> {
+    pub(crate) unsafe fn pop_slot(
+        &'static self,
+        registry: &'static Registry,
+    ) -> Option<&'static Slot> {
         // SAFETY: owner-only field (this function's contract).
         let head = unsafe { *self.free.get() };
         if head.is_null() {
             // SAFETY: forwarded.
-            return unsafe { self.refill() };
+            return unsafe { self.refill(registry) };
         }
         // SAFETY: the free list holds slots of this home's blocks (type-stable).
         let slot = unsafe { &*head };
@@ -144,9 +148,9 @@ impl Home {
     /// one). `None` only when the global allocator refuses a fresh block.
     #[cold]
     #[inline(never)]
-    unsafe fn refill(&'static self) -> Option<&'static Slot> {
+    unsafe fn refill(&'static self, registry: &'static Registry) -> Option<&'static Slot> {
         loop {
-            let block = Block::take()?;
+            let block = Block::take(registry)?;
             // SAFETY: owner-only field.
             unsafe { &mut *self.blocks.get() }.push(block);
             for i in (0..SLOTS_PER_BLOCK).rev() {
@@ -160,7 +164,7 @@ impl Home {
             let head = unsafe { *self.free.get() };
             if !head.is_null() {
                 // SAFETY: forwarded; the list is not empty.
-                return unsafe { self.pop_slot() };
+                return unsafe { self.pop_slot(registry) };
             }
             // A reused block whose slots all hold shared values: the next one.
         }
@@ -285,14 +289,14 @@ impl Home {
     /// # Safety
     ///
     /// As for [`Home::blocks`]; nothing of the strand uses the home afterwards.
-    pub(crate) unsafe fn retire(&'static self) {
+    pub(crate) unsafe fn retire(&'static self, registry: &'static Registry) {
         self.detach();
         self.strand.store(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: owner-only fields.
         let blocks = std::mem::take(unsafe { &mut *self.blocks.get() });
         unsafe { *self.free.get() = ptr::null() };
         for b in blocks {
-            b.give_up();
+            b.give_up(registry);
         }
         HOMES.lock().unwrap_or_else(|e| e.into_inner()).push(self);
     }

@@ -354,7 +354,7 @@ pub(crate) fn promote<A: ValueAllocator>(
 pub(crate) fn end_home<A: ValueAllocator>(home: &'static Home, strand: &mut Strand<A>) {
     sweep::<A>(home, strand, true);
     // SAFETY: the strand's own code (its end); nothing uses the home afterwards.
-    unsafe { home.retire() };
+    unsafe { home.retire(A::registry()) };
 }
 
 /// Frees every owned value of `home` of the current epoch and starts a new epoch; on a

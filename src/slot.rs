@@ -18,6 +18,7 @@
 //! free slots by the next home that takes it.
 
 use crate::allocator::Ticket;
+use crate::stats::Registry;
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -136,13 +137,16 @@ unsafe impl Sync for Block {}
 #[cfg(feature = "checked")]
 static ALL_BLOCKS: std::sync::RwLock<Vec<usize>> = std::sync::RwLock::new(Vec::new());
 
-/// Blocks whose home ended.
-static UNMANAGED: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+/// Blocks whose home ended, by backend (the address of its registry): a block stays
+/// with the backend that made it, which counts it as reserved. At most one entry per
+/// backend compiled in, so the search is short.
+static UNMANAGED: Mutex<Vec<(usize, Vec<Block>)>> = Mutex::new(Vec::new());
 static POOL_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// Bytes of slot blocks in the process: the pool behind every handle, never given back
-/// to the system (see the [module documentation](self)). Slots of ended strands are
-/// reused by later ones.
+/// Bytes of slot blocks in the process, every backend's: the pool behind every handle,
+/// never given back to the system (see the [module documentation](self)). Slots of ended
+/// strands are reused by later ones. Each backend also counts its own blocks as reserved
+/// by no strand (`stats::<A>().shared.reserved`).
 pub fn pool_bytes() -> usize {
     POOL_BYTES.load(Ordering::Relaxed)
 }
@@ -175,22 +179,33 @@ impl Block {
         unsafe { &*(self.base.as_ptr().add(i * SLOT_SIZE) as *const Slot) }
     }
 
-    /// A block for a home: an unmanaged one if any, otherwise a fresh one.
-    pub(crate) fn take() -> Option<Block> {
-        let reused = UNMANAGED.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match reused {
-            Some(b) => Some(b),
-            None => Block::new(),
-        }
-    }
-
-    /// Gives the block up: its home ended. Its free slots are found by the next home
-    /// that takes it.
-    pub(crate) fn give_up(self) {
-        UNMANAGED
+    /// A block for a home of the backend whose registry this is: an unmanaged one of that
+    /// backend if any, otherwise a fresh one, counted as reserved by no strand.
+    pub(crate) fn take(registry: &'static Registry) -> Option<Block> {
+        let backend = registry as *const Registry as usize;
+        let reused = UNMANAGED
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(self);
+            .iter_mut()
+            .find(|(b, _)| *b == backend)
+            .and_then(|(_, blocks)| blocks.pop());
+        if reused.is_some() {
+            return reused;
+        }
+        let fresh = Block::new()?;
+        registry.reserve_shared(BLOCK_SIZE as i64);
+        Some(fresh)
+    }
+
+    /// Gives the block up: its home ended. Its free slots are found by the next home of
+    /// the same backend that takes it.
+    pub(crate) fn give_up(self, registry: &'static Registry) {
+        let backend = registry as *const Registry as usize;
+        let mut unmanaged = UNMANAGED.lock().unwrap_or_else(|e| e.into_inner());
+        match unmanaged.iter_mut().find(|(b, _)| *b == backend) {
+            Some((_, blocks)) => blocks.push(self),
+            None => unmanaged.push((backend, vec![self])),
+        }
     }
 }
 

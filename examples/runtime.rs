@@ -299,6 +299,9 @@ impl BackendVisitor for Run {
             wait_for_strands_to_end(base);
             let stats = strand_alloc::stats::<A>();
             assert_eq!(stats.shared.used, 0, "{}: shared bytes left", A::NAME);
+            // Every word released and every strand but the main thread's ended: the
+            // figures say nothing is used, as the heap does.
+            assert_eq!(stats.totals.used, 0, "{}: bytes still used", A::NAME);
             heap.push(HEAP.load(Ordering::Relaxed) - strand_alloc::slot::pool_bytes() as i64);
             let _ = round;
         }

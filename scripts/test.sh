@@ -85,6 +85,9 @@ assert not doc["failures"], doc["failures"]
 assert ("handoff", "global-malloc+mimalloc") in rows and len(rows) == 4, rows
 print("mimalloc baseline measured:", sorted(rows))'
 
+step "features are additive: a program's backend is the one it names, whatever a sibling crate enables"
+bash scripts/additive.sh
+
 step "a build with no backend is refused with a clear message"
 if out=$(cargo check --lib --no-default-features 2>&1); then
     echo "a build with no backend feature succeeded; it must fail" >&2

@@ -6,9 +6,10 @@
 //! ([`Handle::to_word`], [`Handle::from_word`]). Everything a handle operation needs is in
 //! the slot or reached from it; no operation takes a strand:
 //!
-//! - **Make** ([`Handle::new_str`], [`Handle::new_bytes`], [`Handle::new_variant`]):
-//!   allocated from the calling context's strand for backend `A` (a May coroutine's, or
-//!   a plain thread's own: [`crate::current`]), which *owns* the value.
+//! - **Make** ([`Handle::new_str`], [`Handle::new_bytes`], and `unsafe`
+//!   [`Handle::new_variant`], which takes over the handles it is given): allocated from
+//!   the calling context's strand for backend `A` (a May coroutine's, or a plain
+//!   thread's own: [`crate::current`]), which *owns* the value.
 //! - **Read** ([`Handle::as_str`], [`Handle::as_bytes`], [`Handle::fields`]): `unsafe`,
 //!   one load and a kind test. An owned value is read by its owner only; a shared one by
 //!   anyone.
@@ -19,19 +20,29 @@
 //!   any strand and thread for as long as any holder keeps it, whatever becomes of the
 //!   strand that made it. Shared values never pin an arena.
 //! - **Release** ([`Handle::release`]), from anywhere: by the owner, at once; by anyone
-//!   else, handed back to the owner (one compare-and-swap) and freed at its next
-//!   allocation, reset or end; a shared value, by whoever lets go last.
+//!   else while the owner lives, handed back to the owner (one compare-and-swap) and
+//!   freed at its next allocation, reset or end; a shared value, by whoever lets go last,
+//!   at any time.
 //! - **Reset** ([`reset_current`]): `unsafe`; frees every owned value of the calling
-//!   context's strand at once, and leaves shared values alone.
+//!   context's strand at once, and leaves shared values alone. A strand's end does the
+//!   same.
 //!
-//! What is the caller's duty, and what `checked` catches:
+//! A handle has no `Drop`: a word the runtime loses (on the stack of a cancelled
+//! coroutine, say) is not released. An owned value is still freed with its owner's reset
+//! or end; a shared one stays until its other holders let go, and one hold lost is one
+//! value kept for good.
+//!
+//! What is the caller's duty, and what `checked` catches (reading only the slot, before
+//! any byte of the value; a slot is free until it is reused, and `checked` reuses free
+//! slots last, so a stale word is refused for as long as its slot holds nothing newer):
 //!
 //! | misuse | plain build | `checked` |
 //! |---|---|---|
 //! | reading or sharing an owned value from another strand (a word copied without share) | undefined | refused ([`HandleError::Foreign`]), counted |
-//! | using an owned value after its owner's reset or end | undefined | refused ([`HandleError::Stale`]), counted |
-//! | using a handle after it was released (through any copy) | undefined | refused while its slot is free ([`HandleError::Released`]), counted; not once the slot holds a newer value |
-//! | a word that did not come from [`Handle::to_word`] | undefined | refused by [`Handle::from_word`] (`None`) |
+//! | using an owned value after its owner's reset or end | undefined | refused ([`HandleError::Stale`] or [`HandleError::Released`]), counted, while its slot holds nothing newer |
+//! | using a handle after it was released (through any copy) | undefined | refused ([`HandleError::Released`]), counted, while its slot holds nothing newer |
+//! | giving a variant a handle that is not the caller's to give (released, repeated, another strand's owned value, a shared value more often than it is held) | undefined | what the slots tell is refused in every build ([`HandleError::Released`], [`HandleError::RepeatedField`], [`HandleError::ForeignField`]); a shared value given too often is not |
+//! | a word that did not come from [`Handle::to_word`] of this backend | undefined | refused by [`Handle::from_word`] (`None`) unless it names a slot of this backend |
 //!
 //! ```
 //! # #[cfg(feature = "thread-arena")] {
@@ -66,7 +77,7 @@ use crate::error::{AllocError, CurrentError, Hazard};
 use crate::home::Home;
 use crate::ownership::{collect, free_owned, owned_here, promote, refused, release_shared, sweep};
 pub use crate::ownership::{Field, Handle};
-use crate::slot::{is_shared, Slot, SlotKind, MAX_SHARED, OWNED};
+use crate::slot::{is_shared, Slot, SlotKind, MAX_SHARED, MOVING, OWNED};
 use crate::strand::Strand;
 use std::alloc::Layout;
 use std::fmt;
@@ -155,10 +166,20 @@ pub enum HandleError {
     /// A shared value already has the most holders a count can keep.
     #[error("the value already has {max} holders", max = MAX_SHARED)]
     TooManyHolders,
-    /// A variant's field is an owned value of another strand (share it first).
-    #[error("field {index} is an owned value of another strand: share it first")]
+    /// A variant's field is an owned value of another strand, or of this one from before
+    /// its reset (share a value before it leaves its strand).
+    #[error(
+        "field {index} is an owned value of another strand, or of this one from before its \
+         reset: share it first"
+    )]
     ForeignField {
         /// The field's position.
+        index: usize,
+    },
+    /// The same owned value is given to a variant in two fields (share it for the second).
+    #[error("field {index} repeats an owned value given in an earlier field: share it first")]
+    RepeatedField {
+        /// The position of the repeat.
         index: usize,
     },
 }
@@ -229,6 +250,49 @@ fn looked_up<A: ValueAllocator>() -> Result<(&'static Home, &'static Strand<A>),
     Ok((home, strand))
 }
 
+/// The checks of [`Handle::new_variant`] on its fields: every value live, every owned one
+/// this strand's (in its current epoch) and given once. Owned fields are marked `MOVING`
+/// while they are looked at, so a repeat is seen, and marked owned again before this
+/// returns, whatever it returns.
+fn check_fields<A: ValueAllocator>(home: &Home, fields: &[Field<A>]) -> Result<(), HandleError> {
+    let mut marked = 0;
+    let mut verdict = Ok(());
+    for (index, f) in fields.iter().enumerate() {
+        let Field::Value(h) = f else { continue };
+        let s = h.slot();
+        let st = s.state.load(Ordering::Acquire);
+        if is_shared(st) {
+            continue;
+        }
+        verdict = match st {
+            OWNED if owned_here(s, home) => {
+                s.state.store(MOVING, Ordering::Relaxed);
+                marked = index + 1;
+                continue;
+            }
+            OWNED => {
+                refused::<A>();
+                Err(HandleError::ForeignField { index })
+            }
+            MOVING => Err(HandleError::RepeatedField { index }),
+            _ => {
+                refused::<A>();
+                Err(HandleError::Released)
+            }
+        };
+        break;
+    }
+    for f in &fields[..marked] {
+        if let Field::Value(h) = f {
+            let s = h.slot();
+            if s.state.load(Ordering::Relaxed) == MOVING {
+                s.state.store(OWNED, Ordering::Release);
+            }
+        }
+    }
+    verdict
+}
+
 /// A free slot and memory for `layout` from the calling context's strand; nothing is
 /// taken when either is refused.
 #[inline]
@@ -280,7 +344,7 @@ impl<A: ValueAllocator> Handle<A> {
             return None;
         }
         #[cfg(feature = "checked")]
-        if !crate::slot::is_slot(addr) {
+        if !crate::slot::is_slot(addr, A::registry()) {
             return None;
         }
         // SAFETY: the caller's contract: the pointer names a slot.
@@ -290,12 +354,13 @@ impl<A: ValueAllocator> Handle<A> {
     /// The handle a word names.
     ///
     /// `None` for zero or a misaligned word; with `checked`, also for any word that is
-    /// not the address of a slot (a word forged from an integer).
+    /// not the address of a slot of this backend (a word forged from an integer, or
+    /// another backend's).
     ///
     /// # Safety
     ///
     /// `word` came from [`Handle::to_word`] of a handle of this backend (checked builds
-    /// verify only that it names some slot).
+    /// verify that it names a slot of this backend, not which value it was made for).
     #[inline]
     pub unsafe fn from_word(word: usize) -> Option<Self> {
         // SAFETY: forwarded; the word's address is the pointer's.
@@ -352,18 +417,24 @@ impl<A: ValueAllocator> Handle<A> {
     }
 
     /// A new variant of `fields`, owned by the calling context's strand. The handles
-    /// among the fields now belong to the variant (releasing it releases them); each must
-    /// be shared or owned by the calling context's strand.
-    pub fn new_variant(tag: u32, fields: &[Field<A>]) -> Result<Self, HandleError> {
+    /// among the fields are given to the variant: releasing it releases them.
+    ///
+    /// Refused, with nothing taken: a field that is an owned value of another strand, or
+    /// of this strand from before its reset ([`HandleError::ForeignField`], counted), a
+    /// field whose value was released ([`HandleError::Released`], counted), and the same
+    /// owned value in two fields ([`HandleError::RepeatedField`]).
+    ///
+    /// # Safety
+    ///
+    /// Each handle among the fields is the caller's to give: not released, and given
+    /// once for each hold the caller has of it (an owned value appears once; a shared one
+    /// as many times as the caller holds it, a [`Handle::share`] for each further
+    /// appearance). The caller does not release what it gave. (`Handle` is `Copy`, so
+    /// the compiler cannot see the handles move; the checks above catch what the slots
+    /// can tell, not a shared value given more often than it is held.)
+    pub unsafe fn new_variant(tag: u32, fields: &[Field<A>]) -> Result<Self, HandleError> {
         let (home, strand) = here::<A>()?;
-        for (index, f) in fields.iter().enumerate() {
-            if let Field::Value(h) = f {
-                let s = h.slot();
-                if s.state.load(Ordering::Acquire) == OWNED && !owned_here(s, home) {
-                    return Err(HandleError::ForeignField { index });
-                }
-            }
-        }
+        check_fields(home, fields)?;
         let layout = Layout::array::<Field<A>>(fields.len())
             .map_err(|_| AllocError::invalid(fields.len(), std::mem::align_of::<Field<A>>()))?;
         let (slot, ptr, ticket) = take(home, strand, layout)?;

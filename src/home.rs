@@ -55,8 +55,13 @@ pub(crate) struct Home {
     remote: AtomicPtr<Slot>,
     /// Releasers between reading the epoch and pushing.
     visitors: AtomicUsize,
-    /// The owner's free slots, linked through [`Slot::link`].
+    /// The owner's free slots, linked through [`Slot::link`]: taken from the head, given
+    /// back at the head (the warmest slot first), or with `checked` at the tail, so that
+    /// a slot is reused as late as possible and a stale handle finds it free.
     free: UnsafeCell<*const Slot>,
+    /// The last slot of `free` (`checked` only).
+    #[cfg(feature = "checked")]
+    free_tail: UnsafeCell<*const Slot>,
     /// The blocks this home manages.
     blocks: UnsafeCell<Vec<Block>>,
 }
@@ -82,6 +87,8 @@ impl Home {
             remote: AtomicPtr::new(CLOSED),
             visitors: AtomicUsize::new(0),
             free: UnsafeCell::new(ptr::null()),
+            #[cfg(feature = "checked")]
+            free_tail: UnsafeCell::new(ptr::null()),
             blocks: UnsafeCell::new(Vec::new()),
         }
     }
@@ -139,8 +146,15 @@ impl Home {
         }
         // SAFETY: the free list holds slots of this home's blocks (type-stable).
         let slot = unsafe { &*head };
-        // SAFETY: owner-only field.
-        unsafe { *self.free.get() = slot.link.load(Ordering::Relaxed) };
+        let next = slot.link.load(Ordering::Relaxed);
+        // SAFETY: owner-only fields.
+        unsafe {
+            *self.free.get() = next;
+            #[cfg(feature = "checked")]
+            if next.is_null() {
+                *self.free_tail.get() = ptr::null();
+            }
+        }
         Some(slot)
     }
 
@@ -180,10 +194,26 @@ impl Home {
     pub(crate) unsafe fn push_free(&self, slot: &Slot) {
         slot.state.store(FREE, Ordering::Release);
         // SAFETY: owner-only field (this function's contract).
+        #[cfg(not(feature = "checked"))]
         unsafe {
             slot.link
                 .store(*self.free.get() as *mut Slot, Ordering::Relaxed);
             *self.free.get() = slot;
+        }
+        // SAFETY: owner-only fields (this function's contract); `tail` is the last slot
+        // of the list, of this home's blocks.
+        #[cfg(feature = "checked")]
+        unsafe {
+            slot.link.store(ptr::null_mut(), Ordering::Relaxed);
+            let tail = *self.free_tail.get();
+            if tail.is_null() {
+                *self.free.get() = slot;
+            } else {
+                (*tail)
+                    .link
+                    .store(slot as *const Slot as *mut Slot, Ordering::Relaxed);
+            }
+            *self.free_tail.get() = slot;
         }
     }
 
@@ -279,8 +309,14 @@ impl Home {
     ///
     /// As for [`Home::blocks`].
     pub(crate) unsafe fn clear_free(&self) {
-        // SAFETY: owner-only field.
-        unsafe { *self.free.get() = ptr::null() };
+        // SAFETY: owner-only fields.
+        unsafe {
+            *self.free.get() = ptr::null();
+            #[cfg(feature = "checked")]
+            {
+                *self.free_tail.get() = ptr::null();
+            }
+        }
     }
 
     /// The strand has ended: its blocks go back to the global list and the home to the
@@ -294,7 +330,8 @@ impl Home {
         self.strand.store(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: owner-only fields.
         let blocks = std::mem::take(unsafe { &mut *self.blocks.get() });
-        unsafe { *self.free.get() = ptr::null() };
+        // SAFETY: as above.
+        unsafe { self.clear_free() };
         for b in blocks {
             b.give_up(registry);
         }

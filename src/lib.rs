@@ -83,7 +83,9 @@ pub use backends::types::*;
 pub use channel::{channel, RecvError, SendError, ValueReceiver, ValueSender};
 pub use config::Config;
 pub use error::{AllocError, ConfigError, CurrentError, Hazard, SpawnError};
-pub use handle::{current_figures, reset_current, Field, Handle, HandleError, HandleKind};
+pub use handle::{
+    current_figures, current_strand_id, reset_current, Field, Handle, HandleError, HandleKind,
+};
 pub use portable::{PortableValue, PortableVariant};
 pub use scheduler::{hop, live_strands, SchedulerConfig};
 pub use spawn::{spawn, Builder, JoinHandle};

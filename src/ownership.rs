@@ -410,20 +410,29 @@ pub(crate) fn sweep<A: ValueAllocator>(home: &'static Home, strand: &Strand<A>, 
                 // strand, not released (the slot was still owned).
                 unsafe { strand.dealloc_raw(p, layout_of::<A>(kind, len), ticket) };
             }
-            s.state.store(FREE, Ordering::Release);
+            // Marked until the free list is rebuilt below, where the slots this sweep
+            // freed go last.
+            s.state
+                .store(if ending { FREE } else { MOVING }, Ordering::Release);
         }
     }
     if ending {
         return;
     }
+    // The free list anew: the slots free before the sweep first, then the ones it freed.
+    // Taken from the head (the warm ones first) in plain builds, they come first there;
+    // given back at the tail with `checked`, they are reused last, so a handle from before
+    // the reset finds its slot free for as long as possible.
     // SAFETY: the strand's own code.
     unsafe { home.clear_free() };
-    for block in &blocks {
-        for i in (0..crate::slot::SLOTS_PER_BLOCK).rev() {
-            let s = block.slot(i);
-            if s.state.load(Ordering::Acquire) == FREE {
-                // SAFETY: the strand's own code; the slot is of its blocks and free.
-                unsafe { home.push_free(s) };
+    for wanted in [FREE, MOVING] {
+        for block in &blocks {
+            for i in (0..crate::slot::SLOTS_PER_BLOCK).rev() {
+                let s = block.slot(i);
+                if s.state.load(Ordering::Acquire) == wanted {
+                    // SAFETY: the strand's own code; the slot is of its blocks and free.
+                    unsafe { home.push_free(s) };
+                }
             }
         }
     }

@@ -133,9 +133,10 @@ unsafe impl Send for Block {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for Block {}
 
-/// Every block ever made, for the `checked` test of a forged word (addresses, sorted).
+/// Every block ever made, for the `checked` test of a forged word: its address and its
+/// backend (the address of the registry), sorted by address.
 #[cfg(feature = "checked")]
-static ALL_BLOCKS: std::sync::RwLock<Vec<usize>> = std::sync::RwLock::new(Vec::new());
+static ALL_BLOCKS: std::sync::RwLock<Vec<(usize, usize)>> = std::sync::RwLock::new(Vec::new());
 
 /// Blocks whose home ended, by backend (the address of its registry): a block stays
 /// with the backend that made it, which counts it as reserved. At most one entry per
@@ -153,7 +154,8 @@ pub fn pool_bytes() -> usize {
 
 impl Block {
     /// A fresh block of free slots, or `None` when the global allocator refuses.
-    fn new() -> Option<Block> {
+    #[cfg_attr(not(feature = "checked"), allow(unused_variables))]
+    fn new(backend: usize) -> Option<Block> {
         let layout = std::alloc::Layout::from_size_align(BLOCK_SIZE, BLOCK_SIZE).ok()?;
         // SAFETY: the layout has a non-zero size. Zeroed memory is valid free slots
         // (every atomic zero, state `FREE`; the ticket is never read before its owner
@@ -164,8 +166,8 @@ impl Block {
         {
             let mut all = ALL_BLOCKS.write().unwrap_or_else(|e| e.into_inner());
             let addr = base.as_ptr() as usize;
-            let at = all.partition_point(|&b| b < addr);
-            all.insert(at, addr);
+            let at = all.partition_point(|&(b, _)| b < addr);
+            all.insert(at, (addr, backend));
         }
         Some(Block { base })
     }
@@ -192,7 +194,7 @@ impl Block {
         if reused.is_some() {
             return reused;
         }
-        let fresh = Block::new()?;
+        let fresh = Block::new(backend)?;
         registry.reserve_shared(BLOCK_SIZE as i64);
         Some(fresh)
     }
@@ -209,17 +211,18 @@ impl Block {
     }
 }
 
-/// Whether `addr` is the address of a slot in some block (the `checked` test of a word
-/// that may have been forged from an integer).
+/// Whether `addr` is the address of a slot in a block of the backend whose registry this
+/// is (the `checked` test of a word that may have been forged from an integer, or be
+/// another backend's).
 #[cfg(feature = "checked")]
-pub(crate) fn is_slot(addr: usize) -> bool {
+pub(crate) fn is_slot(addr: usize, registry: &'static Registry) -> bool {
     if addr % SLOT_SIZE != 0 {
         return false;
     }
     let block = addr & !(BLOCK_SIZE - 1);
-    ALL_BLOCKS
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .binary_search(&block)
-        .is_ok()
+    let all = ALL_BLOCKS.read().unwrap_or_else(|e| e.into_inner());
+    match all.binary_search_by_key(&block, |&(b, _)| b) {
+        Ok(i) => all[i].1 == registry as *const Registry as usize,
+        Err(_) => false,
+    }
 }

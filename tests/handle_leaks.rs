@@ -29,8 +29,11 @@ fn round<A: ValueAllocator>(n: usize) {
         for i in 0..n {
             let s = Handle::<A>::new_str(&"x".repeat(i % 300)).unwrap();
             let b = Handle::<A>::new_bytes(&[i as u8; 40]).unwrap();
-            let v = Handle::<A>::new_variant(1, &[Field::Value(s), Field::Int(2), Field::Value(b)])
-                .unwrap();
+            // SAFETY: `s` and `b` are given to the variant once, not released here.
+            let v = unsafe {
+                Handle::<A>::new_variant(1, &[Field::Value(s), Field::Int(2), Field::Value(b)])
+            }
+            .unwrap();
             match i % 3 {
                 // Shared, and both holders let go on the other thread.
                 0 => {

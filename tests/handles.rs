@@ -55,8 +55,11 @@ fn made_read_released_by_the_owner<A: ValueAllocator>() {
         let before = used::<A>();
         let s = Handle::<A>::new_str("hello, strand").unwrap();
         let b = Handle::<A>::new_bytes(&[1, 2, 3]).unwrap();
-        let v = Handle::<A>::new_variant(7, &[Field::Int(1), Field::Value(s), Field::Value(b)])
-            .unwrap();
+        // SAFETY: `s` and `b` are given to the variant once, not released here.
+        let v = unsafe {
+            Handle::<A>::new_variant(7, &[Field::Int(1), Field::Value(s), Field::Value(b)])
+        }
+        .unwrap();
         assert_eq!(
             used::<A>() - before,
             13 + 3 + 3 * 16,
@@ -90,8 +93,10 @@ fn shared_outlives_its_maker<A: ValueAllocator>() {
             .map(|i| {
                 let s = Handle::<A>::new_str(&format!("value number {i:04}")).unwrap();
                 let inner = Handle::<A>::new_bytes(&[i as u8; 24]).unwrap();
+                // SAFETY: `s` and `inner` are given to the variant once.
                 let v =
-                    Handle::<A>::new_variant(i, &[Field::Value(s), Field::Value(inner)]).unwrap();
+                    unsafe { Handle::<A>::new_variant(i, &[Field::Value(s), Field::Value(inner)]) }
+                        .unwrap();
                 // SAFETY: this thread owns `v`; the share makes it readable anywhere.
                 let shared = unsafe { v.share() }.unwrap();
                 assert_eq!(shared, v, "the word does not change");
@@ -263,7 +268,11 @@ fn deep_in_constant_stack<A: ValueAllocator>() {
             let depth = if cfg!(miri) { 200 } else { 100_000 };
             let mut v = Handle::<A>::new_str("leaf").unwrap();
             for i in 0..depth {
-                v = Handle::<A>::new_variant(i, &[Field::Value(v), Field::Int(i as i64)]).unwrap();
+                // SAFETY: the previous link is given to the next, once.
+                v = unsafe {
+                    Handle::<A>::new_variant(i, &[Field::Value(v), Field::Int(i as i64)])
+                }
+                .unwrap();
             }
             // SAFETY: owned by this thread.
             let shared = unsafe { v.share() }.unwrap();
@@ -297,4 +306,124 @@ fn deep_in_constant_stack<A: ValueAllocator>() {
 #[test]
 fn deep_variants_share_and_release_in_constant_stack() {
     every_backend!(deep_in_constant_stack);
+}
+
+fn variant_fields_refused<A: ValueAllocator>() {
+    std::thread::spawn(|| {
+        let before = used::<A>();
+        let hazards = strand_alloc::stats::<A>().totals.hazards;
+        // A released field: refused, and the variant does not take its slot.
+        let x = Handle::<A>::new_str("x").unwrap();
+        // SAFETY: owned, released once.
+        unsafe { x.release() }.unwrap();
+        // SAFETY: the call is refused before anything is taken (what is tested here).
+        let e = unsafe { Handle::<A>::new_variant(7, &[Field::Value(x)]) }.unwrap_err();
+        assert!(matches!(e, HandleError::Released), "{e:?}");
+        // The same owned value twice: refused, and both stay the caller's.
+        let y = Handle::<A>::new_str("y").unwrap();
+        let e = unsafe {
+            Handle::<A>::new_variant(1, &[Field::Value(y), Field::Int(3), Field::Value(y)])
+        }
+        .unwrap_err();
+        assert!(
+            matches!(e, HandleError::RepeatedField { index: 2 }),
+            "{e:?}"
+        );
+        // SAFETY: still owned by this thread, unchanged.
+        assert_eq!(unsafe { y.as_str() }.unwrap(), "y");
+        // Given once, it is taken; a released value's later slot holder is not.
+        let z = Handle::<A>::new_str("z").unwrap();
+        // SAFETY: `y` is given once.
+        let v = unsafe { Handle::<A>::new_variant(2, &[Field::Value(y)]) }.unwrap();
+        assert_ne!(v, x, "a variant never holds itself");
+        // SAFETY: the variant and `z` are released once each; `z` was never given away.
+        unsafe {
+            v.release().unwrap();
+            assert_eq!(z.as_str().unwrap(), "z");
+            z.release().unwrap();
+        }
+        assert_eq!(used::<A>(), before, "{}", A::NAME);
+        // A foreign owned field is refused and counted (its owner alive meanwhile).
+        let (word_tx, word_rx) = std::sync::mpsc::channel::<Word>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let owner = std::thread::spawn(move || {
+            let h = Handle::<A>::new_str("theirs").unwrap();
+            word_tx.send(Word(h.to_ptr())).unwrap();
+            done_rx.recv().unwrap();
+            // SAFETY: owned, released once, by its owner.
+            unsafe { h.release() }.unwrap();
+        });
+        let w = word_rx.recv().unwrap();
+        // SAFETY: the word came from `to_ptr`, and its owner lives.
+        let theirs = unsafe { Handle::<A>::from_ptr(w.0) }.unwrap();
+        // SAFETY: the call is refused before anything is taken.
+        let e = unsafe { Handle::<A>::new_variant(0, &[Field::Value(theirs)]) }.unwrap_err();
+        assert!(matches!(e, HandleError::ForeignField { index: 0 }), "{e:?}");
+        done_tx.send(()).unwrap();
+        owner.join().unwrap();
+        assert!(
+            strand_alloc::stats::<A>().totals.hazards >= hazards + 2,
+            "{}",
+            A::NAME
+        );
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn a_variant_refuses_released_repeated_and_foreign_fields() {
+    every_backend!(variant_fields_refused);
+}
+
+#[cfg(feature = "checked")]
+fn stale_after_reset_with_reuse<A: ValueAllocator>() {
+    std::thread::spawn(|| {
+        let s = Handle::<A>::new_str("before the reset").unwrap();
+        // SAFETY: `s` is used afterwards only as the probe that checked refuses.
+        unsafe { strand_alloc::reset_current::<A>() }.unwrap();
+        // New values after the reset: a freed slot is reused as late as possible.
+        let t: Vec<_> = (0..8)
+            .map(|_| Handle::<A>::new_str("after").unwrap())
+            .collect();
+        assert!(
+            !t.contains(&s),
+            "{}: a reset's slot was reused at once",
+            A::NAME
+        );
+        // SAFETY: checked refuses before reading.
+        let e = unsafe { s.as_str() }.unwrap_err();
+        assert!(
+            matches!(e, HandleError::Released | HandleError::Stale),
+            "{e:?}"
+        );
+        for h in t {
+            // SAFETY: owned, released once.
+            unsafe { h.release() }.unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+#[cfg(feature = "checked")]
+fn checked_refuses_a_handle_from_before_a_reset_while_values_are_made() {
+    every_backend!(stale_after_reset_with_reuse);
+}
+
+#[test]
+#[cfg(all(
+    feature = "checked",
+    feature = "thread-arena",
+    feature = "global-malloc"
+))]
+fn checked_refuses_a_word_of_another_backend() {
+    use strand_alloc::{GlobalMalloc, ThreadArena};
+    let h = Handle::<GlobalMalloc>::new_str("gm").unwrap();
+    // SAFETY: checked builds verify the backend of the slot a pointer names.
+    assert!(unsafe { Handle::<ThreadArena>::from_ptr(h.to_ptr()) }.is_none());
+    assert!(unsafe { Handle::<GlobalMalloc>::from_ptr(h.to_ptr()) }.is_some());
+    // SAFETY: owned, released once.
+    unsafe { h.release() }.unwrap();
 }

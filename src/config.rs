@@ -279,9 +279,16 @@ impl<'de> serde::Deserialize<'de> for Config {
     }
 }
 
+/// The process-wide default configuration: its fields as atomics, published as one
+/// value with a sequence count (a seqlock). A writer makes the count odd, stores the
+/// fields and makes it even again; a reader takes the fields only between two equal, even
+/// readings of the count, so it sees one installed configuration or another, never a mix
+/// of two. Writers take `writing` one at a time; readers never wait on a lock.
 struct GlobalConfig {
     init: OnceLock<Result<(), ConfigError>>,
     installed: AtomicUsize,
+    sequence: AtomicUsize,
+    writing: std::sync::Mutex<()>,
     threshold: AtomicUsize,
     large_value: AtomicUsize,
     strand_limit: AtomicUsize,
@@ -291,6 +298,8 @@ struct GlobalConfig {
 static GLOBAL: GlobalConfig = GlobalConfig {
     init: OnceLock::new(),
     installed: AtomicUsize::new(0),
+    sequence: AtomicUsize::new(0),
+    writing: std::sync::Mutex::new(()),
     threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
     large_value: AtomicUsize::new(0),
     strand_limit: AtomicUsize::new(0),
@@ -299,21 +308,39 @@ static GLOBAL: GlobalConfig = GlobalConfig {
 
 impl GlobalConfig {
     fn store(&self, c: Config) {
+        let _one = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        // Odd: a write is under way. The fence keeps the field stores after it.
+        self.sequence.fetch_add(1, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::Release);
         self.threshold.store(c.threshold, Ordering::Relaxed);
         self.large_value
             .store(c.large_value.unwrap_or(0), Ordering::Relaxed);
         self.strand_limit
             .store(c.strand_limit.unwrap_or(0), Ordering::Relaxed);
         self.pool_capacity.store(c.pool_capacity, Ordering::Relaxed);
+        // Even again: the fields are one configuration.
+        self.sequence.fetch_add(1, Ordering::Release);
     }
     fn load(&self) -> Config {
-        let limit = self.strand_limit.load(Ordering::Relaxed);
-        let large = self.large_value.load(Ordering::Relaxed);
-        Config {
-            threshold: self.threshold.load(Ordering::Relaxed),
-            large_value: (large != 0).then_some(large),
-            strand_limit: (limit != 0).then_some(limit),
-            pool_capacity: self.pool_capacity.load(Ordering::Relaxed),
+        loop {
+            let before = self.sequence.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let limit = self.strand_limit.load(Ordering::Relaxed);
+            let large = self.large_value.load(Ordering::Relaxed);
+            let c = Config {
+                threshold: self.threshold.load(Ordering::Relaxed),
+                large_value: (large != 0).then_some(large),
+                strand_limit: (limit != 0).then_some(limit),
+                pool_capacity: self.pool_capacity.load(Ordering::Relaxed),
+            };
+            // The field loads stay before the second reading of the count.
+            std::sync::atomic::fence(Ordering::Acquire);
+            if self.sequence.load(Ordering::Relaxed) == before {
+                return c;
+            }
         }
     }
     fn mark_installed(&self) {
@@ -324,17 +351,26 @@ impl GlobalConfig {
     }
 }
 
+pub use crate::error::SIZE_FORMS;
+
 /// Reads a byte size: a plain number of bytes, or a number with a unit.
 ///
 /// Units are case-insensitive: `B`, `K`/`KB` (1000), `KiB` (1024), `M`/`MB`, `MiB`,
-/// `G`/`GB`, `GiB`. A fractional number is allowed with a unit (`1.5MiB`). `what` names
-/// the setting in the error.
+/// `G`/`GB`, `GiB`, `T`/`TB`, `TiB`. A fraction is accepted only where it comes to a whole
+/// number of bytes (`1.5MiB`; `0.3KiB` and `1.9` are refused), and an underscore only
+/// between digits (`1_048_576`). Anything else is refused with an error that quotes the
+/// text and shows the accepted forms ([`SIZE_FORMS`]). `what` names the setting in the
+/// error.
 ///
 /// ```
 /// use strand_alloc::config::parse_size;
 /// assert_eq!(parse_size("threshold", "10MiB").unwrap(), 10 * 1024 * 1024);
 /// assert_eq!(parse_size("threshold", "10MB").unwrap(), 10_000_000);
-/// assert_eq!(parse_size("threshold", "1048576").unwrap(), 1 << 20);
+/// assert_eq!(parse_size("threshold", "1_048_576").unwrap(), 1 << 20);
+/// assert_eq!(parse_size("threshold", "1.5MiB").unwrap(), 3 << 19);
+/// assert!(parse_size("threshold", "1.9").is_err());
+/// assert!(parse_size("threshold", "0.3KiB").is_err());
+/// assert!(parse_size("threshold", "_1").is_err());
 /// assert!(parse_size("threshold", "ten").is_err());
 /// ```
 pub fn parse_size(what: &'static str, text: &str) -> Result<usize, ConfigError> {
@@ -351,10 +387,19 @@ pub fn parse_size(what: &'static str, text: &str) -> Result<usize, ConfigError> 
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let num: String = num.chars().filter(|&c| c != '_').collect();
-    if num.is_empty() {
+    if !num.bytes().any(|b| b.is_ascii_digit()) {
         return Err(bad("it does not start with a number"));
     }
+    // An underscore only between two digits.
+    let b = num.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'_'
+            && !(i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
+            return Err(bad("an underscore stands only between two digits"));
+        }
+    }
+    let num: String = num.chars().filter(|&c| c != '_').collect();
     let mult: u128 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1_000,
@@ -371,7 +416,10 @@ pub fn parse_size(what: &'static str, text: &str) -> Result<usize, ConfigError> 
         if frac.contains('.') {
             return Err(bad("more than one decimal point"));
         }
-        if frac.len() > 9 {
+        if frac.is_empty() {
+            return Err(bad("a decimal point is followed by digits"));
+        }
+        if frac.len() > 12 {
             return Err(bad("too many decimal places"));
         }
         let int: u128 = if int.is_empty() {
@@ -380,13 +428,13 @@ pub fn parse_size(what: &'static str, text: &str) -> Result<usize, ConfigError> 
             int.parse().map_err(|_| bad("the number is too large"))?
         };
         let scale = 10u128.pow(frac.len() as u32);
-        let frac: u128 = if frac.is_empty() {
-            0
-        } else {
-            frac.parse().map_err(|_| bad("the number is not valid"))?
-        };
+        let frac: u128 = frac.parse().map_err(|_| bad("the number is not valid"))?;
+        let frac_bytes = frac * mult;
+        if frac_bytes % scale != 0 {
+            return Err(bad("it is not a whole number of bytes"));
+        }
         int.checked_mul(mult)
-            .and_then(|i| i.checked_add(frac * mult / scale))
+            .and_then(|i| i.checked_add(frac_bytes / scale))
             .ok_or_else(|| bad("the number is too large"))?
     } else {
         let n: u128 = num.parse().map_err(|_| bad("the number is too large"))?;
@@ -412,6 +460,8 @@ mod tests {
         assert_eq!(parse_size("t", "1048576").unwrap(), 1 << 20);
         assert_eq!(parse_size("t", "1_048_576").unwrap(), 1 << 20);
         assert_eq!(parse_size("t", "1.5MiB").unwrap(), 3 << 19);
+        assert_eq!(parse_size("t", "0.5KiB").unwrap(), 512);
+        assert_eq!(parse_size("t", "2.000").unwrap(), 2);
         assert_eq!(parse_size("t", "0").unwrap(), 0);
     }
 
@@ -424,11 +474,24 @@ mod tests {
             "1.2.3MB",
             "-5",
             "99999999999999999999999TiB",
+            "1.9",
+            "0.3KiB",
+            "_1",
+            "1_",
+            "1__0",
+            ".",
+            "1.",
+            "1_.5MiB",
         ] {
             let err = parse_size("the threshold", bad).unwrap_err();
+            let text = err.to_string();
             assert!(
-                err.to_string().contains(&format!("{bad:?}")),
+                text.contains(&format!("{bad:?}")),
                 "{err} should quote {bad:?}"
+            );
+            assert!(
+                text.contains("1_048_576") && text.contains("MiB"),
+                "{err} shows the forms"
             );
         }
     }

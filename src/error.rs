@@ -77,14 +77,17 @@ impl AllocError {
     }
 }
 
+/// The forms [`crate::config::parse_size`] accepts, as its errors show them.
+pub const SIZE_FORMS: &str =
+    "a whole number of bytes (1048576, 1_048_576) or a number with a unit \
+     (B, K/KB, KiB, M/MB, MiB, G/GB, GiB, T/TB, TiB: 10MiB, 1.5MiB) that comes to a whole \
+     number of bytes";
+
 /// A configuration value was rejected. The message quotes the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// A byte size could not be read (`10MB`, `10MiB`, `1048576` are valid forms).
-    #[error(
-        "cannot read {what} {input:?}: {reason} (expected a byte count such as 1048576, \
-         64KiB, 10MB or 10MiB)"
-    )]
+    /// A byte size could not be read (see [`crate::config::parse_size`] for the forms).
+    #[error("cannot read {what} {input:?}: {reason} (expected {forms})", forms = SIZE_FORMS)]
     BadSize {
         /// Which setting was being read.
         what: &'static str,

@@ -416,7 +416,10 @@ mod serde_impl {
                             Node::Str(s) => PortableValue::Str(s),
                             Node::Bytes(b) => PortableValue::Bytes(b),
                             Node::Variant(tag, len) if len > 0 => {
-                                open.push((tag, len, Vec::with_capacity(len.min(4096))));
+                                // The length is a claim of the input, not yet read:
+                                // nothing is reserved for it, so what this takes grows
+                                // with the fields actually read.
+                                open.push((tag, len, Vec::new()));
                                 continue;
                             }
                             Node::Variant(tag, _) => PortableVariant::new(tag, Vec::new()).into(),
@@ -534,6 +537,18 @@ struct Tally<'a, W> {
 impl<W: std::io::Write> std::io::Write for Tally<'_, W> {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         let n = self.out.write(b)?;
+        // A writer that claims more than it was given is lying: nothing past `b` was
+        // handed over, so nothing past it is counted, and the copy stops with an error
+        // (std's `write_all` would panic on the claim).
+        if n > b.len() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "strand-alloc: the writer reported {n} bytes written out of {} given",
+                    b.len()
+                ),
+            ));
+        }
         self.written += n as u64;
         Ok(n)
     }

@@ -81,3 +81,36 @@ fn counts<A: ValueAllocator>() {
 fn a_copy_out_counts_what_the_writer_accepted() {
     for_each_backend!(counts);
 }
+
+/// Claims to take more than it was given.
+struct Liar;
+
+impl Write for Liar {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        Ok(b.len() + 1_000)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn lying_writer<A: ValueAllocator>() {
+    let s = Strand::<A>::local_with(Config::default()).unwrap();
+    let v: Value<'_, A> = s.str("sixteen bytes!!!").into();
+    let before = s.stats();
+    // An error, not a panic in `write_all`, and nothing counted past what was handed over.
+    let e = s.write_out(&v, &mut Liar).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}");
+    assert!(
+        e.to_string().contains("1016 bytes written out of 16"),
+        "{e}"
+    );
+    let after = s.stats();
+    assert_eq!(after.copies, before.copies + 1);
+    assert_eq!(after.copied_bytes, before.copied_bytes, "{}", A::NAME);
+}
+
+#[test]
+fn a_writer_that_claims_too_much_is_an_error() {
+    for_each_backend!(lying_writer);
+}

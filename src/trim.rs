@@ -281,6 +281,13 @@ fn prepare_slow() -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Reads [`SYSTEM_THRESHOLD_ENV`] and says whether it can be used, deciding nothing: for
+/// a program that checks its settings before it starts work (an unreadable value would
+/// otherwise fail the first strand's beginning).
+pub fn check_env() -> Result<(), ConfigError> {
+    from_env().map(|_| ())
+}
+
 /// The environment variable that chooses the thresholds without code: `off` leaves
 /// glibc's own, a size (`512KiB`, `1MiB`, `1048576`) fixes them there.
 pub const SYSTEM_THRESHOLD_ENV: &str = "STRAND_ALLOC_SYSTEM_THRESHOLD";

@@ -639,3 +639,68 @@ fn http_without_wrk_is_skipped_and_says_why() {
     );
     std::fs::remove_dir_all(&empty).ok();
 }
+
+/// Outputs that name one file in different spellings are refused before anything runs,
+/// as is an output that cannot be written and an unreadable system threshold.
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_one_file_or_unwritable_are_refused_at_once() {
+    let dir = scratch("samefile");
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let target = dir.join("out.json");
+    std::fs::write(&target, "kept").unwrap();
+    let link = dir.join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let hard = dir.join("hard.json");
+    std::fs::hard_link(&target, &hard).unwrap();
+    let d = dir.to_str().unwrap();
+    let spellings = [
+        (format!("{d}/out.json"), format!("{d}/./out.json")),
+        (format!("{d}/out.json"), format!("{d}/sub/../out.json")),
+        (format!("{d}/out.json"), link.to_str().unwrap().to_string()),
+        (format!("{d}/out.json"), hard.to_str().unwrap().to_string()),
+        (format!("{d}/new.json"), format!("{d}/sub/../new.json")),
+    ];
+    for (a, b) in &spellings {
+        let start = std::time::Instant::now();
+        let out = run(&["--json", a, "--csv", b, "--no-progress"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{a} and {b}: {stderr}");
+        assert!(
+            stderr.contains("would both be written to"),
+            "{a} and {b}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "nothing measured");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "kept",
+        "nothing written"
+    );
+    // A file that cannot be written, found before measuring.
+    let start = std::time::Instant::now();
+    let out = run(&["--json", "/proc/version", "--no-progress"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the JSON to /proc/version"),
+        "{stderr}"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    // An unreadable system threshold, found before measuring too.
+    let out = Command::new(env!("CARGO_BIN_EXE_strand-alloc"))
+        .args(["--no-progress", "--quick"])
+        .env("STRAND_ALLOC_SYSTEM_THRESHOLD", "lots")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("STRAND_ALLOC_SYSTEM_THRESHOLD") && stderr.contains("lots"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing measured");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -228,46 +228,84 @@ fn run_child(spec: &Spec) -> Result<Measurement, String> {
 }
 
 /// Makes sure `path` can be written, before anything is measured: its directory is
-/// created, and the file opened for writing without changing it (a file that did not
-/// exist is removed again).
+/// created, a file can be made in it (a scratch file, removed at once: the output itself
+/// is written the same way, then renamed over `path`), and an existing `path` is a file
+/// that can be opened for writing (it is not changed).
 fn check_writable(path: &Path, what: &str) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                format!(
-                    "cannot write the {what} to {}: cannot create {}: {e}",
-                    path.display(),
-                    dir.display()
-                )
-            })?;
-        }
-    }
+    let fail = |why: String| format!("cannot write the {what} to {}: {why}", path.display());
+    let dir = output_dir(path);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     if path.is_dir() {
-        return Err(format!(
-            "cannot write the {what} to {}: it is a directory",
-            path.display()
-        ));
+        return Err(fail("it is a directory".into()));
     }
-    let existed = path.exists();
+    if path.exists() {
+        if !path.metadata().map(|m| m.is_file()).unwrap_or(false) {
+            return Err(fail("it is not a regular file".into()));
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    let scratch = scratch_path(path);
     std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|e| format!("cannot write the {what} to {}: {e}", path.display()))?;
-    if !existed {
-        let _ = std::fs::remove_file(path);
-    }
+        .write(true)
+        .create_new(true)
+        .open(&scratch)
+        .map_err(|e| fail(format!("cannot create a file in {}: {e}", dir.display())))?;
+    let _ = std::fs::remove_file(&scratch);
     Ok(())
 }
 
-fn write_out(path: &Path, text: &str) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
+/// The directory an output file goes in (`.` for a bare file name).
+fn output_dir(path: &Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
     }
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A scratch file beside `path`, written first and renamed over it.
+fn scratch_path(path: &Path) -> std::path::PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output_dir(path).join(format!(".{name}.strand-alloc-{}", std::process::id()))
+}
+
+/// What names the same file as another output, in any spelling: the canonical directory
+/// and file name (so `./`, `..` and a symlinked directory agree), and for a file that
+/// exists its device and inode (so a symlink or a hard link of it agrees too).
+fn file_identity(path: &Path) -> (Option<std::path::PathBuf>, Option<(u64, u64)>) {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    let canonical = std::fs::canonicalize(path).ok().or_else(|| {
+        let dir = std::fs::canonicalize(output_dir(path)).ok()?;
+        Some(dir.join(path.file_name()?))
+    });
+    (canonical, inode)
+}
+
+/// Whether two outputs would write the same file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (ca, ia) = file_identity(a);
+    let (cb, ib) = file_identity(b);
+    (ca.is_some() && ca == cb) || (ia.is_some() && ia == ib) || a == b
+}
+
+fn write_out(path: &Path, text: &str) -> Result<(), String> {
+    let dir = output_dir(path);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // Written beside it and renamed over it: a failure leaves the old file whole.
+    let scratch = scratch_path(path);
+    std::fs::write(&scratch, text)
+        .and_then(|()| std::fs::rename(&scratch, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&scratch);
+            format!("cannot write {}: {e}", path.display())
+        })
 }
 
 fn compare(cli: &Cli) -> Result<ExitCode, String> {
@@ -321,17 +359,19 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
         .filter_map(|(p, what)| Some((p.as_deref()?, what)))
         .filter(|(p, _)| *p != Path::new("-"))
         .collect();
+    // Directories first, so that names inside them can be compared as files.
+    for (p, what) in &outputs {
+        check_writable(p, what)?;
+    }
     for (i, (p, what)) in outputs.iter().enumerate() {
-        if let Some((_, other)) = outputs[..i].iter().find(|(q, _)| q == p) {
+        if let Some((_, other)) = outputs[..i].iter().find(|(q, _)| same_file(q, p)) {
             return Err(format!(
                 "the {other} and the {what} would both be written to {}: give each its own file",
                 p.display()
             ));
         }
     }
-    for (p, what) in &outputs {
-        check_writable(p, what)?;
-    }
+    strand_alloc::trim::check_env().map_err(|e| e.to_string())?;
     if let Some(k) = cli.chart_workload {
         if !workloads.iter().any(|w| w.kind == k) {
             return Err(format!(

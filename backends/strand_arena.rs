@@ -125,6 +125,16 @@ pub struct OwnArena {
     aside_reserved: Cell<usize>,
 }
 
+impl std::fmt::Debug for OwnArena {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnArena")
+            .field("live", &self.live.get())
+            .field("used", &self.used.get())
+            .field("reserved", &self.reserved.get())
+            .finish_non_exhaustive()
+    }
+}
+
 impl OwnArena {
     fn new(bump: Bump) -> Self {
         OwnArena {

@@ -380,6 +380,15 @@ const MAX_HOLDS: usize = u32::MAX as usize - 1;
 #[cfg(test)]
 const MAX_HOLDS: usize = 8;
 
+impl std::fmt::Debug for Gen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gen")
+            .field("id", &self.id)
+            .field("used", &self.used)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The strand's holds, and which one it allocates into now.
 pub struct Holds {
     list: UnsafeCell<Vec<Hold>>,
@@ -392,6 +401,12 @@ pub struct Holds {
     active: Cell<*const Gen>,
     active_id: Cell<u64>,
     active_idx: Cell<u32>,
+}
+
+impl std::fmt::Debug for Holds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Holds").finish_non_exhaustive()
+    }
 }
 
 impl Holds {

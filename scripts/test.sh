@@ -22,6 +22,9 @@ cargo clippy --all-targets --all-features -- -D warnings
 step "rustdoc without warnings (broken or ambiguous links, missing docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features all-backends,seed-arena,serde
 
+step "rustdoc with the default features alone, as a dependent crate's build sees it"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+
 step "the library alone pulls in none of the command's dependencies"
 deps=$(cargo tree -e normal --no-default-features --features thread-arena --prefix none)
 if grep -E '^(clap|comfy-table|indicatif|plotters|serde|serde_json) ' <<<"$deps"; then

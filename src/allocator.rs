@@ -187,6 +187,16 @@ pub struct StrandCx {
     stranded: Cell<u64>,
 }
 
+impl std::fmt::Debug for StrandCx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrandCx")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("used", &self.used())
+            .finish_non_exhaustive()
+    }
+}
+
 impl StrandCx {
     pub(crate) fn new<A: ValueAllocator>(
         id: u64,

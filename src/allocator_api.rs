@@ -16,6 +16,15 @@ pub struct StrandAllocator<'s, A: ValueAllocator> {
     strand: &'s Strand<A>,
 }
 
+impl<A: ValueAllocator> std::fmt::Debug for StrandAllocator<'_, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrandAllocator")
+            .field("strand", &self.strand.id())
+            .field("backend", &A::NAME)
+            .finish()
+    }
+}
+
 impl<A: ValueAllocator> Clone for StrandAllocator<'_, A> {
     fn clone(&self) -> Self {
         *self

@@ -105,10 +105,10 @@ macro_rules! backends {
         }
 
         #[cfg(not(any($(feature = $feature),*)))]
-        compile_error!(concat!(
-            "strand-alloc: no backend enabled; enable at least one of the features",
-            $(" ", $feature,)* " (or all-backends)"
-        ));
+        compile_error!(
+            "strand-alloc: no backend enabled; enable at least one of the features \
+             thread-arena global-malloc strand-arena (or all-backends)"
+        );
     };
 }
 

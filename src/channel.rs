@@ -49,6 +49,12 @@ pub struct ValueSender {
     inner: may::sync::mpsc::Sender<PortableValue>,
 }
 
+impl std::fmt::Debug for ValueSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValueSender").finish_non_exhaustive()
+    }
+}
+
 impl ValueSender {
     /// Copies `value` out of `strand` and sends the copy.
     pub fn send<A: ValueAllocator>(
@@ -79,6 +85,12 @@ pub enum RecvInError {
     /// The value arrived but could not be imported into the strand.
     #[error(transparent)]
     Alloc(#[from] AllocError),
+}
+
+impl std::fmt::Debug for ValueReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValueReceiver").finish_non_exhaustive()
+    }
 }
 
 impl ValueReceiver {

@@ -6,9 +6,13 @@
 //!
 //! | feature | backend | where a strand's values live |
 //! |---|---|---|
-//! | `thread-arena` (default) | [`ThreadArena`] | a bump arena per OS thread, shared by the strands there, reset when none of them holds values in it, bounded by the threshold |
-//! | `global-malloc` | [`GlobalMalloc`] | the global heap, freed on drop |
-//! | `strand-arena` | [`StrandArena`] | a bump arena owned by the strand, moving with it between threads, dropped (or pooled) when it ends |
+//! | `thread-arena` (default) | `ThreadArena` | a bump arena per OS thread, shared by the strands there, reset when none of them holds values in it, bounded by the threshold |
+//! | `global-malloc` | `GlobalMalloc` | the global heap, freed on drop |
+//! | `strand-arena` | `StrandArena` | a bump arena owned by the strand, moving with it between threads, dropped (or pooled) when it ends |
+//!
+//! Each backend type exists when its feature is on (the [`backends`] module lists those
+//! compiled in), and a program names the one it uses: there is no default backend type,
+//! so enabling a feature anywhere in a build never changes what another crate gets.
 //!
 //! `all-backends` enables all three; generic code names each one explicitly
 //! ([`backends::for_each`]), so one process can run them all on one scheduler.
@@ -50,6 +54,8 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod allocator;
@@ -80,7 +86,7 @@ pub mod variant;
 pub use allocator::{ResetCause, StrandCx, Ticket, ValueAllocator};
 pub use allocator_api::StrandAllocator;
 pub use backends::types::*;
-pub use channel::{channel, RecvError, SendError, ValueReceiver, ValueSender};
+pub use channel::{channel, RecvError, RecvInError, SendError, ValueReceiver, ValueSender};
 pub use config::Config;
 pub use error::{AllocError, ConfigError, CurrentError, Hazard, SpawnError};
 pub use handle::{

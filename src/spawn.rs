@@ -39,6 +39,17 @@ impl<A: ValueAllocator> Default for Builder<A> {
     }
 }
 
+impl<A: ValueAllocator> std::fmt::Debug for Builder<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("backend", &A::NAME)
+            .field("name", &self.name)
+            .field("stack_size", &self.stack_size)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
 impl<A: ValueAllocator> Builder<A> {
     /// A builder with no name, the scheduler's default stack and [`Config::current`].
     pub fn new() -> Self {
@@ -208,6 +219,12 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// Owns a strand: wait for it, get its result or panic, and its report.
 pub struct JoinHandle<R> {
     inner: may::coroutine::JoinHandle<(std::thread::Result<R>, StrandReport)>,
+}
+
+impl<R> std::fmt::Debug for JoinHandle<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle").finish_non_exhaustive()
+    }
 }
 
 impl<R> JoinHandle<R> {

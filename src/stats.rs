@@ -173,6 +173,14 @@ unsafe impl Sync for StrandSlot {}
 // SAFETY: as above; a slot holds no thread-bound data.
 unsafe impl Send for StrandSlot {}
 
+impl fmt::Debug for StrandSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StrandSlot")
+            .field("figures", &self.figures())
+            .finish_non_exhaustive()
+    }
+}
+
 impl StrandSlot {
     fn new() -> StrandSlot {
         StrandSlot {
@@ -312,6 +320,14 @@ pub struct Registry {
     shared_used: AtomicI64,
     /// Handles refused by `checked` outside any strand's own figures.
     refused: AtomicU64,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {

@@ -22,6 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_STRAND: AtomicU64 = AtomicU64::new(1);
 
+/// The largest alignment a backend is asked for: a cache line. An allocation aligned
+/// beyond it (through the `allocator-api2` handle, say) gets a heap allocation of its own,
+/// as a large value does, so it succeeds wherever the global allocator would: an arena
+/// would pad a chunk by up to the alignment, and past its threshold refuse.
+pub const MAX_ARENA_ALIGN: usize = 64;
+
 /// A strand's allocation context: where its values come from, and its figures.
 ///
 /// A `Strand` is created for each spawned strand and handed to its closure as
@@ -48,6 +54,17 @@ pub struct Strand<A: ValueAllocator> {
     /// Whether the strand has not ended yet (`state` is still there).
     running: bool,
     _not_send: PhantomData<*const ()>,
+}
+
+impl<A: ValueAllocator> std::fmt::Debug for Strand<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Strand")
+            .field("id", &self.cx.id)
+            .field("name", &self.cx.name)
+            .field("backend", &A::NAME)
+            .field("running", &self.running)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<A: ValueAllocator> Strand<A> {
@@ -203,7 +220,7 @@ impl<A: ValueAllocator> Strand<A> {
                 });
             }
         }
-        if layout.size() > self.cx.large {
+        if layout.size() > self.cx.large || layout.align() > MAX_ARENA_ALIGN {
             return self.alloc_large(layout);
         }
         let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
@@ -211,8 +228,9 @@ impl<A: ValueAllocator> Strand<A> {
         Ok(done)
     }
 
-    /// A value larger than the large-value size: a heap allocation of its own, reserved
-    /// for this strand until it is released (see [`ValueAllocator::LARGE_APART`]).
+    /// A value larger than the large-value size, or aligned beyond [`MAX_ARENA_ALIGN`]: a
+    /// heap allocation of its own, reserved for this strand until it is released (see
+    /// [`ValueAllocator::LARGE_APART`]).
     #[cold]
     #[inline(never)]
     fn alloc_large(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
@@ -242,7 +260,7 @@ impl<A: ValueAllocator> Strand<A> {
     /// released yet, and nothing uses the memory afterwards.
     #[inline]
     pub(crate) unsafe fn dealloc_raw(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
-        if layout.size() > self.cx.large {
+        if layout.size() > self.cx.large || layout.align() > MAX_ARENA_ALIGN {
             // SAFETY: by this function's contract `ptr` came from `alloc_raw` with this
             // layout, which (the strand's large-value size never changing) took it from
             // `alloc_large`, i.e. from the global allocator with this layout.

@@ -1,7 +1,8 @@
-//! A refused allocation changes no figure: an alignment no arena generation can give
-//! (1 MiB, at a 64 KiB threshold) is an error on both arenas, with no reset or rotation
-//! counted. And the seed policy's thread arena gives its memory back when its thread
-//! ends.
+//! A refused allocation changes no figure: past the strand's byte limit, an error on both
+//! arenas, with no reset, rotation or allocation counted. An alignment no arena
+//! generation could give (1 MiB, at a 64 KiB threshold) is not refused: it takes the heap
+//! path of a large value, and touches no generation either. And the seed policy's thread
+//! arena gives its memory back when its thread ends.
 #![cfg(not(miri))]
 
 use allocator_api2::alloc::Allocator;
@@ -10,15 +11,32 @@ use strand_alloc::{Config, Strand, ValueAllocator};
 
 fn overaligned<A: ValueAllocator>() {
     std::thread::spawn(|| {
-        let cfg = Config::default().with_threshold(64 << 10).unwrap();
+        let cfg = Config::default()
+            .with_threshold(64 << 10)
+            .unwrap()
+            .with_strand_limit(Some(32 << 10))
+            .unwrap();
         let s = Strand::<A>::local_with(cfg).unwrap();
-        let layout = Layout::from_size_align(16, 1 << 20).unwrap();
+        // Past the strand's limit: refused, and nothing counted.
         let before = s.stats();
-        assert!(s.allocator().allocate(layout).is_err(), "{}", A::NAME);
+        let big = Layout::from_size_align(40 << 10, 8).unwrap();
+        assert!(s.allocator().allocate(big).is_err(), "{}", A::NAME);
         let after = s.stats();
         assert_eq!(after.resets(), before.resets(), "{}: {after:?}", A::NAME);
         assert_eq!(after.rotations, before.rotations, "{}", A::NAME);
         assert_eq!(after.allocs, before.allocs, "{}", A::NAME);
+        // Over-aligned: served from the heap, as a large value, with no reset or rotation.
+        let layout = Layout::from_size_align(16, 1 << 20).unwrap();
+        let block = s
+            .allocator()
+            .allocate(layout)
+            .expect("served from the heap");
+        let after = s.stats();
+        assert_eq!(after.resets(), before.resets(), "{}: {after:?}", A::NAME);
+        assert_eq!(after.rotations, before.rotations, "{}", A::NAME);
+        assert_eq!(after.large_values, before.large_values + 1, "{}", A::NAME);
+        // SAFETY: allocated just above with this layout, released once.
+        unsafe { s.allocator().deallocate(block.cast(), layout) };
         // The strand still works.
         assert_eq!(s.str("after").as_str(), "after");
     })

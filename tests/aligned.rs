@@ -1,0 +1,42 @@
+//! Over-aligned requests through the `allocator-api2` handle succeed wherever the global
+//! allocator would: an 8-byte block aligned to 1 MiB at a 64 KiB threshold, or to 16 MiB
+//! at the default 10 MiB, on every backend (they take the heap path a large value takes).
+
+mod common;
+use allocator_api2::alloc::Allocator;
+use std::alloc::Layout;
+use strand_alloc::{Config, Strand, ValueAllocator};
+
+fn over_aligned<A: ValueAllocator>() {
+    for (threshold, align) in [(64 << 10, 1usize << 20), (10 << 20, 1 << 24), (4096, 128)] {
+        let s =
+            Strand::<A>::local_with(Config::default().with_threshold(threshold).unwrap()).unwrap();
+        let layout = Layout::from_size_align(8, align).unwrap();
+        let a = s.allocator();
+        let block = a
+            .allocate(layout)
+            .unwrap_or_else(|_| panic!("{}: align {align} refused", A::NAME));
+        let p = block.as_ptr() as *mut u8;
+        assert_eq!(p as usize % align, 0, "{}: misaligned", A::NAME);
+        // SAFETY: the block is 8 writable bytes from this allocator.
+        unsafe { p.write_bytes(7, 8) };
+        assert!(s.stats().used >= 8);
+        // SAFETY: allocated just above with this layout, released once.
+        unsafe { a.deallocate(block.cast(), layout) };
+        // A vector of over-aligned elements grows and is freed.
+        #[repr(align(128))]
+        #[derive(Clone, Copy)]
+        struct Line([u8; 128]);
+        let mut v = allocator_api2::vec::Vec::new_in(s.allocator());
+        for i in 0..100u8 {
+            v.push(Line([i; 128]));
+        }
+        assert!(v.iter().enumerate().all(|(i, l)| l.0[0] == i as u8));
+        assert_eq!(v.as_ptr() as usize % 128, 0);
+    }
+}
+
+#[test]
+fn over_aligned_blocks_are_served_on_every_backend() {
+    for_each_backend!(over_aligned);
+}

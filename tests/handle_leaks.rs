@@ -6,7 +6,8 @@
 //!
 //! One test function per binary, so no other test allocates while it measures.
 
-use strand_alloc::backends::{for_each, BackendVisitor};
+mod common;
+
 use strand_alloc::{Field, Handle, ValueAllocator};
 
 #[path = "support/counting.rs"]
@@ -102,14 +103,5 @@ fn nothing_lost<A: ValueAllocator>() {
 
 #[test]
 fn nothing_is_lost_on_the_real_heap() {
-    struct V;
-    impl BackendVisitor for V {
-        type Output = ();
-        fn visit<A: ValueAllocator>(&mut self) {
-            if A::SAFE {
-                nothing_lost::<A>();
-            }
-        }
-    }
-    for_each(&mut V);
+    for_each_backend!(nothing_lost);
 }

@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use strand_alloc::backends::{for_each, BackendVisitor};
 use strand_alloc::{
     current_strand_id, live_strands, CurrentError, Field, Handle, Strand, ValueAllocator,
 };
@@ -25,21 +24,6 @@ fn wait_for_exits(base: usize) {
         );
         std::thread::sleep(Duration::from_millis(1));
     }
-}
-
-macro_rules! every_backend {
-    ($name:ident) => {{
-        struct V;
-        impl BackendVisitor for V {
-            type Output = ();
-            fn visit<A: ValueAllocator>(&mut self) {
-                if A::SAFE {
-                    $name::<A>();
-                }
-            }
-        }
-        for_each(&mut V);
-    }};
 }
 
 /// Spawns a coroutine with May directly (not through this crate).
@@ -100,7 +84,7 @@ fn per_coroutine<A: ValueAllocator>() {
 
 #[test]
 fn each_coroutine_has_its_own_strand_through_moves() {
-    every_backend!(per_coroutine);
+    for_each_backend!(per_coroutine);
 }
 
 fn shared_across_migrations<A: ValueAllocator>() {
@@ -166,7 +150,7 @@ fn shared_across_migrations<A: ValueAllocator>() {
 
 #[test]
 fn shared_values_outlive_their_makers_across_migrations() {
-    every_backend!(shared_across_migrations);
+    for_each_backend!(shared_across_migrations);
 }
 
 fn cancelled_while_shared<A: ValueAllocator>() {
@@ -212,7 +196,7 @@ fn cancelled_while_shared<A: ValueAllocator>() {
 
 #[test]
 fn a_cancelled_strands_shared_values_stay_readable() {
-    every_backend!(cancelled_while_shared);
+    for_each_backend!(cancelled_while_shared);
 }
 
 fn with_current_holds_the_strand<A: ValueAllocator>() {
@@ -246,7 +230,7 @@ fn with_current_holds_the_strand<A: ValueAllocator>() {
 
 #[test]
 fn a_with_current_call_holds_the_strand_against_handle_calls() {
-    every_backend!(with_current_holds_the_strand);
+    for_each_backend!(with_current_holds_the_strand);
 }
 
 fn generator_resumed_elsewhere<A: ValueAllocator>() {
@@ -295,5 +279,5 @@ fn generator_resumed_elsewhere<A: ValueAllocator>() {
 
 #[test]
 fn a_generator_resumed_on_another_thread_uses_that_threads_strand() {
-    every_backend!(generator_resumed_elsewhere);
+    for_each_backend!(generator_resumed_elsewhere);
 }

@@ -1,8 +1,9 @@
 //! A plain thread's own strand for one-word handles: made on first use, ended when the
 //! thread's locals are destroyed, and a clear error for a call after that.
 
+mod common;
+
 use std::cell::RefCell;
-use strand_alloc::backends::{for_each, BackendVisitor};
 use strand_alloc::{CurrentError, Handle, HandleError, ValueAllocator};
 
 /// Runs a handle operation from a thread-local's destructor, registered either before or
@@ -73,16 +74,7 @@ fn thread_exit<A: ValueAllocator>() {
 
 #[test]
 fn a_threads_strand_ends_with_it_and_a_later_call_gets_an_error() {
-    struct V;
-    impl BackendVisitor for V {
-        type Output = ();
-        fn visit<A: ValueAllocator>(&mut self) {
-            if A::SAFE {
-                thread_exit::<A>();
-            }
-        }
-    }
-    for_each(&mut V);
+    for_each_backend!(thread_exit);
 }
 
 fn strands_end<A: ValueAllocator>() {
@@ -103,14 +95,5 @@ fn strands_end<A: ValueAllocator>() {
 
 #[test]
 fn a_threads_strand_counts_as_live_until_the_thread_ends() {
-    struct V;
-    impl BackendVisitor for V {
-        type Output = ();
-        fn visit<A: ValueAllocator>(&mut self) {
-            if A::SAFE {
-                strands_end::<A>();
-            }
-        }
-    }
-    for_each(&mut V);
+    for_each_backend!(strands_end);
 }

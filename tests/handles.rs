@@ -2,24 +2,10 @@
 //! API with no `&Strand` at hand, on plain threads (Miri runs these; the coroutine cases
 //! are in `examples/runtime.rs` and its test).
 
-use strand_alloc::backends::{for_each, BackendVisitor};
+mod common;
+
 use strand_alloc::ValueAllocator;
 use strand_alloc::{current_figures, reset_current, Field, Handle, HandleError, HandleKind};
-
-macro_rules! every_backend {
-    ($name:ident) => {
-        struct V;
-        impl BackendVisitor for V {
-            type Output = ();
-            fn visit<A: ValueAllocator>(&mut self) {
-                if A::SAFE {
-                    $name::<A>();
-                }
-            }
-        }
-        for_each(&mut V);
-    };
-}
 
 /// A runtime's word kept as a pointer (strict provenance), sent between threads.
 #[derive(Clone, Copy)]
@@ -47,7 +33,7 @@ fn size_and_alignment<A: ValueAllocator>() {
 
 #[test]
 fn a_handle_is_one_aligned_word() {
-    every_backend!(size_and_alignment);
+    for_each_backend!(size_and_alignment);
 }
 
 fn made_read_released_by_the_owner<A: ValueAllocator>() {
@@ -83,7 +69,7 @@ fn made_read_released_by_the_owner<A: ValueAllocator>() {
 
 #[test]
 fn values_are_made_read_and_released_by_their_owner() {
-    every_backend!(made_read_released_by_the_owner);
+    for_each_backend!(made_read_released_by_the_owner);
 }
 
 fn shared_outlives_its_maker<A: ValueAllocator>() {
@@ -150,7 +136,7 @@ fn shared_outlives_its_maker<A: ValueAllocator>() {
 
 #[test]
 fn a_shared_value_outlives_its_maker_and_reads_true() {
-    every_backend!(shared_outlives_its_maker);
+    for_each_backend!(shared_outlives_its_maker);
 }
 
 fn released_elsewhere<A: ValueAllocator>() {
@@ -177,7 +163,7 @@ fn released_elsewhere<A: ValueAllocator>() {
 
 #[test]
 fn a_value_released_elsewhere_goes_back_to_its_owner() {
-    every_backend!(released_elsewhere);
+    for_each_backend!(released_elsewhere);
 }
 
 fn reset_frees_owned_keeps_shared<A: ValueAllocator>() {
@@ -222,7 +208,7 @@ fn reset_frees_owned_keeps_shared<A: ValueAllocator>() {
 
 #[test]
 fn a_reset_frees_owned_values_and_keeps_shared_ones() {
-    every_backend!(reset_frees_owned_keeps_shared);
+    for_each_backend!(reset_frees_owned_keeps_shared);
 }
 
 #[cfg(feature = "checked")]
@@ -258,7 +244,7 @@ fn foreign_refused<A: ValueAllocator>() {
 #[test]
 #[cfg(feature = "checked")]
 fn checked_refuses_foreign_released_and_forged_handles() {
-    every_backend!(foreign_refused);
+    for_each_backend!(foreign_refused);
 }
 
 fn deep_in_constant_stack<A: ValueAllocator>() {
@@ -305,7 +291,7 @@ fn deep_in_constant_stack<A: ValueAllocator>() {
 
 #[test]
 fn deep_variants_share_and_release_in_constant_stack() {
-    every_backend!(deep_in_constant_stack);
+    for_each_backend!(deep_in_constant_stack);
 }
 
 fn variant_fields_refused<A: ValueAllocator>() {
@@ -373,7 +359,7 @@ fn variant_fields_refused<A: ValueAllocator>() {
 
 #[test]
 fn a_variant_refuses_released_repeated_and_foreign_fields() {
-    every_backend!(variant_fields_refused);
+    for_each_backend!(variant_fields_refused);
 }
 
 #[cfg(feature = "checked")]
@@ -409,7 +395,7 @@ fn stale_after_reset_with_reuse<A: ValueAllocator>() {
 #[test]
 #[cfg(feature = "checked")]
 fn checked_refuses_a_handle_from_before_a_reset_while_values_are_made() {
-    every_backend!(stale_after_reset_with_reuse);
+    for_each_backend!(stale_after_reset_with_reuse);
 }
 
 #[test]

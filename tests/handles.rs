@@ -365,6 +365,15 @@ fn a_variant_refuses_released_repeated_and_foreign_fields() {
 #[cfg(feature = "checked")]
 fn stale_after_reset_with_reuse<A: ValueAllocator>() {
     std::thread::spawn(|| {
+        // Free slots of this strand's own first (a block taken from an ended strand may
+        // hold few), so that there are others to hand out before the reset's.
+        let warm: Vec<_> = (0..100)
+            .map(|_| Handle::<A>::new_str("warm").unwrap())
+            .collect();
+        for h in warm {
+            // SAFETY: owned, released once.
+            unsafe { h.release() }.unwrap();
+        }
         let s = Handle::<A>::new_str("before the reset").unwrap();
         // SAFETY: `s` is used afterwards only as the probe that checked refuses.
         unsafe { strand_alloc::reset_current::<A>() }.unwrap();

@@ -46,6 +46,7 @@ fn round<A: ValueAllocator>(n: usize) {
                 // Owned, released by another thread (handed back to this one).
                 1 => tx.send(Word(v.to_ptr())).unwrap(),
                 // Owned, released here.
+                // SAFETY: owned by this thread, released once.
                 _ => unsafe { v.release() }.unwrap(),
             }
             // Keep allocating, so what comes back is collected.

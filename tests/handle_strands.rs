@@ -136,6 +136,7 @@ fn shared_across_migrations<A: ValueAllocator>() {
                 let Field::Value(s) = f[0] else {
                     panic!("a value field")
                 };
+                // SAFETY: held by the shared variant, which has a holder left.
                 assert_eq!(unsafe { s.as_str() }.unwrap(), format!("value {tag:02}"));
                 // SAFETY: the last holder.
                 unsafe { h::<A>(w).release() }.unwrap();
@@ -182,6 +183,7 @@ fn cancelled_while_shared<A: ValueAllocator>() {
         assert_eq!(unsafe { h::<A>(*w).as_str() }.unwrap(), format!("kept {i}"));
         // The coroutine's own holds were lost with its stack (a handle has no `Drop`):
         // this is the reader's hold.
+        // SAFETY: the reader's hold, released once.
         unsafe { h::<A>(*w).release() }.unwrap();
         assert_eq!(
             h::<A>(*w).holders(),
@@ -189,6 +191,7 @@ fn cancelled_while_shared<A: ValueAllocator>() {
             "the cancelled coroutine's hold remains"
         );
         // Let go of the lost hold too, as a runtime that tracks its words would.
+        // SAFETY: the cancelled coroutine's hold, released once on its behalf.
         unsafe { h::<A>(*w).release() }.unwrap();
     }
     assert_eq!(strand_alloc::stats::<A>().shared.used, 0, "{}", A::NAME);

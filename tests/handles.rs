@@ -221,6 +221,7 @@ fn foreign_refused<A: ValueAllocator>() {
                        // SAFETY: the word came from `to_word`; under `checked` the foreign read is
                        // refused before anything is read.
             let h = unsafe { Handle::<A>::from_ptr(w.0) }.unwrap();
+            // SAFETY: under `checked` the foreign use is refused before anything is read.
             assert!(matches!(unsafe { h.as_str() }, Err(HandleError::Foreign)));
             assert!(matches!(unsafe { h.share() }, Err(HandleError::Foreign)));
         })
@@ -229,6 +230,7 @@ fn foreign_refused<A: ValueAllocator>() {
         // SAFETY: owned, released once.
         unsafe { h.release() }.unwrap();
         // Released: refused while the slot is free.
+        // SAFETY: under `checked` a released handle is refused before anything is read.
         assert!(matches!(unsafe { h.as_str() }, Err(HandleError::Released)));
         assert!(matches!(unsafe { h.release() }, Err(HandleError::Released)));
         w
@@ -273,6 +275,7 @@ fn deep_in_constant_stack<A: ValueAllocator>() {
                         h = next;
                         n += 1;
                     }
+                    // SAFETY: the leaf is held by the shared chain.
                     assert_eq!(unsafe { h.as_str() }.unwrap(), "leaf");
                     // SAFETY: one holder of two.
                     unsafe { shared.release() }.unwrap();
@@ -307,6 +310,7 @@ fn variant_fields_refused<A: ValueAllocator>() {
         assert!(matches!(e, HandleError::Released), "{e:?}");
         // The same owned value twice: refused, and both stay the caller's.
         let y = Handle::<A>::new_str("y").unwrap();
+        // SAFETY: the call is refused before anything is taken.
         let e = unsafe {
             Handle::<A>::new_variant(1, &[Field::Value(y), Field::Int(3), Field::Value(y)])
         }

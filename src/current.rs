@@ -44,9 +44,9 @@ impl<A: ValueAllocator> Current<A> {
         // Everything fallible first (`local_with` refuses a backend that is not safe);
         // nothing is recorded until it all succeeded.
         let strand = Strand::<A>::local_with(Config::current()?)?;
-        let made = Arc::new_cyclic(|_| Current {
+        let made = Arc::new(Current {
             strand: UnsafeCell::new(strand),
-            // Placeholder until the strand's address is known (below).
+            // Attached to no context until the strand's address is known (below).
             home: Home::attach(0, backend_id::<A>(), ptr::null()),
             _admitted: scheduler::admit_current(),
         });

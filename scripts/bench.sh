@@ -80,7 +80,7 @@ for part in "${parts[@]}"; do
                 exit 1
             fi
         fi
-        cargo run --release --features all-backends,cli -- scale | tee "$out/scale.txt"
+        cargo run --release -p strand-alloc-comparison -- scale | tee "$out/scale.txt"
         ;;
     *)
         echo "unknown part '$part': expected alloc, spawn, checked, instructions or scale" >&2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Mutation testing of the library with cargo-mutants: every mutant of src/ (the comparison
-# harness in src/bin/ excepted) and backends/, built with every backend, the seed policy
+# Mutation testing of the library with cargo-mutants: every mutant of src/ and backends/
+# (the comparison command, a package of its own, excepted), built with every backend, the seed policy
 # (so `checked` too) and `serde` (so that every line of the library is compiled), tested
 # by the library's unit and integration tests. Prints
 # the score (caught / viable) and every survivor. Installs cargo-mutants when missing.
@@ -32,9 +32,10 @@ fi
 
 mode="${1:-}"
 features=(--no-default-features --features all-backends,seed-arena,serde)
-scope=(-e 'src/bin/**')
+# The library alone: the comparison command is a package of its own.
+scope=(--package strand-alloc)
 # The library's tests: unit and integration tests, no doctests, benches or examples
-# (the comparison's tests need the `cli` feature and are not part of this set).
+# (the comparison command's tests belong to its own package).
 test_args=(--cargo-arg=--lib --cargo-arg=--tests)
 
 names() {

@@ -16,8 +16,8 @@ bash scripts/wrk.sh
 step "rustfmt"
 cargo fmt --all -- --check
 
-step "clippy (all features, all targets)"
-cargo clippy --all-targets --all-features -- -D warnings
+step "clippy (the library and the comparison command: all features, all targets)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "rustdoc without warnings (broken or ambiguous links, missing docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features all-backends,seed-arena,serde
@@ -38,13 +38,18 @@ for features in thread-arena global-malloc strand-arena; do
     cargo test --no-default-features --features "$features"
 done
 
-# All backends together, with the comparison command (whose test runs the quick suite).
-step "tests with --features all-backends,cli"
-cargo test --no-default-features --features all-backends,cli
+step "tests with --features all-backends"
+cargo test --no-default-features --features all-backends
 
 # The same with checked handles and the seed policy, whose hazards must all be caught.
-step "tests with --features all-backends,seed-arena,cli (checked)"
-cargo test --no-default-features --features all-backends,seed-arena,cli
+step "tests with --features all-backends,seed-arena (checked)"
+cargo test --no-default-features --features all-backends,seed-arena
+
+step "the comparison command's tests (its quick suite on every backend, bad input, outputs)"
+cargo test -p strand-alloc-comparison
+
+step "the comparison command's tests with the seed policy beside the safe backends"
+cargo test -p strand-alloc-comparison --features seed-arena
 
 step "the runtime example (one-word handles, extern \"C\" calls, shared values) on every backend, plain and checked"
 cargo run --profile test --no-default-features --features all-backends --example runtime
@@ -63,7 +68,7 @@ step "mutation testing: this commit's share, about 4 mutants (the full run and s
 bash scripts/mutants.sh share 4
 
 step "stress: 100,000 strands and over 1,000,000 forced migrations per backend (release)"
-cargo run --release --no-default-features --features all-backends,cli -- stress
+cargo run --release -p strand-alloc-comparison -- stress
 
 step "per-value benchmark, quick run: prints the performance targets' ratios (judged by the full run, scripts/bench.sh)"
 STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench per_value
@@ -78,7 +83,7 @@ fi
 STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench runtime_path
 
 step "the comparison's mimalloc baseline (feature mimalloc): a quick run, every row measured"
-cargo run --release --no-default-features --features all-backends,mimalloc -- --quick --repeat 1 \
+cargo run --release -p strand-alloc-comparison --features mimalloc -- --quick --repeat 1 \
     --workload requests,handoff --backend global-malloc,global-malloc+mimalloc --json - \
     --no-progress | python3 -c '
 import json, sys
@@ -90,6 +95,12 @@ print("mimalloc baseline measured:", sorted(rows))'
 
 step "features are additive: a program's backend is the one it names, whatever a sibling crate enables"
 bash scripts/additive.sh
+
+step "the declared minimum Rust version builds the library, with the committed lock (installs it with rustup if missing)"
+bash scripts/msrv.sh
+
+step "the package: cargo publish --dry-run of the library and the command (scripts/package.sh; the install: scripts/package.sh install)"
+bash scripts/package.sh
 
 step "a build with no backend is refused with a clear message"
 if out=$(cargo check --lib --no-default-features 2>&1); then

@@ -78,6 +78,7 @@ pub struct ValueReceiver {
 
 /// Why [`ValueReceiver::recv_in`] failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecvInError {
     /// The channel is closed.
     #[error(transparent)]

@@ -11,6 +11,7 @@ use std::alloc::Layout;
 /// Returned by every `try_` allocation path; the infallible paths panic with this error's
 /// message instead of aborting the process.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AllocError {
     /// The strand's byte limit ([`crate::Config::strand_limit`]) would be exceeded.
     #[error(
@@ -85,6 +86,7 @@ pub const SIZE_FORMS: &str =
 
 /// A configuration value was rejected. The message quotes the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A byte size could not be read (see [`crate::config::parse_size`] for the forms).
     #[error("cannot read {what} {input:?}: {reason} (expected {forms})", forms = SIZE_FORMS)]
@@ -151,6 +153,7 @@ pub enum ConfigError {
 
 /// Spawning a strand failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpawnError {
     /// The configuration (threshold from the environment, scheduler settings) is invalid.
     #[error(transparent)]
@@ -187,6 +190,7 @@ pub enum SpawnError {
 
 /// [`crate::Strand::with_current`] could not give the coroutine a strand.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CurrentError {
     /// Called outside a May coroutine; a plain thread makes its strand with
     /// [`crate::Strand::local`].
@@ -228,6 +232,7 @@ pub enum CurrentError {
      made and is at {now}; arena owned by thread {owner_thread}, read on thread \
      {reading_thread}); the access was refused"
 )]
+#[non_exhaustive]
 pub struct Hazard {
     /// The backend the value came from.
     pub backend: &'static str,

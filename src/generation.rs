@@ -38,7 +38,7 @@ pub(crate) fn reset_warm(bump: &mut Bump) -> usize {
         // to a page, and an arena past its limit is one bumpalo no longer limits at all.
         if let Ok(one) = Bump::try_with_capacity(before) {
             let limit = bump.allocation_limit();
-            if limit.map_or(true, |l| one.allocated_bytes() <= l) {
+            if limit.is_none_or(|l| one.allocated_bytes() <= l) {
                 one.set_allocation_limit(limit);
                 *bump = one;
             }

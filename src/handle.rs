@@ -128,6 +128,7 @@ impl From<SlotKind> for HandleKind {
 /// Sixteen bytes, so that the hot calls return their results in registers: the rare
 /// errors that carry more are boxed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HandleError {
     /// There is no current strand to allocate from (see [`CurrentError`]).
     #[error(transparent)]

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering}
 use std::sync::Mutex;
 
 /// The remote list of a home whose strand has ended.
-const CLOSED: *mut Slot = 1 as *mut Slot;
+const CLOSED: *mut Slot = std::ptr::dangling_mut();
 
 /// `state` of a slot freed by the last release of a shared value and on its way back to
 /// its block's home (on that home's remote list).

@@ -17,6 +17,51 @@
 //! `all-backends` enables all three; generic code names each one explicitly
 //! ([`backends::for_each`]), so one process can run them all on one scheduler.
 //!
+//! ## In your `Cargo.toml`
+//!
+//! ```toml
+//! [dependencies]
+//! strand-alloc = { version = "0.1", default-features = false, features = ["strand-arena"] }
+//! ```
+//!
+//! Which backend (the measurements are in [`notes::results`]):
+//!
+//! - values that die together (a request, a phase, a short strand): an arena,
+//!   `thread-arena` (less memory) or `strand-arena` (never strands a byte on a thread its
+//!   strand left);
+//! - long-lived strands that churn, or windows of values handed between strands:
+//!   `global-malloc`, or an arena with a small threshold (64 KiB to 1 MiB);
+//! - a runtime's test builds: add `checked`, which refuses and counts every stale,
+//!   foreign or released handle it can tell.
+//!
+//! ## The `unsafe` you write
+//!
+//! - **Spawning** ([`spawn()`], [`Builder::spawn`]): a strand moves between OS threads
+//!   wherever it can yield, so it must keep no thread-local borrow and nothing `!Send`
+//!   across such a point, as with May itself.
+//! - **A runtime's one-word values** ([`Handle`]): reading ([`Handle::as_str`]), sharing,
+//!   releasing and building variants of handles. A word can be copied freely, so the
+//!   compiler cannot tell a live handle from a released one; each function states its
+//!   duty, and the `checked` feature refuses and counts what it can tell.
+//!
+//! Everything else is safe.
+//!
+//! ## What it does to the whole process
+//!
+//! Nothing unless the program asks: no global allocator, no signal handler, no
+//! `mallopt`, no `malloc_trim`. A program that wants freed memory given back to the
+//! system opts in with [`trim::enable`] (glibc trims after every 32 MiB freed, and glibc's
+//! trim and mapping thresholds at 512 KiB, for the whole process). The library reads its
+//! own `STRAND_ALLOC_*` environment variables ([`Config`], [`trim`]).
+//!
+//! ## Design notes
+//!
+//! [`notes::architecture`] follows one allocation, one send, one runtime call and one
+//! shared value through the code; [`notes::safety`] states what each backend guarantees
+//! and how it is checked; [`notes::performance`] what it costs; [`notes::results`] what
+//! the comparison found. The comparison command is a package of its own,
+//! `strand-alloc-comparison`.
+//!
 //! ## Safety model
 //!
 //! Spawning a strand is `unsafe`, as spawning a coroutine is in May: a strand can move
@@ -109,3 +154,17 @@ pub fn stats<A: ValueAllocator>() -> StatsSnapshot {
 #[cfg(all(doctest, feature = "thread-arena"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctest;
+
+/// The design notes, as they are kept in the repository's `docs/` folder: how the
+/// library is built, what it guarantees and how that is checked, what it costs, and what
+/// the comparison found.
+pub mod notes {
+    #[doc = include_str!("../docs/ARCHITECTURE.md")]
+    pub mod architecture {}
+    #[doc = include_str!("../docs/SAFETY.md")]
+    pub mod safety {}
+    #[doc = include_str!("../docs/PERFORMANCE.md")]
+    pub mod performance {}
+    #[doc = include_str!("../docs/RESULTS.md")]
+    pub mod results {}
+}

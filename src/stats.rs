@@ -44,6 +44,7 @@ macro_rules! counters {
         #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
         // Figures written before a field existed read it as zero.
         #[cfg_attr(feature = "serde", serde(default))]
+        #[non_exhaustive]
         pub struct Figures {
             $($(#[doc = $doc])* pub $field: u64,)*
             /// Bytes of live values now: the sizes asked for, on every backend (alignment
@@ -493,6 +494,7 @@ fn resident_bytes() -> Option<u64> {
 /// What a strand did, reported when it ends (see [`crate::JoinHandle::join_report`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct StrandReport {
     /// The strand's id, unique in the process.
     pub id: u64,
@@ -513,6 +515,7 @@ pub struct StrandReport {
 /// Memory a backend reserved for no strand in particular.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct SharedFigures {
     /// Bytes reserved now: thread arenas' generations (thread-arena, seed-arena), and
     /// memory strands left allocated when they ended.
@@ -532,6 +535,7 @@ pub struct SharedFigures {
 /// feature it serialises.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct StatsSnapshot {
     /// The backend's name.
     pub backend: String,

@@ -1,46 +1,62 @@
-//! Giving freed memory back to the operating system.
+//! Giving freed memory back to the operating system: opt-in, because it acts on the
+//! whole process.
 //!
 //! Arena chunks and large values go back to the global allocator when they are freed. The
 //! system allocator of glibc keeps much of what it is given back for reuse, so a process
-//! whose strands once allocated a lot could keep that memory resident long after. To
-//! avoid that, the library counts the bytes of arena chunks and large values it frees,
-//! and after every [`step`] of them (32 MiB by default) asks glibc to return free memory
-//! to the operating system (`malloc_trim(0)`), on the thread that freed the last of them.
-//! That call takes a few milliseconds on a large heap, which is why it runs only after a
-//! step of frees, and only where memory is released (a value's release, a strand's
-//! exit or reset), never on an allocation's path: memory an allocation frees (a
-//! generation reset at the threshold) is counted towards the next trim.
+//! whose strands once allocated a lot can keep that memory resident long after. Two
+//! remedies act on the whole process, not on the library's memory alone, so the library
+//! applies neither unless the program (or whoever runs it) asks:
 //!
-//! `malloc_trim` gives back free memory inside glibc's heaps and the top of the main one,
-//! but not the top of the per-thread heaps glibc keeps for other threads (the worker
-//! threads strands run on): those shrink only when a free leaves more than glibc's *trim
-//! threshold* on top, and glibc raises that threshold by itself, to twice the largest
-//! directly mapped block freed so far (up to 64 MiB). Arena chunks are such blocks, so
-//! after a spike each worker's heap could keep tens of MiB resident, the program's own
-//! freed memory as well as the library's. So, unless told otherwise
-//! ([`set_system_threshold`]), when the first strand begins the library fixes glibc's trim
-//! and mapping thresholds at 512 KiB ([`DEFAULT_SYSTEM_THRESHOLD`]), which turns their
-//! adjustment off: a block of 512 KiB or more is mapped on its own and unmapped when
-//! freed, and a heap keeps at most 512 KiB free on top. What decides, first match wins:
+//! - **trims**: the library counts the bytes of arena chunks and large values it frees,
+//!   and after every step of them (32 MiB, [`DEFAULT_STEP`]) asks glibc to return free
+//!   memory to the operating system (`malloc_trim(0)`), on the thread that freed the last
+//!   of them. The call takes a few milliseconds on a large heap, which is why it runs
+//!   only after a step of frees, and only where memory is released (a value's release, a
+//!   strand's exit or reset), never on an allocation's path: memory an allocation frees
+//!   (a generation reset at the threshold) is counted towards the next trim.
+//! - **glibc's thresholds**: `malloc_trim` gives back free memory inside glibc's heaps
+//!   and the top of the main one, but not the top of the per-thread heaps glibc keeps for
+//!   other threads (the worker threads strands run on): those shrink only when a free
+//!   leaves more than glibc's *trim threshold* on top, and glibc raises that threshold by
+//!   itself, to twice the largest directly mapped block freed so far (up to 64 MiB).
+//!   Arena chunks are such blocks, so after a spike each worker's heap can keep tens of
+//!   MiB resident, the program's own freed memory as well as the library's. Fixing glibc's
+//!   trim and mapping thresholds (`mallopt`) at 512 KiB ([`DEFAULT_SYSTEM_THRESHOLD`])
+//!   turns that adjustment off: a block of 512 KiB or more is mapped on its own and
+//!   unmapped when freed, and a heap keeps at most 512 KiB free on top. It also replaces
+//!   whatever thresholds the program set with `mallopt` before, and turns off glibc's
+//!   adjusting mapping threshold for every allocation in the process.
 //!
-//! 1. [`set_system_threshold`], called before the first strand (or at any time with a
-//!    size);
-//! 2. `STRAND_ALLOC_SYSTEM_THRESHOLD`: `off` (any case), or a size; an unreadable value
-//!    is a [`ConfigError`] from every strand's beginning (`Strand::local`, `spawn`,
-//!    `with_current`) until it is fixed;
-//! 3. the process chose its own through the environment glibc reads
-//!    (`MALLOC_TRIM_THRESHOLD_`, `MALLOC_MMAP_THRESHOLD_`, or `GLIBC_TUNABLES` naming
-//!    either), or trimming is off ([`set_step`]`(None)`): left alone;
-//! 4. otherwise 512 KiB.
+//! How a program asks:
 //!
-//! A `mallopt` call in the program's own code cannot be seen: made before the first
-//! strand, it is overridden. Make it after, or say `off` first.
+//! 1. [`enable`]: both, with the defaults (the thresholds unless the environment below
+//!    says otherwise); the comparison command does this, and says so in its header;
+//! 2. [`set_step`]`(Some(bytes))`: trims alone, after every `bytes` freed;
+//! 3. [`set_system_threshold`]`(Some(bytes))`: the thresholds alone, now;
+//! 4. `STRAND_ALLOC_SYSTEM_THRESHOLD` ([`SYSTEM_THRESHOLD_ENV`]): a size fixes the
+//!    thresholds there when the first strand begins (whoever runs the program asks);
+//!    `off` (any case) keeps them from ever being set, [`enable`] included; an unreadable
+//!    value is a [`ConfigError`] from every strand's beginning (`Strand::local`, `spawn`,
+//!    `with_current`) until it is fixed. [`enable`] also leaves them alone when the
+//!    process chose its own through the environment glibc reads (`MALLOC_TRIM_THRESHOLD_`,
+//!    `MALLOC_MMAP_THRESHOLD_`, or `GLIBC_TUNABLES` naming either).
+//!
+//! Without any of these the library never calls `mallopt` or `malloc_trim`
+//! (`tests/process_effects.rs` defines both symbols itself and counts the calls).
+//!
+//! ```
+//! // A server that wants its spikes given back (before its first strand):
+//! strand_alloc::trim::enable().unwrap();
+//! assert_eq!(strand_alloc::trim::step(), Some(strand_alloc::trim::DEFAULT_STEP));
+//! # strand_alloc::trim::set_step(None);
+//! ```
 //!
 //! Memory given back is memory faulted in again when it is next needed: that is the
-//! price. Measured with the comparison on a 2-core AMD EPYC, two runs each way of
-//! `cargo run --release --features all-backends,cli -- --workload
+//! price. Measured with the comparison (which opts in) on a 2-core AMD EPYC, two runs each way of
+//! `cargo run --release -p strand-alloc-comparison -- --workload
 //! requests,long-lived,phases,handoff --repeat 10`, glibc's own thresholds being
-//! `STRAND_ALLOC_SYSTEM_THRESHOLD=off`:
+//! `STRAND_ALLOC_SYSTEM_THRESHOLD=off`, before trims and thresholds became opt-in (the
+//! comparison then applied them as the library did by default):
 //!
 //! - `long-lived` (28 generations of 10 MiB rotated at the threshold) pays: thread-arena's
 //!   page faults went from 32,000–48,000 to 73,000 and its time from 234–278 ms to
@@ -59,10 +75,9 @@
 //! What it buys: 64 strands that held 1 GiB in 100-byte values, after others had held
 //! 1 GiB in 4 KiB values, left the process at 42–52 MiB against 14 MiB before under
 //! glibc's own thresholds, and back at 13–14 MiB with them fixed, at once
-//! (`tests/rss_return.rs`; `STRAND_ALLOC_SYSTEM_THRESHOLD=off` makes it fail). A process
-//! that prefers glibc's adjusting thresholds, and the speed of reusing warm memory, says
-//! `STRAND_ALLOC_SYSTEM_THRESHOLD=off` or calls [`set_system_threshold`]`(None)` before
-//! its first strand.
+//! (`tests/rss_return.rs`, which calls [`enable`]; `STRAND_ALLOC_SYSTEM_THRESHOLD=off`
+//! makes it fail). A process that prefers glibc's adjusting thresholds, and the speed of
+//! reusing warm memory, does not opt in, or says `STRAND_ALLOC_SYSTEM_THRESHOLD=off`.
 //!
 //! global-malloc frees every value on drop and counts none of this unless asked
 //! ([`set_count_global_malloc`]): counting costs an atomic addition per value.
@@ -72,28 +87,70 @@
 //! still act on glibc's heap, which then holds only what else calls `malloc`.
 //!
 //! ```
-//! // Trim after every 8 MiB freed instead of 32, or never:
+//! // Trim after every 8 MiB freed, and no more after that:
 //! strand_alloc::trim::set_step(Some(8 << 20));
 //! strand_alloc::trim::set_step(None);
-//! # strand_alloc::trim::set_step(Some(strand_alloc::trim::DEFAULT_STEP));
 //! ```
 
 use crate::error::ConfigError;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
-/// Bytes freed between two trims unless [`set_step`] says otherwise: 32 MiB.
+/// Bytes freed between two trims once [`enable`] opts in: 32 MiB.
 pub const DEFAULT_STEP: usize = 32 << 20;
 
-/// The step; 0 when trimming is off.
-static STEP: AtomicUsize = AtomicUsize::new(DEFAULT_STEP);
+/// The step; 0 when trimming is off, as it is until the program opts in.
+static STEP: AtomicUsize = AtomicUsize::new(0);
 /// Bytes freed since the last trim.
 static FREED: AtomicUsize = AtomicUsize::new(0);
 /// Trims done.
 static TRIMS: AtomicUsize = AtomicUsize::new(0);
 static GLOBAL_MALLOC: AtomicBool = AtomicBool::new(false);
 
-/// Sets how many freed bytes lead to a trim (`None` turns trimming off).
+/// Opts in to giving memory back, with the defaults: a trim after every
+/// [`DEFAULT_STEP`] bytes freed (unless a step is set already), and glibc's trim and
+/// mapping thresholds fixed at [`DEFAULT_SYSTEM_THRESHOLD`] now (or at the size
+/// [`SYSTEM_THRESHOLD_ENV`] gives). The thresholds are left alone when that variable says
+/// `off`, when the process chose its own through the environment glibc reads, or when
+/// [`set_system_threshold`]`(None)` came first. The module documentation says what each
+/// does to the whole process.
+///
+/// Fails, changing nothing, when [`SYSTEM_THRESHOLD_ENV`] cannot be read.
+///
+/// ```
+/// strand_alloc::trim::enable().unwrap();
+/// assert!(strand_alloc::trim::step().is_some());
+/// # strand_alloc::trim::set_step(None);
+/// ```
+pub fn enable() -> Result<(), ConfigError> {
+    let chosen = match from_env()? {
+        Some(choice) => choice,
+        None if process_chose_thresholds() => None,
+        None => Some(DEFAULT_SYSTEM_THRESHOLD),
+    };
+    {
+        let mut t = THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner());
+        match (chosen, *t) {
+            // `set_system_threshold(None)` or `off` said never; a fixed size stays.
+            (_, Thresholds::Fixed(_)) | (None, _) | (_, Thresholds::Refused) => {
+                if *t == Thresholds::Undecided {
+                    *t = Thresholds::LeftAlone;
+                }
+            }
+            (Some(b), Thresholds::Undecided | Thresholds::LeftAlone) => {
+                apply(b);
+                *t = Thresholds::Fixed(b);
+            }
+        }
+        DECIDED.store(true, Relaxed);
+    }
+    if step().is_none() {
+        set_step(Some(DEFAULT_STEP));
+    }
+    Ok(())
+}
+
+/// Sets how many freed bytes lead to a trim (`None`, the default, turns trimming off).
 pub fn set_step(bytes: Option<usize>) {
     STEP.store(bytes.unwrap_or(0), Relaxed);
 }
@@ -166,7 +223,7 @@ pub fn trim_now() -> bool {
     }
 }
 
-/// The trim and mapping threshold the library gives glibc unless told otherwise: 512 KiB
+/// The trim and mapping threshold [`enable`] gives glibc unless told otherwise: 512 KiB
 /// (four times glibc's starting value; the module documentation says why).
 pub const DEFAULT_SYSTEM_THRESHOLD: usize = 512 << 10;
 
@@ -178,8 +235,10 @@ const MAX_SYSTEM_THRESHOLD: usize = 32 << 20;
 enum Thresholds {
     /// Nothing decided yet: the first strand applies the default.
     Undecided,
-    /// Left as glibc (or the process) has them.
+    /// Left as glibc (or the process) has them, for now: [`enable`] may still fix them.
     LeftAlone,
+    /// Left alone for good: [`set_system_threshold`]`(None)` said so.
+    Refused,
     /// Fixed at this many bytes (or, off glibc, recorded and not applicable).
     Fixed(usize),
 }
@@ -190,8 +249,8 @@ static THRESHOLDS: Mutex<Thresholds> = Mutex::new(Thresholds::Undecided);
 static DECIDED: AtomicBool = AtomicBool::new(false);
 
 /// Sets glibc's trim and mapping thresholds to `bytes` now (`Some`), or keeps the library
-/// from ever touching them (`None`, which must come before the first strand begins to
-/// have any effect: glibc's own adjustment cannot be turned back on). See the module
+/// from ever touching them, [`enable`] and [`SYSTEM_THRESHOLD_ENV`] included (`None`,
+/// refused once they are fixed: glibc's own adjustment cannot be turned back on). See the module
 /// documentation for what the thresholds do and why the library sets them.
 ///
 /// `bytes` must be between 4 KiB and 32 MiB, the largest mapping threshold glibc takes.
@@ -217,7 +276,7 @@ pub fn set_system_threshold(bytes: Option<usize>) -> Result<(), ConfigError> {
         (None, Thresholds::Fixed(fixed)) => {
             return Err(ConfigError::SystemThresholdFixed { bytes: fixed });
         }
-        (None, _) => Thresholds::LeftAlone,
+        (None, _) => Thresholds::Refused,
     };
     DECIDED.store(true, Relaxed);
     Ok(())
@@ -242,12 +301,12 @@ fn check(bytes: usize) -> Result<(), ConfigError> {
 pub fn system_threshold() -> Option<usize> {
     match *THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner()) {
         Thresholds::Fixed(b) => Some(b),
-        Thresholds::Undecided | Thresholds::LeftAlone => None,
+        Thresholds::Undecided | Thresholds::LeftAlone | Thresholds::Refused => None,
     }
 }
 
-/// Applies the default thresholds when the first strand begins, unless something was
-/// decided already: one relaxed load once decided. Fails, deciding nothing, when
+/// Applies the thresholds [`SYSTEM_THRESHOLD_ENV`] asks for when the first strand begins,
+/// unless something was decided already: one relaxed load once decided. Fails, deciding nothing, when
 /// [`SYSTEM_THRESHOLD_ENV`] cannot be read; every strand's beginning then fails the same
 /// way until it is fixed or [`set_system_threshold`] decides.
 #[inline]
@@ -262,18 +321,13 @@ pub(crate) fn prepare() -> Result<(), ConfigError> {
 fn prepare_slow() -> Result<(), ConfigError> {
     let mut t = THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner());
     if *t == Thresholds::Undecided {
-        let chosen = match from_env()? {
-            Some(choice) => choice,
-            None if step().is_some() && !process_chose_thresholds() => {
-                Some(DEFAULT_SYSTEM_THRESHOLD)
-            }
-            None => None,
-        };
-        *t = match chosen {
-            Some(b) => {
+        // Only the environment's explicit size fixes them here; nothing by default.
+        *t = match from_env()? {
+            Some(Some(b)) => {
                 apply(b);
                 Thresholds::Fixed(b)
             }
+            Some(None) => Thresholds::Refused,
             None => Thresholds::LeftAlone,
         };
     }

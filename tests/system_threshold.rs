@@ -1,7 +1,7 @@
-//! The library fixes glibc's trim and mapping thresholds when the first strand begins
-//! (`strand_alloc::trim`), so that the heaps glibc keeps for worker threads give their
-//! free tops back. Each case runs in a child process of its own: the thresholds are
-//! process-wide and set once.
+//! glibc's trim and mapping thresholds: left alone unless the program opts in
+//! (`strand_alloc::trim::enable`, `set_system_threshold`, or the environment variable),
+//! fixed then so that the heaps glibc keeps for worker threads give their free tops back.
+//! Each case runs in a child process of its own: the thresholds are process-wide.
 //!
 //! The pattern that shows the difference, on a thread other than main: one 1 MiB block
 //! allocated and freed (directly mapped; glibc left to itself then raises its thresholds
@@ -40,11 +40,16 @@ fn residue() -> i64 {
 fn child(case: &str) {
     match case {
         "default" => {}
-        "left-alone" => trim::set_system_threshold(None).unwrap(),
+        "enabled" => trim::enable().unwrap(),
+        "left-alone" => {
+            trim::set_system_threshold(None).unwrap();
+            trim::enable().unwrap();
+        }
         "chosen" => trim::set_system_threshold(Some(1 << 20)).unwrap(),
         "late-none" => {
-            // After the first strand fixed them, glibc cannot go back: refused, and the
-            // record still says what glibc has.
+            // Once fixed, glibc cannot go back: refused, and the record still says what
+            // glibc has.
+            trim::enable().unwrap();
             let s = strand_alloc::Strand::<common::AnyBackend>::local().unwrap();
             drop(s);
             let e = trim::set_system_threshold(None).unwrap_err();
@@ -75,7 +80,7 @@ fn child(case: &str) {
         }
         _ => unreachable!(),
     }
-    // The first strand's beginning applies the default, if nothing was decided.
+    // The first strand's beginning applies what the environment asks, nothing else.
     let s = strand_alloc::Strand::<common::AnyBackend>::local().unwrap();
     drop(s.str("x"));
     println!(
@@ -128,26 +133,31 @@ fn thresholds() {
     if let Ok(case) = std::env::var(CHILD) {
         return child(&case);
     }
-    let (t, fixed) = run("default", &[]);
-    assert_eq!(t, Some(trim::DEFAULT_SYSTEM_THRESHOLD));
-    let (t, alone) = run("left-alone", &[]);
+    // Nobody asked: left alone.
+    let (t, alone) = run("default", &[]);
     assert_eq!(t, None);
+    let (t, fixed) = run("enabled", &[]);
+    assert_eq!(t, Some(trim::DEFAULT_SYSTEM_THRESHOLD));
+    let (t, _) = run("left-alone", &[]);
+    assert_eq!(t, None, "set_system_threshold(None) holds against enable");
     let (t, _) = run("chosen", &[]);
     assert_eq!(t, Some(1 << 20));
-    // A process that chose its own thresholds keeps them.
-    let (t, _) = run("default", &[("MALLOC_TRIM_THRESHOLD_", "4194304")]);
+    // A process that chose its own thresholds keeps them, even when it enables.
+    let (t, _) = run("enabled", &[("MALLOC_TRIM_THRESHOLD_", "4194304")]);
     assert_eq!(t, None);
     let (t, _) = run(
-        "default",
+        "enabled",
         &[("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")],
     );
     assert_eq!(t, None);
-    // Chosen without code.
-    let (t, _) = run("default", &[(trim::SYSTEM_THRESHOLD_ENV, "off")]);
+    // Chosen without code: a size is asking; `off` holds against enable.
+    let (t, _) = run("enabled", &[(trim::SYSTEM_THRESHOLD_ENV, "off")]);
     assert_eq!(t, None);
     let (t, _) = run("default", &[(trim::SYSTEM_THRESHOLD_ENV, "1MiB")]);
     assert_eq!(t, Some(1 << 20));
-    let (t, _) = run("default", &[(trim::SYSTEM_THRESHOLD_ENV, " OFF ")]);
+    let (t, _) = run("enabled", &[(trim::SYSTEM_THRESHOLD_ENV, "1MiB")]);
+    assert_eq!(t, Some(1 << 20));
+    let (t, _) = run("enabled", &[(trim::SYSTEM_THRESHOLD_ENV, " OFF ")]);
     assert_eq!(t, None);
     for bad in ["lots", "64MiB", "0"] {
         for case in ["bad-env", "bad-env-explicit"] {
@@ -161,8 +171,8 @@ fn thresholds() {
         Some(trim::DEFAULT_SYSTEM_THRESHOLD),
         "a late None changes nothing"
     );
-    // Both ways: glibc left to itself keeps the two blocks resident; the library's
-    // thresholds give them back.
+    // Both ways: glibc left to itself keeps the two blocks resident; the thresholds the
+    // program opted in to give them back.
     assert!(
         alone >= 1 << 20,
         "left alone, glibc keeps the blocks: {alone}"

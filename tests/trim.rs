@@ -26,12 +26,11 @@ fn emptied_is_reset<A: ValueAllocator>() {
 #[test]
 fn trims_run_on_release_and_emptied_generations_are_reset() {
     // The step reads back as set, and off is off.
-    assert_eq!(trim::step(), Some(trim::DEFAULT_STEP));
+    assert_eq!(trim::step(), None, "no trims unless the program asks");
     trim::set_step(Some(8 << 20));
     assert_eq!(trim::step(), Some(8 << 20));
     trim::set_step(None);
     assert_eq!(trim::step(), None);
-    trim::set_step(Some(trim::DEFAULT_STEP));
     #[cfg(feature = "thread-arena")]
     std::thread::spawn(|| {
         use strand_alloc::ThreadArena;
@@ -48,7 +47,7 @@ fn trims_run_on_release_and_emptied_generations_are_reset() {
         drop(w);
         drop(s2); // a strand's exit releases: the trim that was due runs now
         assert!(trim::trims() > before, "the release trims");
-        trim::set_step(Some(trim::DEFAULT_STEP));
+        trim::set_step(None);
         drop(x);
     })
     .join()

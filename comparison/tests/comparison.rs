@@ -1,13 +1,7 @@
 //! The comparison command, run as a user would: the quick suite across every backend must
 //! give figures that agree with each other, and bad input must give clear errors.
 //! It starts child processes, which Miri cannot run.
-#![cfg(all(
-    not(miri),
-    feature = "cli",
-    feature = "thread-arena",
-    feature = "global-malloc",
-    feature = "strand-arena"
-))]
+#![cfg(not(miri))]
 
 use serde_json::Value as Json;
 use std::process::{Command, Output};

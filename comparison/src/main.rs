@@ -7,7 +7,7 @@
 //! result is printed as tables of medians (min–max) with the figures relative to
 //! global-malloc, optionally written as JSON or CSV, and drawn as an SVG chart.
 //!
-//! `cargo run --release --features all-backends` runs the default suite;
+//! `cargo run --release -p strand-alloc-comparison` runs the default suite;
 //! `--quick` a tenth of it; `--help` lists every option.
 
 mod chart;
@@ -58,6 +58,13 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
+    // The comparison gives memory back to the operating system, as a long-running server
+    // would ask the library to (trims and glibc's thresholds; `strand_alloc::trim`), in
+    // every process it starts, and says so in its header.
+    if let Err(e) = strand_alloc::trim::enable() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     match &cli.command {
         Some(Command::Measure { spec }) => return child(spec),
         Some(Command::Serve(args)) => return http::serve(args),
@@ -92,6 +99,18 @@ fn child(spec: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// How the comparison's processes give memory back (the library's opt-in, `trim::enable`).
+fn memory_return() -> String {
+    let step = strand_alloc::trim::step().map_or("no trims".to_string(), |s| {
+        format!("a trim after every {} MiB freed", s >> 20)
+    });
+    let thresholds = strand_alloc::trim::system_threshold()
+        .map_or("glibc's thresholds left alone".to_string(), |t| {
+            format!("glibc's trim and mapping thresholds at {} KiB", t >> 10)
+        });
+    format!("memory given back (strand_alloc::trim::enable): {step}, {thresholds}")
 }
 
 /// Where the comparison ran.
@@ -133,6 +152,8 @@ fn cores() -> usize {
 struct Comparison<'a> {
     version: &'static str,
     command: Vec<String>,
+    /// How the processes gave memory back to the operating system (the library's opt-in).
+    memory_return: String,
     machine: Machine,
     workers: usize,
     repetitions: usize,
@@ -405,14 +426,15 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             "{}",
             report::wrap(
                 &format!(
-            "strand-alloc comparison: backends {}; {} workers on {} cores ({}, Linux {}); {}{}",
+            "strand-alloc comparison: backends {}; {} workers on {} cores ({}, Linux {}); {}{}; {}",
             backends.join(", "),
             workers,
             machine.cores,
             machine.cpu,
             machine.kernel,
             report::plural(repeat, "repetition"),
-            if cli.quick { "; quick suite" } else { "" }
+            if cli.quick { "; quick suite" } else { "" },
+            memory_return(),
         ),
                 usize::from(width),
                 "",
@@ -485,6 +507,7 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
     let doc = Comparison {
         version: env!("CARGO_PKG_VERSION"),
         command: std::env::args().collect(),
+        memory_return: memory_return(),
         machine,
         workers,
         repetitions: repeat,

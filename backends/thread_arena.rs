@@ -630,11 +630,13 @@ fn slow_alloc(
                 limit: MAX_HOLDS,
             });
         }
-        // A second round when the chunks reached bumpalo's limit before the threshold
-        // (bytes lost at chunk ends): make room as at the threshold and try again.
-        for round in 0..2 {
-            if round == 1 || gen.used() + charge > gen.limit.min(threshold) {
-                make_room(st, holds, cx, &mut gen, charge, round == 1)?;
+        // More rounds when the chunks reached bumpalo's limit before the threshold
+        // (bytes lost at chunk ends): make room as at the threshold (a warm reset when
+        // nobody holds the generation) and try again; then, the generation being empty
+        // and its warm chunk in the way, start it again with no chunk.
+        for round in 0..3 {
+            if round > 0 || gen.used() + charge > gen.limit.min(threshold) {
+                make_room(st, holds, cx, &mut gen, charge, round == 2)?;
             }
             let idx = holds.activate(&gen)?;
             // SAFETY: `gen` is this thread's current generation and this is its owner.

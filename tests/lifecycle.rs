@@ -294,6 +294,19 @@ fn bad_scheduler_settings_are_errors() {
         .apply()
         .unwrap_err();
     assert!(other.to_string().contains("already running"), "{other}");
+    // The refusal names both configurations, the running one first.
+    let strand_alloc::ConfigError::SchedulerStarted { running, requested } = &other else {
+        panic!("not a scheduler refusal: {other:?}");
+    };
+    assert!(
+        running.starts_with("2 workers, ") && running.ends_with("pinning off"),
+        "{running}"
+    );
+    assert!(
+        requested.starts_with("7 workers, ") && requested.contains(" byte stacks"),
+        "{requested}"
+    );
+    assert!(other.to_string().contains(running.as_str()), "{other}");
     // The settings it runs with, applied again, are accepted.
     strand_alloc::SchedulerConfig::default()
         .with_workers(2)

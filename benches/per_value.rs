@@ -20,12 +20,12 @@
 //!
 //! `STRAND_ALLOC_BENCH_QUICK=1` runs fewer rounds (a smoke run).
 //!
-//! glibc's thresholds are left as glibc has them (`trim::set_system_threshold(None)`):
-//! the library's fixed thresholds map every block of 512 KiB or more on its own, which
-//! makes raw bumpalo's loop (a new 10 MiB arena at each reset) up to twice as slow, and
-//! the baseline is what a program gets *without* this library. The backends' own times
-//! do not move either way. `STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed` keeps the library's
-//! default, to see that side.
+//! glibc's thresholds are left as glibc has them (the library's default): fixed
+//! thresholds (`trim::enable`) map every block of 512 KiB or more on its own, which makes
+//! raw bumpalo's loop (a new 10 MiB arena at each reset) up to twice as slow, and the
+//! baseline is what a program gets *without* this library. The backends' own times do
+//! not move either way. `STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed` fixes them as
+//! `trim::enable` does, to see that side.
 
 #[path = "support/ratios.rs"]
 mod ratios;

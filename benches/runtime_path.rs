@@ -21,10 +21,13 @@
 //! `STRAND_ALLOC_BENCH_QUICK=1` counts shorter loops (the suite's smoke run). Needs
 //! valgrind (`scripts/bench.sh` installs it).
 
+#[path = "support/callgrind.rs"]
+mod callgrind;
+
 use bumpalo::Bump;
+use callgrind::Collect;
 use std::cell::{Cell, RefCell};
 use std::hint::black_box;
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -277,47 +280,17 @@ fn parse(work: &str) -> Work {
     }
 }
 
-/// Instructions counted inside `measured_loop` by one Callgrind run of this binary.
-fn counted(work: &str, len: usize, n: usize, coroutine: bool) -> f64 {
-    let exe = std::env::current_exe().unwrap();
-    let out =
-        std::env::temp_dir().join(format!("strand-alloc-callgrind-{}.out", std::process::id()));
-    let status = Command::new("valgrind")
-        .args([
-            "--tool=callgrind",
-            "--toggle-collect=measured_loop",
-            &format!("--callgrind-out-file={}", out.display()),
-        ])
-        .arg(&exe)
-        .args([
-            "child",
-            work,
-            &len.to_string(),
-            &n.to_string(),
-            if coroutine { "co" } else { "thread" },
-        ])
-        .env("STRAND_ALLOC_BENCH_CHILD", "1")
-        .output()
-        .expect("valgrind (scripts/bench.sh installs it)");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let text = std::fs::read_to_string(&out).unwrap();
-    let _ = std::fs::remove_file(&out);
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("totals: ")
-                .or_else(|| l.strip_prefix("summary: "))
-        })
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("a callgrind total")
-}
-
 fn per_value(work: &str, len: usize, coroutine: bool, quick: bool) -> f64 {
-    let (a, b) = if quick { (200, 2_200) } else { (1_000, 21_000) };
-    (counted(work, len, b, coroutine) - counted(work, len, a, coroutine)) / (b - a) as f64
+    let lengths = if quick { (200, 2_200) } else { (1_000, 21_000) };
+    let args = |n: usize| {
+        vec![
+            work.to_string(),
+            len.to_string(),
+            n.to_string(),
+            if coroutine { "co" } else { "thread" }.to_string(),
+        ]
+    };
+    callgrind::per_iteration(args, lengths, Collect::MeasuredLoop)
 }
 
 fn main() {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints the ratios the performance targets are judged by:
-#   0. per value inside spawned strands (benches/per_value.rs), each arena against raw
-#      bumpalo and Box<str> over mimalloc, global-malloc against Box<str>;
+#   0. per value inside spawned strands, counted by Callgrind (benches/strand_path.rs:
+#      each backend against raw bumpalo resetting at the same threshold and Box<str> on
+#      glibc and mimalloc, spawn and join against May's), and timed by criterion
+#      (benches/per_value.rs);
 #   1. criterion wall-clock benchmarks: allocation, bulk, reset and copy on send
 #      (benches/alloc.rs), each backend against raw bumpalo, Box<str> and global-malloc;
 #      spawn and join (benches/spawn.rs) against plain May;
@@ -13,13 +15,13 @@
 #   4. the scale run: 100,000 live strands holding 1 KiB each, for every backend.
 # Installs valgrind (when run as root) and gungraun-runner when they are missing.
 # Everything printed is also kept in target/bench/.
-# Usage: bash scripts/bench.sh [per-value|runtime-path|alloc|spawn|checked|instructions|scale ...]
+# Usage: bash scripts/bench.sh [strand-path|per-value|runtime-path|alloc|spawn|checked|instructions|scale ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 parts=("$@")
 if [ ${#parts[@]} -eq 0 ]; then
-    parts=(per-value runtime-path alloc spawn checked instructions scale)
+    parts=(strand-path per-value runtime-path alloc spawn checked instructions scale)
 fi
 out=target/bench
 mkdir -p "$out"
@@ -30,6 +32,10 @@ for part in "${parts[@]}"; do
     alloc)
         step "criterion: allocation, bulk, reset, copy on send"
         cargo bench --features all-backends --bench alloc | tee "$out/alloc.txt"
+        ;;
+    strand-path)
+        step "per value inside spawned strands and spawn + join, counted by Callgrind: the targets' ratios"
+        cargo bench --features all-backends --bench strand_path | tee "$out/strand_path.txt"
         ;;
     per-value)
         step "per value inside spawned strands, 10 MiB and 256 KiB: the targets' ratios"

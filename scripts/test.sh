@@ -82,6 +82,9 @@ if ! command -v valgrind >/dev/null; then
 fi
 STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench runtime_path
 
+step "per value inside spawned strands, quick run: Callgrind ratios and the regression gate (benches/strand_path.ratios; full run: scripts/bench.sh strand-path)"
+STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench strand_path
+
 step "the comparison's mimalloc baseline (feature mimalloc): a quick run, every row measured"
 cargo run --release -p strand-alloc-comparison --features mimalloc -- --quick --repeat 1 \
     --workload requests,handoff --backend global-malloc,global-malloc+mimalloc --json - \

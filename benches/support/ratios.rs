@@ -15,18 +15,21 @@ pub fn output_dir() -> PathBuf {
     target.join("criterion")
 }
 
-/// Leaves glibc's trim and mapping thresholds as glibc has them, unless
-/// `STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed` asks for the library's default: the raw
-/// bumpalo and `Box<str>` baselines stand for a program *without* this library, and the
-/// library's fixed thresholds (`strand_alloc::trim`) map every block of 512 KiB or more
-/// on its own, which slows any loop that makes and frees large blocks (raw bumpalo's
-/// resets among them). Returns which side this run measures, for its header.
+/// Leaves glibc's trim and mapping thresholds as glibc has them (the library's default),
+/// unless `STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed` asks for what a program that opts in
+/// with `strand_alloc::trim::enable` gets: the raw bumpalo and `Box<str>` baselines stand
+/// for a program *without* this library, and fixed thresholds map every block of 512 KiB
+/// or more on its own, which slows any loop that makes and frees large blocks (raw
+/// bumpalo's resets among them). Returns which side this run measures, for its header.
 pub fn system_thresholds() -> &'static str {
     if std::env::var("STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD").is_ok_and(|v| v == "fixed") {
-        "glibc thresholds: fixed by the library (its default)"
+        strand_alloc::trim::set_system_threshold(Some(
+            strand_alloc::trim::DEFAULT_SYSTEM_THRESHOLD,
+        ))
+        .expect("the default threshold is accepted");
+        "glibc thresholds: fixed at 512 KiB, as trim::enable fixes them"
     } else {
-        strand_alloc::trim::set_system_threshold(None).expect("None is always accepted");
-        "glibc thresholds: glibc's own (STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed: the library's)"
+        "glibc thresholds: glibc's own (STRAND_ALLOC_BENCH_SYSTEM_THRESHOLD=fixed: as trim::enable fixes them)"
     }
 }
 

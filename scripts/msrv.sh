@@ -19,8 +19,11 @@ echo "rust-version $msrv: $(rustup run "$msrv" rustc --version)"
 # A target directory of its own: the artefacts of another compiler version would only
 # be rebuilt in the main one.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/msrv"
+# Warnings are errors: a feature set the suite's clippy run (all features) does not
+# build alone can still leave something unused.
+export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
 for features in thread-arena global-malloc strand-arena all-backends,serde \
-    all-backends,seed-arena; do
+    all-backends,seed-arena thread-arena,checked global-malloc,checked strand-arena,checked; do
     echo "-- --features $features"
     cargo "+$msrv" check --locked --lib -p strand-alloc --no-default-features \
         --features "$features"

@@ -287,7 +287,14 @@ mod imp {
 pub use imp::{ArenaTag, Stamp, MAX_TAGS};
 
 /// The error of an allocation that needs a tag when every one is in use.
-#[cfg_attr(not(feature = "checked"), allow(dead_code))]
+// Used by the arena backends under `checked` alone.
+#[cfg_attr(
+    not(all(
+        feature = "checked",
+        any(feature = "thread-arena", feature = "strand-arena")
+    )),
+    allow(dead_code)
+)]
 pub(crate) fn no_tag(backend: &'static str) -> crate::error::AllocError {
     crate::error::AllocError::Exhausted {
         backend,

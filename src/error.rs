@@ -121,8 +121,9 @@ pub enum ConfigError {
     /// glibc cannot turn its adjustment back on.
     #[error(
         "glibc's trim and mapping thresholds are already fixed at {bytes} bytes, and glibc \
-         cannot go back to adjusting them: leave them to glibc before the first strand \
-         begins (STRAND_ALLOC_SYSTEM_THRESHOLD=off, or trim::set_system_threshold(None) first)"
+         cannot go back to adjusting them: ask for glibc's own before anything fixes them \
+         (trim::set_system_threshold(None) before trim::enable, or \
+         STRAND_ALLOC_SYSTEM_THRESHOLD=off)"
     )]
     SystemThresholdFixed {
         /// The threshold they are fixed at.
@@ -225,7 +226,10 @@ pub enum CurrentError {
 /// A value's memory was found invalid when it was accessed (only with the `checked`
 /// feature, and only on a backend that breaks the allocation contract on purpose, such as
 /// the seed policy; or on a bug). The access is refused, so stale memory is never read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// A test of a runtime's own error mapping builds one from `Hazard::default()` (every
+/// field zero, the backend empty) and sets the fields it needs.
+#[derive(Debug, Default, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "strand-alloc hazard on the {backend} backend: a value's memory was invalidated before \
      it was read (arena generation {arena} was at reset count {stamped} when the value was \

@@ -1,7 +1,7 @@
 //! # strand-alloc
 //!
 //! Fast, safe allocation for the values (strings, byte strings, variants) of language
-//! runtimes that run many green threads — *strands* — on the [May](may) coroutine
+//! runtimes that run many green threads — *strands* — on the [May](https://crates.io/crates/may) coroutine
 //! scheduler, with three interchangeable backends behind one [`ValueAllocator`] trait:
 //!
 //! | feature | backend | where a strand's values live |

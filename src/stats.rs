@@ -492,7 +492,8 @@ fn resident_bytes() -> Option<u64> {
 }
 
 /// What a strand did, reported when it ends (see [`crate::JoinHandle::join_report`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A test helper builds one from `StrandReport::default()` and sets its fields.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct StrandReport {
@@ -532,8 +533,9 @@ pub struct SharedFigures {
 }
 
 /// Every figure of one backend at one moment. `Display` prints it; with the `serde`
-/// feature it serialises.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// feature it serialises. A test helper builds one from `StatsSnapshot::default()` and
+/// sets its fields.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct StatsSnapshot {

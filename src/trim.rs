@@ -34,12 +34,14 @@
 //! 2. [`set_step`]`(Some(bytes))`: trims alone, after every `bytes` freed;
 //! 3. [`set_system_threshold`]`(Some(bytes))`: the thresholds alone, now;
 //! 4. `STRAND_ALLOC_SYSTEM_THRESHOLD` ([`SYSTEM_THRESHOLD_ENV`]): a size fixes the
-//!    thresholds there when the first strand begins (whoever runs the program asks);
-//!    `off` (any case) keeps them from ever being set, [`enable`] included; an unreadable
-//!    value is a [`ConfigError`] from every strand's beginning (`Strand::local`, `spawn`,
-//!    `with_current`) until it is fixed. [`enable`] also leaves them alone when the
-//!    process chose its own through the environment glibc reads (`MALLOC_TRIM_THRESHOLD_`,
-//!    `MALLOC_MMAP_THRESHOLD_`, or `GLIBC_TUNABLES` naming either).
+//!    thresholds there when the first strand begins (whoever runs the program asks), and
+//!    is the size [`enable`] uses; `off` (any case) keeps the first strand and [`enable`]
+//!    from setting them (a program's own `set_system_threshold(Some(..))` still applies:
+//!    the program asked); an unreadable value is a [`ConfigError`] from every strand's
+//!    beginning (`Strand::local`, `spawn`, `with_current`) until it is fixed. [`enable`]
+//!    also leaves them alone when the process chose its own through the environment glibc
+//!    reads (`MALLOC_TRIM_THRESHOLD_`, `MALLOC_MMAP_THRESHOLD_`, or `GLIBC_TUNABLES`
+//!    naming either), unless this variable gives a size, which wins.
 //!
 //! Without any of these the library never calls `mallopt` or `malloc_trim`
 //! (`tests/process_effects.rs` defines both symbols itself and counts the calls).
@@ -110,9 +112,10 @@ static GLOBAL_MALLOC: AtomicBool = AtomicBool::new(false);
 /// Opts in to giving memory back, with the defaults: a trim after every
 /// [`DEFAULT_STEP`] bytes freed (unless a step is set already), and glibc's trim and
 /// mapping thresholds fixed at [`DEFAULT_SYSTEM_THRESHOLD`] now (or at the size
-/// [`SYSTEM_THRESHOLD_ENV`] gives). The thresholds are left alone when that variable says
-/// `off`, when the process chose its own through the environment glibc reads, or when
-/// [`set_system_threshold`]`(None)` came first. The module documentation says what each
+/// [`SYSTEM_THRESHOLD_ENV`] gives, which wins over everything below). The thresholds are
+/// left alone when that variable says `off`, when the process chose its own through the
+/// environment glibc reads, when [`set_system_threshold`]`(None)` came first, or when
+/// they are fixed already (at whatever size that was). The module documentation says what each
 /// does to the whole process.
 ///
 /// Fails, changing nothing, when [`SYSTEM_THRESHOLD_ENV`] cannot be read.
@@ -248,9 +251,10 @@ enum Thresholds {
 static THRESHOLDS: Mutex<Thresholds> = Mutex::new(Thresholds::Undecided);
 static DECIDED: AtomicBool = AtomicBool::new(false);
 
-/// Sets glibc's trim and mapping thresholds to `bytes` now (`Some`), or keeps the library
-/// from ever touching them, [`enable`] and [`SYSTEM_THRESHOLD_ENV`] included (`None`,
-/// refused once they are fixed: glibc's own adjustment cannot be turned back on). See the module
+/// Sets glibc's trim and mapping thresholds to `bytes` now (`Some`, whatever
+/// [`SYSTEM_THRESHOLD_ENV`] says: the program asks), or keeps [`enable`] and the first
+/// strand from setting them (`None`; refused once they are fixed: glibc's own adjustment
+/// cannot be turned back on). Only a later `Some` from the program sets them then. See the module
 /// documentation for what the thresholds do and why the library sets them.
 ///
 /// `bytes` must be between 4 KiB and 32 MiB, the largest mapping threshold glibc takes.

@@ -13,8 +13,13 @@ use strand_alloc::backends;
 /// ties where a rank test cannot tell them apart), tables of medians (min–max) relative
 /// to global-malloc, an SVG chart, and optionally JSON or CSV. `--help` ends with what
 /// every figure means.
+///
+/// Every process the comparison starts opts in to the library's memory return
+/// (`strand_alloc::trim::enable`: a glibc trim after every 32 MiB freed, and glibc's trim
+/// and mapping thresholds at 512 KiB), as a long-running server would; the header says
+/// so. STRAND_ALLOC_SYSTEM_THRESHOLD=off leaves glibc's thresholds alone.
 #[derive(Debug, Parser)]
-#[command(name = "strand-alloc", version, about, long_about = None)]
+#[command(name = "strand-alloc", version, about)]
 pub struct Cli {
     /// Workloads to run, comma-separated [default: all]. `http` runs a may_minihttp
     /// server per backend under wrk (installed with apt-get when missing; skipped, and
@@ -61,17 +66,18 @@ pub struct Cli {
     pub seed: u64,
 
     /// Also write every figure as JSON to this file ('-' for standard output, which
-    /// then replaces the table).
+    /// then replaces the table); its folder is made when missing.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
     /// Also write the summary as CSV to this file ('-' for standard output, which then
-    /// replaces the table).
+    /// replaces the table); its folder is made when missing.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 
-    /// Where to draw the SVG chart [default: target/strand-alloc/comparison.svg, or none
-    /// when --json - or --csv - writes to standard output].
+    /// Where to draw the SVG chart; its folder is made when missing [default:
+    /// target/strand-alloc/comparison.svg under the current folder, or none when
+    /// --json - or --csv - writes to standard output].
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
 

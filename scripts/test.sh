@@ -55,7 +55,7 @@ step "the runtime example (one-word handles, extern \"C\" calls, shared values) 
 cargo run --profile test --no-default-features --features all-backends --example runtime
 cargo run --profile test --no-default-features --features all-backends,checked --example runtime
 
-step "the runtime example under AddressSanitizer, with May (nightly)"
+step "the runtime example and the guard against May's sleep race under AddressSanitizer (nightly)"
 bash scripts/asan.sh
 
 step "cargo-fuzz: every target for 30 s (installs nightly and cargo-fuzz if missing)"

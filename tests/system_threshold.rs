@@ -68,7 +68,10 @@ fn child(case: &str) {
             return;
         }
         "bad-env" => {
-            // The configuration is read at the first strand, and refused with the text.
+            // Checked up front, deciding nothing...
+            let e = trim::check_env().unwrap_err();
+            assert!(e.to_string().contains(trim::SYSTEM_THRESHOLD_ENV), "{e}");
+            // ...and read at the first strand, and refused with the text.
             let Err(e) = strand_alloc::Strand::<common::AnyBackend>::local() else {
                 panic!("a strand began under an unreadable setting");
             };
@@ -80,6 +83,8 @@ fn child(case: &str) {
         }
         _ => unreachable!(),
     }
+    // A readable setting (or none) passes the up-front check.
+    trim::check_env().unwrap();
     // The first strand's beginning applies what the environment asks, nothing else.
     let s = strand_alloc::Strand::<common::AnyBackend>::local().unwrap();
     drop(s.str("x"));

@@ -1,5 +1,5 @@
 //! Sizes as users write them, at every unit and at the edges (nine decimal places and
-//! ten, the largest size and one more), the large-value size each threshold implies, and
+//! ten, twelve and thirteen, the largest size and one more), the large-value size each threshold implies, and
 //! the process-wide configuration: an unreadable `STRAND_ALLOC_THRESHOLD` is an error
 //! until a configuration is installed, and then the installed one is current. Runs
 //! under Miri (no May).
@@ -39,6 +39,11 @@ fn sizes_at_every_unit_and_edge() {
         parse_size("size", "0.1234567891GB").is_err(),
         "ten are refused"
     );
+    // Twelve decimal places are the most a size takes (a byte of a terabyte); thirteen
+    // are refused as such, even where they name a whole number of bytes.
+    assert_eq!(ok("0.000000000001TB"), 1, "twelve decimal places");
+    let e = parse_size("size", "0.0000000000010TB").unwrap_err();
+    assert!(e.to_string().contains("too many decimal places"), "{e}");
     let max = isize::MAX as usize;
     assert_eq!(ok(&max.to_string()), max, "the largest size");
     assert!(parse_size("size", &(max as u128 + 1).to_string()).is_err());

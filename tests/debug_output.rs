@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use strand_alloc::{
-    channel, Builder, Handle, PortableValue, PortableVariant, Strand, ValueAllocator,
+    channel, Builder, Handle, PortableValue, PortableVariant, Strand, Value, ValueAllocator,
 };
 
 fn debug_output<A: ValueAllocator>() {
@@ -77,6 +77,45 @@ fn debug_output<A: ValueAllocator>() {
     assert_eq!(format!("{v:?}"), want);
     assert_eq!(format!("{:?}", PortableValue::Variant(v)), want);
 
+    // Each accessor answers for its own kind and for no other.
+    let values: Vec<Value<'_, A>> = vec![
+        s.str("text").into(),
+        s.bytes(&[1, 2]).into(),
+        Value::Int(-3),
+        Value::Float(0.5),
+        Value::Bool(true),
+        s.variant(4, [Value::Int(1)]).into(),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(v.as_str(), (i == 0).then_some("text"), "{v:?}");
+        assert_eq!(v.as_bytes(), (i == 1).then_some(&[1u8, 2][..]), "{v:?}");
+        assert_eq!(v.as_int(), (i == 2).then_some(-3), "{v:?}");
+        assert_eq!(v.as_float(), (i == 3).then_some(0.5), "{v:?}");
+        assert_eq!(v.as_bool(), (i == 4).then_some(true), "{v:?}");
+        assert_eq!(
+            v.as_variant().map(|x| x.tag()),
+            (i == 5).then_some(4),
+            "{v:?}"
+        );
+    }
+    drop(values);
+    // The process's resident set in the snapshot, against the kernel's own account in
+    // another file (VmRSS, in KiB): the same within a quarter (read moments apart).
+    #[cfg(target_os = "linux")]
+    {
+        let rss = strand_alloc::stats::<A>().rss.expect("read on Linux") as f64;
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let vm_rss = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .expect("VmRSS")
+            * 1024.0;
+        assert!(
+            (rss / vm_rss - 1.0).abs() < 0.25,
+            "snapshot rss {rss}, VmRSS {vm_rss}"
+        );
+    }
     // The figures as text: the backend, its strands, and every counter by name.
     drop(s.str("counted"));
     let stats = strand_alloc::stats::<A>();

@@ -83,6 +83,7 @@ fn shared_outlives_its_maker<A: ValueAllocator>() {
                 let v =
                     unsafe { Handle::<A>::new_variant(i, &[Field::Value(s), Field::Value(inner)]) }
                         .unwrap();
+                assert!(!v.is_shared(), "owned until shared");
                 // SAFETY: this thread owns `v`; the share makes it readable anywhere.
                 let shared = unsafe { v.share() }.unwrap();
                 assert_eq!(shared, v, "the word does not change");

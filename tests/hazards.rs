@@ -204,3 +204,22 @@ fn the_plain_accessor_panics_with_the_hazard() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_seeds_explicit_reset_resets_the_thread_arena_it_shares() {
+    on_fresh_thread(|| {
+        let other = strand::<SeedArena>(config(1 << 20));
+        let kept = other.str("kept by another strand on this thread");
+        let mut s = strand::<SeedArena>(config(1 << 20));
+        drop(s.str("made and dropped"));
+        s.reset();
+        assert_eq!(s.stats().resets_explicit, 1, "the reset is counted");
+        // The seed's reset empties the thread's one arena, under the other strand's
+        // value: caught and counted as that strand's hazard.
+        assert!(
+            kept.try_as_str().is_err(),
+            "the other strand's value survived"
+        );
+        assert_eq!(other.stats().hazards, 1);
+    });
+}

@@ -155,20 +155,7 @@ fn measured_loop(work: Work, s: &str, n: usize) {
                 black_box(Box::<str>::from(black_box(s)));
             }
         }
-        Work::BoxMimalloc => {
-            use std::alloc::{GlobalAlloc, Layout};
-            let m = mimalloc::MiMalloc;
-            let layout = Layout::from_size_align(len, 1).unwrap();
-            for _ in 0..n {
-                // SAFETY: a non-zero layout, freed with the same allocator and layout.
-                unsafe {
-                    let q = m.alloc(layout);
-                    std::ptr::copy_nonoverlapping(p, q, len);
-                    black_box(q);
-                    m.dealloc(q, layout);
-                }
-            }
-        }
+        Work::BoxMimalloc => callgrind::box_on_mimalloc(s, n),
         Work::Lib(name) => lib_loop(name, p, len, n),
         Work::Lookup(name) => {
             for _ in 0..n {

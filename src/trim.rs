@@ -133,17 +133,14 @@ pub fn enable() -> Result<(), ConfigError> {
     };
     {
         let mut t = THRESHOLDS.lock().unwrap_or_else(|e| e.into_inner());
+        // A fixed size stays, and `set_system_threshold(None)` said never.
         match (chosen, *t) {
-            // `set_system_threshold(None)` or `off` said never; a fixed size stays.
-            (_, Thresholds::Fixed(_)) | (None, _) | (_, Thresholds::Refused) => {
-                if *t == Thresholds::Undecided {
-                    *t = Thresholds::LeftAlone;
-                }
-            }
             (Some(b), Thresholds::Undecided | Thresholds::LeftAlone) => {
                 apply(b);
                 *t = Thresholds::Fixed(b);
             }
+            (_, Thresholds::Undecided) => *t = Thresholds::LeftAlone,
+            _ => {}
         }
         DECIDED.store(true, Relaxed);
     }

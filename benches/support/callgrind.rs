@@ -66,3 +66,23 @@ pub fn per_iteration(
 ) -> f64 {
     (counted(&args_for(long), collect) - counted(&args_for(short), collect)) / (long - short) as f64
 }
+
+/// Makes and drops `s` as a `Box<str>` would on mimalloc, `n` times: mimalloc's own
+/// allocation, the copy, and its free (the global allocator of the benchmark stays the
+/// system's).
+#[inline(always)]
+pub fn box_on_mimalloc(s: &str, n: usize) {
+    use std::alloc::{GlobalAlloc, Layout};
+    let m = mimalloc::MiMalloc;
+    let layout = Layout::from_size_align(s.len(), 1).unwrap();
+    for _ in 0..n {
+        // SAFETY: a non-zero layout (the benchmarks' strings are never empty), freed with
+        // the same allocator and layout.
+        unsafe {
+            let q = m.alloc(layout);
+            std::ptr::copy_nonoverlapping(s.as_ptr(), q, s.len());
+            std::hint::black_box(q);
+            m.dealloc(q, layout);
+        }
+    }
+}

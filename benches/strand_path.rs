@@ -21,8 +21,9 @@
 //! ```
 //!
 //! `STRAND_ALLOC_BENCH_QUICK=1` counts shorter loops (the suite's run) and gates: it fails
-//! when a ratio to raw bumpalo (or to `Box<str>`, or to May's spawn), measured in this
-//! run, is more than 10 % above the ratio recorded in `benches/strand_path.ratios` (never
+//! when a per-value ratio to raw bumpalo or to `Box<str>`, measured in this run, is more
+//! than 10 % above the ratio recorded in `benches/strand_path.ratios` (not the spawn
+//! ratios, whose whole-process counts vary with the machine's load; never
 //! on absolute counts, which move with the compiler, nor on wall time). The recorded
 //! ratios come from a quick run too (`STRAND_ALLOC_BENCH_QUICK=1
 //! STRAND_ALLOC_BENCH_RECORD=1`): the loops' lengths decide how many threshold resets a
@@ -149,20 +150,7 @@ fn run(work: Work, len: usize, t: usize, n: usize) -> f64 {
             timed(&mut go, n)
         })),
         Work::BoxMimalloc => in_coroutine(Box::new(move || {
-            use std::alloc::{GlobalAlloc, Layout};
-            let m = mimalloc::MiMalloc;
-            let layout = Layout::from_size_align(len, 1).unwrap();
-            let mut go = |n: usize| {
-                for _ in 0..n {
-                    // SAFETY: a non-zero layout, freed with the same allocator and layout.
-                    unsafe {
-                        let q = m.alloc(layout);
-                        std::ptr::copy_nonoverlapping(s.as_ptr(), q, len);
-                        black_box(q);
-                        m.dealloc(q, layout);
-                    }
-                }
-            };
+            let mut go = |n: usize| callgrind::box_on_mimalloc(s, n);
             go(1000);
             timed(&mut go, n)
         })),
@@ -349,7 +337,10 @@ fn main() {
     }
     let recorded = recorded();
     let mut worse = Vec::new();
-    for (what, ratio, _, _) in &ratios {
+    // Spawn counts cover the whole process, idle workers and May's timer thread included,
+    // which run longer on a loaded machine: they moved by up to 11 % between runs here,
+    // too much for the gate. They are printed, not gated.
+    for (what, ratio, _, _) in ratios.iter().filter(|r| !r.0.contains("spawn")) {
         match recorded.get(what) {
             Some(was) if *ratio > was * GATE => worse.push(format!(
                 "{what}: {ratio:.3}x, recorded {was:.3}x (more than {:.0} % above)",
@@ -367,7 +358,7 @@ fn main() {
         std::process::exit(1);
     }
     println!(
-        "regression gate: every ratio within {:.0} % of benches/strand_path.ratios",
+        "regression gate: every per-value ratio within {:.0} % of benches/strand_path.ratios",
         (GATE - 1.0) * 100.0
     );
 }

@@ -7,7 +7,8 @@
 #
 # Usage:
 #   bash scripts/mutants.sh full              every mutant (about 1,200: hours on 2 cores)
-#   bash scripts/mutants.sh sample N [SEED]   a random sample of N mutants; the seed is
+#   bash scripts/mutants.sh sample N [SEED]   a random sample of N mutants (the known
+#                                             survivors excepted); the seed is
 #                                             printed (default: the current time)
 #   bash scripts/mutants.sh share N           the suite's share: about N mutants, one
 #                                             round-robin shard picked by the commit
@@ -50,8 +51,26 @@ names = [l.rstrip("\n") for l in sys.stdin if l.strip()]
 print("^(" + "|".join(re.escape(n) for n in names) + ")$")'
 }
 
-pick() { # N SEED: a seeded random sample of the mutant names
+# The mutants a sample is drawn from: every mutant but the known survivors
+# (scripts/mutants-known.txt), which no test can observe, each for the reason docs/SAFETY.md
+# gives, and those of src/checked/unchecked.rs, which this build (with `checked`, as the
+# seed backend needs) compiles out: its stand-ins are exercised by every test of a default
+# build. A sample so measures the tests on mutants a test could catch; the known ones are
+# re-tested by `retest`, which runs every mutant of their description.
+population() {
     names | python3 -c '
+import re, sys
+known = {l.strip() for l in open("scripts/mutants-known.txt") if l.strip() and not l.startswith("#")}
+for l in sys.stdin:
+    l = l.rstrip("\n")
+    if not l or l.startswith("src/checked/unchecked.rs:"):
+        continue
+    if re.sub(r"^([^:]*):[0-9]+:[0-9]+: ", r"\1: ", l) not in known:
+        print(l)'
+}
+
+pick() { # N SEED: a seeded random sample of the mutant names
+    population | python3 -c '
 import random, sys
 n, seed = int(sys.argv[1]), int(sys.argv[2])
 names = [l.rstrip("\n") for l in sys.stdin if l.strip()]
@@ -104,7 +123,7 @@ run() { # OUT-DIR [cargo-mutants args...]
 case "$mode" in
     list)
         names | cut -d: -f1 | sort | uniq -c
-        echo "total: $(names | wc -l)"
+        echo "total: $(names | wc -l), of which $(population | wc -l) outside the known survivors"
         ;;
     full)
         run target/mutants/full

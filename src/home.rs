@@ -271,14 +271,10 @@ impl Home {
         if ending {
             self.incarnation.fetch_add(1, Ordering::SeqCst);
         }
-        let mut spins = 0u32;
+        // Spins a little, then yields the core, while a visitor finishes its push.
+        let backoff = crossbeam_utils::Backoff::new();
         while self.visitors.load(Ordering::SeqCst) != 0 {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            backoff.snooze();
         }
         old
     }

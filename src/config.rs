@@ -450,6 +450,50 @@ pub fn parse_size(what: &'static str, text: &str) -> Result<usize, ConfigError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    /// A settings record whose count reads `sequence` (odd: a write under way).
+    fn record(sequence: usize) -> &'static GlobalConfig {
+        Box::leak(Box::new(GlobalConfig {
+            init: OnceLock::new(),
+            installed: AtomicUsize::new(1),
+            sequence: AtomicUsize::new(sequence),
+            writing: std::sync::Mutex::new(()),
+            threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
+            large_value: AtomicUsize::new(0),
+            strand_limit: AtomicUsize::new(0),
+            pool_capacity: AtomicUsize::new(DEFAULT_POOL_CAPACITY),
+        }))
+    }
+
+    /// A reader never returns while a write is under way (an odd count), whatever the
+    /// count, and returns at once when none is (an even one).
+    #[test]
+    fn a_reader_waits_out_a_write_under_way() {
+        for sequence in [1, 3, 7] {
+            let g = record(sequence);
+            let (tx, rx) = channel();
+            std::thread::spawn(move || tx.send(g.load().threshold).unwrap());
+            assert!(
+                rx.recv_timeout(Duration::from_millis(50)).is_err(),
+                "read during a write (count {sequence})"
+            );
+            g.threshold.store(4096, Ordering::Relaxed);
+            g.sequence.store(sequence + 1, Ordering::Release);
+            assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(4096));
+        }
+        for sequence in [0, 2, 8] {
+            let g = record(sequence);
+            let (tx, rx) = channel();
+            std::thread::spawn(move || tx.send(g.load().threshold).unwrap());
+            assert_eq!(
+                rx.recv_timeout(Duration::from_secs(30)),
+                Ok(DEFAULT_THRESHOLD),
+                "count {sequence}"
+            );
+        }
+    }
 
     #[test]
     fn sizes_in_every_form() {

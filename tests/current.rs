@@ -273,8 +273,12 @@ fn generator_outlives<A: ValueAllocator>() {
     // SAFETY: as above; the generator is `Send` and holds nothing thread-local.
     let h = unsafe {
         may::coroutine::spawn(|| {
-            let mut g = generator::Gn::<()>::new_scoped(|mut sc| {
+            // A handle-API lookup first: the worker thread remembers this context's
+            // strand for the next lookup there.
+            let first = strand_alloc::current_strand_id::<A>().unwrap();
+            let mut g = generator::Gn::<()>::new_scoped(move |mut sc| {
                 Strand::<A>::with_current(|s| {
+                    assert_eq!(s.id(), first);
                     let v = s.str("a value of the coroutine's strand");
                     sc.yield_(0);
                     let w = s.str("made after the coroutine ended");
@@ -283,20 +287,39 @@ fn generator_outlives<A: ValueAllocator>() {
                 .unwrap()
             });
             assert_eq!(g.resume(), Some(0));
-            g
+            (g, first)
         })
     };
-    let mut g = h.join().unwrap();
+    let (mut g, first) = h.join().unwrap();
     // The coroutine has ended (its storage may be dropped at any moment now); the
     // generator's call keeps the strand alive.
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(live_strands(), 1, "the paused call keeps its strand alive");
     let mid = stats::<A>().totals;
     assert_eq!(mid.strands_exited, before.strands_exited, "no exit yet");
+    // The ended context lets its key go: May reuses coroutines, so later ones soon run
+    // under the same key on the same worker, and each gets a strand of its own, not the
+    // one the paused call holds (which would be refused as in use, or shared by two).
+    const LATER: u64 = 100;
+    for _ in 0..LATER {
+        // SAFETY: the closure uses no thread-locals.
+        let id = unsafe { may::coroutine::spawn(strand_alloc::current_strand_id::<A>) }
+            .join()
+            .unwrap();
+        assert!(id.as_ref().is_ok_and(|&id| id != first), "{id:?}");
+    }
+    let start = Instant::now();
+    while live_strands() != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "later strands left"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert_eq!(g.resume(), Some(33 + 30));
     wait_for_exits();
     let after = stats::<A>().totals;
-    assert_eq!(after.strands_exited - before.strands_exited, 1);
+    assert_eq!(after.strands_exited - before.strands_exited, 1 + LATER);
     assert_eq!(after.allocs - before.allocs, 2);
     assert_eq!(after.used, before.used, "every value released");
 }

@@ -140,6 +140,49 @@ fn a_shared_value_outlives_its_maker_and_reads_true() {
     for_each_backend!(shared_outlives_its_maker);
 }
 
+/// A shared value shared again: every share adds a holder (here a thousand, from two
+/// threads), every release takes one, and the value reads true until the last.
+fn shared_again<A: ValueAllocator>() {
+    let h = Handle::<A>::new_str("held by many").unwrap();
+    assert_eq!(h.holders(), None, "owned: no count");
+    // SAFETY: owned by this thread's strand; every holder below is released once.
+    unsafe {
+        let first = h.share().unwrap();
+        assert_eq!(first.holders(), Some(2));
+        for n in 3..=500 {
+            h.share().unwrap();
+            assert_eq!(h.holders(), Some(n));
+        }
+    }
+    let word = Word(h.to_ptr());
+    std::thread::spawn(move || {
+        let word = word;
+        // SAFETY: a shared value with holders left.
+        let h = unsafe { Handle::<A>::from_ptr(word.0) }.unwrap();
+        for n in 501..=1000 {
+            // SAFETY: shared: any thread may add a holder.
+            unsafe { h.share() }.unwrap();
+            assert_eq!(h.holders(), Some(n));
+        }
+    })
+    .join()
+    .unwrap();
+    for n in (1..=1000).rev() {
+        // SAFETY: a holder left; shared values read anywhere.
+        assert_eq!(unsafe { h.as_str() }.unwrap(), "held by many");
+        // SAFETY: one of `n` holders.
+        unsafe { h.release() }.unwrap();
+        if n > 1 {
+            assert_eq!(h.holders(), Some(n - 1));
+        }
+    }
+}
+
+#[test]
+fn every_share_adds_a_holder_and_every_release_takes_one() {
+    for_each_backend!(shared_again);
+}
+
 fn released_elsewhere<A: ValueAllocator>() {
     let (to_owner, owner_rx) = std::sync::mpsc::channel::<()>();
     let (to_other, other_rx) = std::sync::mpsc::channel::<Word>();

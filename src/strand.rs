@@ -260,6 +260,11 @@ impl<A: ValueAllocator> Strand<A> {
     /// released yet, and nothing uses the memory afterwards.
     #[inline]
     pub(crate) unsafe fn dealloc_raw(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
+        if layout.size() == 0 {
+            // `alloc_raw` gave a dangling pointer and touched no backend, whatever the
+            // alignment: nothing to give back (and nothing the heap may be handed).
+            return;
+        }
         if layout.size() > self.cx.large || layout.align() > MAX_ARENA_ALIGN {
             // SAFETY: by this function's contract `ptr` came from `alloc_raw` with this
             // layout, which (the strand's large-value size never changing) took it from
@@ -268,7 +273,7 @@ impl<A: ValueAllocator> Strand<A> {
             crate::trim::freed(layout.size());
             self.cx.reserve(-(layout.size() as i64));
             self.cx.released::<A>(layout.size(), None, false);
-        } else if layout.size() != 0 {
+        } else {
             let home = if A::THREAD_BOUND {
                 A::home(&self.state, ticket)
             } else {

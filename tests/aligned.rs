@@ -1,6 +1,7 @@
 //! Over-aligned requests through the `allocator-api2` handle succeed wherever the global
 //! allocator would: an 8-byte block aligned to 1 MiB at a 64 KiB threshold, or to 16 MiB
 //! at the default 10 MiB, on every backend (they take the heap path a large value takes).
+//! A zero-sized block of any alignment is a dangling pointer, given back as one.
 
 mod common;
 use allocator_api2::alloc::Allocator;
@@ -39,4 +40,39 @@ fn over_aligned<A: ValueAllocator>() {
 #[test]
 fn over_aligned_blocks_are_served_on_every_backend() {
     for_each_backend!(over_aligned);
+}
+
+/// Zero-sized blocks at alignments above the arena's: made and given back without the
+/// heap (which was once handed the dangling pointer to free, and crashed), directly and
+/// as a `Box` of a zero-sized over-aligned type.
+fn zero_sized_over_aligned<A: ValueAllocator>() {
+    let s = Strand::<A>::local().unwrap();
+    let a = s.allocator();
+    let before = s.stats();
+    for align in [1usize, 64, 128, 4096, 1 << 20] {
+        let layout = Layout::from_size_align(0, align).unwrap();
+        let block = a.allocate(layout).unwrap();
+        assert_eq!(block.len(), 0);
+        assert_eq!(block.as_ptr() as *mut u8 as usize % align, 0, "{}", A::NAME);
+        // SAFETY: allocated just above with this layout, released once.
+        unsafe { a.deallocate(block.cast(), layout) };
+    }
+    #[repr(align(128))]
+    struct Z;
+    #[repr(align(4096))]
+    struct Page;
+    drop(allocator_api2::boxed::Box::new_in(Z, s.allocator()));
+    drop(allocator_api2::boxed::Box::new_in(Page, s.allocator()));
+    let after = s.stats();
+    assert_eq!(
+        (after.allocs, after.used, after.reserved),
+        (before.allocs, before.used, before.reserved),
+        "{}: zero-sized blocks touch no figure",
+        A::NAME
+    );
+}
+
+#[test]
+fn zero_sized_blocks_of_any_alignment_are_given_back() {
+    for_each_backend!(zero_sized_over_aligned);
 }

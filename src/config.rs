@@ -243,7 +243,7 @@ impl Config {
     pub fn current() -> Result<Self, ConfigError> {
         GLOBAL
             .init
-            .get_or_init(|| Config::from_env().map(|c| GLOBAL.store(c)));
+            .get_or_init(|| Config::from_env().map(|c| GLOBAL.store(c, false)));
         match GLOBAL.init.get() {
             Some(Err(e)) if !GLOBAL.installed() => Err(e.clone()),
             _ => Ok(GLOBAL.load()),
@@ -252,8 +252,7 @@ impl Config {
 
     /// Makes this the process-wide default for strands spawned from now on.
     pub fn install(self) {
-        GLOBAL.store(self);
-        GLOBAL.mark_installed();
+        GLOBAL.store(self, true);
         let _ = GLOBAL.init.set(Ok(()));
     }
 }
@@ -307,8 +306,14 @@ static GLOBAL: GlobalConfig = GlobalConfig {
 };
 
 impl GlobalConfig {
-    fn store(&self, c: Config) {
+    /// Stores `c`: an installation (`install`), or the environment's settings read on
+    /// first use, which never replace an installed configuration (an `install` that
+    /// raced the first read stands).
+    fn store(&self, c: Config, install: bool) {
         let _one = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        if !install && self.installed() {
+            return;
+        }
         // Odd: a write is under way. The fence keeps the field stores after it.
         self.sequence.fetch_add(1, Ordering::Relaxed);
         std::sync::atomic::fence(Ordering::Release);
@@ -320,6 +325,9 @@ impl GlobalConfig {
         self.pool_capacity.store(c.pool_capacity, Ordering::Relaxed);
         // Even again: the fields are one configuration.
         self.sequence.fetch_add(1, Ordering::Release);
+        if install {
+            self.installed.store(1, Ordering::Release);
+        }
     }
     fn load(&self) -> Config {
         loop {
@@ -342,9 +350,6 @@ impl GlobalConfig {
                 return c;
             }
         }
-    }
-    fn mark_installed(&self) {
-        self.installed.store(1, Ordering::Release);
     }
     fn installed(&self) -> bool {
         self.installed.load(Ordering::Acquire) != 0
@@ -457,7 +462,7 @@ mod tests {
     fn record(sequence: usize) -> &'static GlobalConfig {
         Box::leak(Box::new(GlobalConfig {
             init: OnceLock::new(),
-            installed: AtomicUsize::new(1),
+            installed: AtomicUsize::new(0),
             sequence: AtomicUsize::new(sequence),
             writing: std::sync::Mutex::new(()),
             threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
@@ -465,6 +470,33 @@ mod tests {
             strand_limit: AtomicUsize::new(0),
             pool_capacity: AtomicUsize::new(DEFAULT_POOL_CAPACITY),
         }))
+    }
+
+    /// The environment's settings, read on first use, apply when nothing was installed,
+    /// and never replace an installation that came first (an `install` racing the first
+    /// `current` once lost to the environment's slower read).
+    #[test]
+    fn an_installed_configuration_is_never_replaced_by_the_environments() {
+        let installed = Config::default().with_threshold(28 << 10).unwrap();
+        let env = Config::default().with_threshold(1 << 20).unwrap();
+        let g = record(0);
+        g.store(env, false);
+        assert_eq!(
+            g.load().threshold(),
+            1 << 20,
+            "nothing installed: the environment's"
+        );
+        assert!(!g.installed());
+        g.store(installed, true);
+        assert!(g.installed());
+        g.store(env, false);
+        assert_eq!(g.load().threshold(), 28 << 10, "the installed one stands");
+        g.store(env, true);
+        assert_eq!(
+            g.load().threshold(),
+            1 << 20,
+            "a later installation replaces it"
+        );
     }
 
     /// A reader never returns while a write is under way (an odd count), whatever the

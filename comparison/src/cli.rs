@@ -86,7 +86,7 @@ pub struct Cli {
     pub width: Option<u16>,
 
     /// Draw no chart.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "chart")]
     pub no_chart: bool,
 
     /// The workload whose memory over time the chart shows [default: long-lived, or the

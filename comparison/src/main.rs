@@ -248,15 +248,20 @@ fn run_child(spec: &Spec) -> Result<Measurement, String> {
     })
 }
 
-/// Makes sure `path` can be written, before anything is measured: its directory is
-/// created, a file can be made in it (a scratch file, removed at once: the output itself
-/// is written the same way, then renamed over `path`), and an existing `path` is a file
-/// that can be opened for writing (it is not changed).
+/// Makes sure `path` can be written, before anything is measured and without creating
+/// anything on disk: it names a file (not `dir/`, `dir/.` or `..`); its directory exists
+/// and a file can be made in it (a scratch file, removed at once: the output itself is
+/// written the same way, then renamed over `path`), or its nearest existing ancestor is a
+/// directory where one can (the missing folders are made only once every output
+/// passed: see [`make_dirs`]); and an existing `path` is a regular file that can be
+/// opened for writing (it is not changed).
 fn check_writable(path: &Path, what: &str) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
     let fail = |why: String| format!("cannot write the {what} to {}: {why}", path.display());
-    let dir = output_dir(path);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    let last = path.as_os_str().as_bytes().rsplit(|&b| b == b'/').next();
+    if matches!(last, None | Some(b"" | b"." | b"..")) {
+        return Err(fail("it names a directory, not a file".into()));
+    }
     if path.is_dir() {
         return Err(fail("it is a directory".into()));
     }
@@ -269,14 +274,67 @@ fn check_writable(path: &Path, what: &str) -> Result<(), String> {
             .open(path)
             .map_err(|e| fail(e.to_string()))?;
     }
-    let scratch = scratch_path(path);
+    let dir = output_dir(path);
+    let (existing, _) = split_existing(&dir);
+    if !existing.is_dir() {
+        return Err(fail(format!("{} is not a directory", existing.display())));
+    }
+    let scratch = existing.join(
+        scratch_path(path)
+            .file_name()
+            .expect("a scratch path names a file"),
+    );
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&scratch)
-        .map_err(|e| fail(format!("cannot create a file in {}: {e}", dir.display())))?;
+        .map_err(|e| {
+            fail(format!(
+                "cannot create a file in {}: {e}",
+                existing.display()
+            ))
+        })?;
     let _ = std::fs::remove_file(&scratch);
     Ok(())
+}
+
+/// Makes the missing folders of the outputs, once every output passed
+/// [`check_writable`] and before anything is measured.
+fn make_dirs(outputs: &[(&Path, &str)]) -> Result<(), String> {
+    for (p, what) in outputs {
+        let dir = output_dir(p);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            format!(
+                "cannot write the {what} to {}: cannot create {}: {e}",
+                p.display(),
+                dir.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `path` split into its nearest existing ancestor (`.` for a relative path none of
+/// whose folders exist) and the components below it.
+fn split_existing(path: &Path) -> (std::path::PathBuf, Vec<std::ffi::OsString>) {
+    let mut rest = Vec::new();
+    let mut p = path.to_path_buf();
+    loop {
+        if p.as_os_str().is_empty() {
+            return (std::path::PathBuf::from("."), rest);
+        }
+        if p.exists() {
+            return (p, rest);
+        }
+        match (p.file_name(), p.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                p = parent.to_path_buf();
+            }
+            // `..` or a root: kept whole.
+            _ => return (p, rest),
+        }
+    }
 }
 
 /// The directory an output file goes in (`.` for a bare file name).
@@ -296,15 +354,26 @@ fn scratch_path(path: &Path) -> std::path::PathBuf {
     output_dir(path).join(format!(".{name}.strand-alloc-{}", std::process::id()))
 }
 
-/// What names the same file as another output, in any spelling: the canonical directory
-/// and file name (so `./`, `..` and a symlinked directory agree), and for a file that
+/// What names the same file as another output, in any spelling: the canonical path (so
+/// `./`, `..` and a symlinked directory agree; below the nearest existing folder, the
+/// missing ones are resolved as written, `..` taking one back), and for a file that
 /// exists its device and inode (so a symlink or a hard link of it agrees too).
 fn file_identity(path: &Path) -> (Option<std::path::PathBuf>, Option<(u64, u64)>) {
     use std::os::unix::fs::MetadataExt;
     let inode = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
     let canonical = std::fs::canonicalize(path).ok().or_else(|| {
-        let dir = std::fs::canonicalize(output_dir(path)).ok()?;
-        Some(dir.join(path.file_name()?))
+        let (existing, rest) = split_existing(path);
+        let mut c = std::fs::canonicalize(existing).ok()?;
+        for part in rest.iter().rev() {
+            match part.to_str() {
+                Some(".") => {}
+                Some("..") => {
+                    c.pop();
+                }
+                _ => c.push(part),
+            }
+        }
+        Some(c)
     });
     (canonical, inode)
 }
@@ -380,7 +449,6 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
         .filter_map(|(p, what)| Some((p.as_deref()?, what)))
         .filter(|(p, _)| *p != Path::new("-"))
         .collect();
-    // Directories first, so that names inside them can be compared as files.
     for (p, what) in &outputs {
         check_writable(p, what)?;
     }
@@ -400,6 +468,8 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             ));
         }
     }
+    // Every check passed: the outputs' missing folders are made now, before measuring.
+    make_dirs(&outputs)?;
     // A terminal narrower than 60 columns gets 60-column output (as `--width` allows).
     let width = cli
         .width
@@ -506,7 +576,11 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
 
     let doc = Comparison {
         version: env!("CARGO_PKG_VERSION"),
-        command: std::env::args().collect(),
+        // As given, a byte that is not UTF-8 shown as U+FFFD (the paths themselves are
+        // used as given).
+        command: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
         memory_return: memory_return(),
         machine,
         workers,

@@ -497,6 +497,10 @@ fn refused(args: &[&str], expect: &[&str]) {
 #[test]
 fn bad_input_is_a_clear_error() {
     refused(
+        &["--no-chart", "--chart", "c.svg"],
+        &["'--no-chart' cannot be used with '--chart <FILE>'"],
+    );
+    refused(
         &["--workload", "reqests"],
         &[
             "unknown workload \"reqests\"",
@@ -598,6 +602,43 @@ fn output_piped_into_a_reader_that_stops_ends_quietly() {
 
 /// Without wrk (and without apt-get to install it), `http` says why and is skipped: the
 /// command neither fails silently nor hangs, and the rest of the run stands.
+/// A path that is not UTF-8 is written as given, and the JSON's record of the command
+/// shows it (a byte that is not UTF-8 as U+FFFD): it once panicked after the run, losing
+/// every output.
+#[test]
+fn an_output_path_that_is_not_utf8_is_written() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = scratch("notutf8");
+    let csv = dir.join(std::ffi::OsStr::from_bytes(b"r\xe9sultats.csv"));
+    let json = dir.join("out.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_strand-alloc"))
+        .args([
+            "--quick",
+            "--workload",
+            "requests",
+            "--backend",
+            "global-malloc",
+        ])
+        .args(["--repeat", "1", "--no-progress", "--no-chart", "--csv"])
+        .arg(&csv)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(std::fs::read_to_string(&csv).unwrap().contains("requests"));
+    let doc: Json = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let command = doc["command"].as_array().unwrap();
+    assert!(
+        command
+            .iter()
+            .any(|a| a.as_str().unwrap().contains("r\u{fffd}sultats.csv")),
+        "{command:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn http_without_wrk_is_skipped_and_says_why() {
     let empty = scratch("no-wrk");
@@ -673,6 +714,42 @@ fn outputs_that_are_one_file_or_unwritable_are_refused_at_once() {
         "kept",
         "nothing written"
     );
+    // Two spellings of one file in folders that do not exist yet: refused, and no folder
+    // is left behind by the refusal; nor by a refusal of another output.
+    for (a, b) in [
+        (
+            format!("{d}/made/x.json"),
+            format!("{d}/made/../made/x.json"),
+        ),
+        (format!("{d}/made/x.json"), "/proc/nope/x.csv".to_string()),
+    ] {
+        let out = run(&["--json", &a, "--csv", &b, "--no-progress"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{a} and {b}: {stderr}");
+        assert!(
+            !dir.join("made").exists(),
+            "{a} and {b}: a folder left behind"
+        );
+    }
+    // A path that names a folder, not a file: refused before measuring.
+    for (flag, path) in [
+        ("--json", format!("{d}/sub/")),
+        ("--json", format!("{d}/sub/.")),
+        ("--csv", format!("{d}/new/.")),
+        ("--chart", format!("{d}/pic/")),
+        ("--csv", format!("{d}/sub/..")),
+    ] {
+        let start = std::time::Instant::now();
+        let out = run(&[flag, &path, "--no-progress"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {path}: {stderr}");
+        assert!(
+            stderr.contains("names a directory, not a file") || stderr.contains("is a directory"),
+            "{flag} {path}: {stderr}"
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        assert!(!dir.join("new").exists() && !dir.join("pic").exists());
+    }
     // A file that cannot be written, found before measuring.
     let start = std::time::Instant::now();
     let out = run(&["--json", "/proc/version", "--no-progress"]);

@@ -895,6 +895,35 @@ mod tests {
         .unwrap();
     }
 
+    /// With every hold taken, an allocation that fits in the current generation, which
+    /// the strand holds, takes no new hold and is served (on the full path too, as when
+    /// the chunk is full below the limit).
+    #[test]
+    fn every_hold_taken_an_allocation_that_fits_where_the_strand_holds_is_served() {
+        std::thread::spawn(|| {
+            let cfg = Config::default().with_threshold(64).unwrap();
+            let s = Strand::<ThreadArena>::local_with(cfg).unwrap();
+            let held: Vec<_> = (0..MAX_HOLDS).map(|i| s.str(&text(i))).collect();
+            // SAFETY: no other reference into the list is alive.
+            assert_eq!(unsafe { s.state.list() }.len(), MAX_HOLDS);
+            let layout = Layout::from_size_align(8, 1).unwrap();
+            let (ptr, ticket) = slow_alloc(&s.state, &s.cx, layout, false)
+                .expect("served in the generation the strand holds");
+            // SAFETY: 8 bytes just allocated, released once below.
+            unsafe {
+                ptr.as_ptr().write_bytes(7, 8);
+                ThreadArena::dealloc(&s.state, &s.cx, ptr, layout, ticket);
+            }
+            // SAFETY: as above.
+            assert_eq!(unsafe { s.state.list() }.len(), MAX_HOLDS, "no new hold");
+            for (i, h) in held.iter().enumerate() {
+                assert_eq!(h.as_str(), text(i));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
     #[test]
     fn running_out_of_holds_is_an_error_and_hold_indices_are_reused() {
         std::thread::spawn(|| {

@@ -34,10 +34,6 @@ pub struct Variant<'s, A: ValueAllocator> {
     ticket: Ticket,
     fields: NonNull<Value<'s, A>>,
     strand: &'s Strand<A>,
-    /// Whether a field, at any depth, belongs to another strand (which the borrow
-    /// checker allows: the variant then lives no longer than either). Such a variant
-    /// cannot be given up as a raw handle, which checks one strand only.
-    foreign: bool,
 }
 
 impl<'s, A: ValueAllocator> Variant<'s, A> {
@@ -92,7 +88,6 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
             ticket,
             fields: ptr.cast(),
             strand,
-            foreign: false,
         })
     }
 
@@ -107,13 +102,6 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
             self.len < self.cap,
             "strand-alloc: a variant's field array is full"
         );
-        let other = |s: &Strand<A>| !std::ptr::eq(s, self.strand);
-        self.foreign |= match &field {
-            Value::Str(x) => other(x.as_bytes().strand()),
-            Value::Bytes(x) => other(x.strand()),
-            Value::Variant(v) => v.foreign || other(v.strand),
-            _ => false,
-        };
         // SAFETY: `len < cap`, so the slot is inside the array and uninitialised; `len`
         // grows right after, so a panic later drops only the fields already written.
         unsafe { self.fields.as_ptr().add(self.len as usize).write(field) };

@@ -59,7 +59,9 @@ pub const MIN_DEFAULT_LARGE_VALUE: usize = 4096;
 /// ```
 ///
 /// With the `serde` feature it (de)serialises; deserialising checks every setting as the
-/// setters do.
+/// setters do, reads a size as a number of bytes or as a string in any form
+/// [`parse_size`] accepts (`"10MiB"`), and refuses a field it does not know (a misspelt
+/// setting is an error, not a default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Config {
@@ -261,20 +263,60 @@ impl Config {
 impl<'de> serde::Deserialize<'de> for Config {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct Raw {
-            threshold: usize,
+            threshold: Size,
             #[serde(default)]
-            large_value: Option<usize>,
-            strand_limit: Option<usize>,
+            large_value: Option<Size>,
+            strand_limit: Option<Size>,
             pool_capacity: usize,
         }
         let r = Raw::deserialize(d)?;
         Config::default()
-            .with_threshold(r.threshold)
-            .and_then(|c| c.with_large_value_size(r.large_value))
-            .and_then(|c| c.with_strand_limit(r.strand_limit))
+            .with_threshold(r.threshold.0)
+            .and_then(|c| c.with_large_value_size(r.large_value.map(|s| s.0)))
+            .and_then(|c| c.with_strand_limit(r.strand_limit.map(|s| s.0)))
             .map(|c| c.with_pool_capacity(r.pool_capacity))
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A size in serialised settings: a number of bytes, or a string in any form
+/// [`parse_size`] reads, refused with the forms it accepts.
+#[cfg(feature = "serde")]
+pub(crate) struct Size(pub(crate) usize);
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Size;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a size: {SIZE_FORMS}, as a number or a string")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Size, E> {
+                usize::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::custom(format!("a size of {v} bytes is past this machine's")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Size, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::invalid_value(serde::de::Unexpected::Signed(v), &self)),
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Size, E> {
+                parse_size("a size", v).map(Size).map_err(E::custom)
+            }
+        }
+        // A format that describes itself (JSON) may carry either; another (a binary
+        // one) carries what `Serialize` wrote, a number.
+        if d.is_human_readable() {
+            d.deserialize_any(Visit)
+        } else {
+            d.deserialize_u64(Visit)
+        }
     }
 }
 
@@ -422,7 +464,7 @@ pub fn parse_size(what: &'static str, text: &str) -> Result<usize, ConfigError> 
             return Err(bad("more than one decimal point"));
         }
         if frac.is_empty() {
-            return Err(bad("a decimal point is followed by digits"));
+            return Err(bad("a decimal point must be followed by digits"));
         }
         if frac.len() > 12 {
             return Err(bad("too many decimal places"));
@@ -536,6 +578,8 @@ mod tests {
         assert_eq!(parse_size("t", "1048576").unwrap(), 1 << 20);
         assert_eq!(parse_size("t", "1_048_576").unwrap(), 1 << 20);
         assert_eq!(parse_size("t", "1.5MiB").unwrap(), 3 << 19);
+        let e = parse_size("t", "1.KiB").unwrap_err().to_string();
+        assert!(e.contains("a decimal point must be followed by digits"), "{e}");
         assert_eq!(parse_size("t", "0.5KiB").unwrap(), 512);
         assert_eq!(parse_size("t", "2.000").unwrap(), 2);
         assert_eq!(parse_size("t", "0").unwrap(), 0);

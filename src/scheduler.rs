@@ -20,7 +20,8 @@ use std::sync::{Mutex, OnceLock};
 /// ```
 ///
 /// With the `serde` feature it (de)serialises; deserialising checks every setting as the
-/// setters do.
+/// setters do, reads the stack size as a number of bytes or a string in any form
+/// [`crate::config::parse_size`] accepts, and refuses a field it does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SchedulerConfig {
@@ -223,15 +224,16 @@ impl SchedulerConfig {
 impl<'de> serde::Deserialize<'de> for SchedulerConfig {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct Raw {
             workers: usize,
-            stack_size: usize,
+            stack_size: crate::config::Size,
             pin: bool,
         }
         let r = Raw::deserialize(d)?;
         SchedulerConfig::default()
             .with_workers(r.workers)
-            .and_then(|c| c.with_stack_size(r.stack_size))
+            .and_then(|c| c.with_stack_size(r.stack_size.0))
             .map(|c| c.with_pin(r.pin))
             .map_err(serde::de::Error::custom)
     }

@@ -95,17 +95,19 @@ macro_rules! counters {
             }
 
             /// Adds the counts and gauges of `other` to these (peaks are added too, which
-            /// gives an upper bound of the combined peak).
+            /// gives an upper bound of the combined peak). Saturating: figures read from
+            /// outside (deserialised) may be anything, and a sum past the largest number
+            /// stays at it rather than wrapping or panicking.
             pub fn accumulate(&mut self, o: &Figures) {
-                $(self.$field += o.$field;)*
-                self.used += o.used;
-                self.reserved += o.reserved;
-                self.peak_used += o.peak_used;
-                self.peak_reserved += o.peak_reserved;
-                self.stranded += o.stranded;
-                self.peak_stranded += o.peak_stranded;
-                self.retired += o.retired;
-                self.retired_live += o.retired_live;
+                $(self.$field = self.$field.saturating_add(o.$field);)*
+                self.used = self.used.saturating_add(o.used);
+                self.reserved = self.reserved.saturating_add(o.reserved);
+                self.peak_used = self.peak_used.saturating_add(o.peak_used);
+                self.peak_reserved = self.peak_reserved.saturating_add(o.peak_reserved);
+                self.stranded = self.stranded.saturating_add(o.stranded);
+                self.peak_stranded = self.peak_stranded.saturating_add(o.peak_stranded);
+                self.retired = self.retired.saturating_add(o.retired);
+                self.retired_live = self.retired_live.saturating_add(o.retired_live);
             }
         }
     };
@@ -145,9 +147,12 @@ counters! {
 }
 
 impl Figures {
-    /// Arena resets of every cause.
+    /// Arena resets of every cause (saturating, as [`Figures::accumulate`]).
     pub fn resets(&self) -> u64 {
-        self.resets_exit + self.resets_threshold + self.resets_explicit + self.resets_emptied
+        self.resets_exit
+            .saturating_add(self.resets_threshold)
+            .saturating_add(self.resets_explicit)
+            .saturating_add(self.resets_emptied)
     }
 }
 

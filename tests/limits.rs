@@ -92,6 +92,79 @@ fn deserialised_settings_are_checked_like_the_setters() {
     let ok: Config =
         serde_json::from_str(r#"{"threshold":4096,"strand_limit":100,"pool_capacity":4}"#).unwrap();
     assert_eq!((ok.threshold(), ok.strand_limit()), (4096, Some(100)));
+
+    // A size may be written in any form the environment takes, and means what it says.
+    let ok: Config = serde_json::from_str(
+        r#"{"threshold":"10MiB","large_value":"1_024","strand_limit":"1.5KiB","pool_capacity":4}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (ok.threshold(), ok.large_value_size(), ok.strand_limit()),
+        (10 << 20, 1024, Some(1536))
+    );
+    let ok: S = serde_json::from_str(r#"{"workers":2,"stack_size":"64KiB","pin":false}"#).unwrap();
+    assert_eq!(ok.stack_size(), 64 << 10);
+    // A size that does not read, quoted with the forms; a negative one; a misspelt
+    // setting (once silently a default).
+    for (bad, expect) in [
+        (
+            r#"{"threshold":"0.3KiB","strand_limit":null,"pool_capacity":4}"#,
+            "\"0.3KiB\"",
+        ),
+        (
+            r#"{"threshold":-1,"strand_limit":null,"pool_capacity":4}"#,
+            "a whole number of bytes",
+        ),
+        (
+            r#"{"threshold":4096,"strand_limt":4096,"strand_limit":null,"pool_capacity":4}"#,
+            "unknown field `strand_limt`",
+        ),
+        (
+            r#"{"threshold":4096,"large_value_size":4096,"strand_limit":null,"pool_capacity":4}"#,
+            "unknown field `large_value_size`",
+        ),
+    ] {
+        let e = serde_json::from_str::<Config>(bad).unwrap_err().to_string();
+        assert!(e.contains(expect), "{bad}: {e}");
+        if expect.contains("0.3KiB") {
+            assert!(e.contains("a whole number of bytes"), "{e}");
+        }
+    }
+    let e = serde_json::from_str::<S>(r#"{"workers":2,"stack_size":32768,"pinn":true,"pin":true}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown field `pinn`"), "{e}");
+    // What a configuration serialises to reads back the same.
+    let round: Config =
+        serde_json::from_str(&serde_json::to_string(&ok_config()).unwrap()).unwrap();
+    assert_eq!(round, ok_config());
+}
+
+/// Figures read from outside may hold any numbers: their sums stay at the largest
+/// number instead of wrapping (or panicking in a debug build).
+#[cfg(feature = "serde")]
+#[test]
+fn deserialised_figures_sum_without_wrapping() {
+    let f: strand_alloc::Figures = serde_json::from_str(
+        r#"{"resets_exit":18446744073709551615,"resets_threshold":1,"used":9223372036854775807}"#,
+    )
+    .unwrap();
+    assert_eq!(f.resets(), u64::MAX);
+    let mut sum = f;
+    sum.accumulate(&f);
+    assert_eq!((sum.resets_exit, sum.used), (u64::MAX, i64::MAX));
+    let small: strand_alloc::Figures = serde_json::from_str(
+        r#"{"resets_exit":1,"resets_threshold":2,"resets_explicit":4,"resets_emptied":8}"#,
+    )
+    .unwrap();
+    assert_eq!(small.resets(), 15);
+}
+
+fn ok_config() -> Config {
+    Config::default()
+        .with_threshold(1 << 20)
+        .and_then(|c| c.with_strand_limit(Some(4096)))
+        .unwrap()
 }
 
 #[test]

@@ -579,7 +579,10 @@ mod tests {
         assert_eq!(parse_size("t", "1_048_576").unwrap(), 1 << 20);
         assert_eq!(parse_size("t", "1.5MiB").unwrap(), 3 << 19);
         let e = parse_size("t", "1.KiB").unwrap_err().to_string();
-        assert!(e.contains("a decimal point must be followed by digits"), "{e}");
+        assert!(
+            e.contains("a decimal point must be followed by digits"),
+            "{e}"
+        );
         assert_eq!(parse_size("t", "0.5KiB").unwrap(), 512);
         assert_eq!(parse_size("t", "2.000").unwrap(), 2);
         assert_eq!(parse_size("t", "0").unwrap(), 0);

@@ -276,6 +276,12 @@ fn check_writable(path: &Path, what: &str) -> Result<(), String> {
     }
     let dir = output_dir(path);
     let (existing, _) = split_existing(&dir);
+    if !existing.exists() {
+        return Err(fail(format!(
+            "{} does not exist (a path goes up with .. only through folders that exist)",
+            existing.display()
+        )));
+    }
     if !existing.is_dir() {
         return Err(fail(format!("{} is not a directory", existing.display())));
     }

@@ -716,16 +716,33 @@ fn outputs_that_are_one_file_or_unwritable_are_refused_at_once() {
     );
     // Two spellings of one file in folders that do not exist yet: refused, and no folder
     // is left behind by the refusal; nor by a refusal of another output.
-    for (a, b) in [
+    let both = "would both be written to";
+    for (a, b, why) in [
+        (
+            format!("{d}/made/x.json"),
+            format!("{d}/made/./x.json"),
+            both,
+        ),
+        (
+            format!("{d}/made/x.json"),
+            format!("{d}/sub/../made/x.json"),
+            both,
+        ),
         (
             format!("{d}/made/x.json"),
             format!("{d}/made/../made/x.json"),
+            "does not exist (a path goes up with .. only through folders that exist)",
         ),
-        (format!("{d}/made/x.json"), "/proc/nope/x.csv".to_string()),
+        (
+            format!("{d}/made/x.json"),
+            "/proc/nope/x.csv".to_string(),
+            "cannot write the CSV",
+        ),
     ] {
         let out = run(&["--json", &a, "--csv", &b, "--no-progress"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{a} and {b}: {stderr}");
+        assert!(stderr.contains(why), "{a} and {b}: {stderr}");
         assert!(
             !dir.join("made").exists(),
             "{a} and {b}: a folder left behind"

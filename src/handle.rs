@@ -87,7 +87,7 @@ use std::sync::atomic::Ordering;
 impl<A: ValueAllocator> fmt::Debug for Handle<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.slot();
-        let (kind, len, _) = s.shape();
+        let (kind, len) = s.shape();
         let state = s.state.load(Ordering::Relaxed);
         let holders = match state {
             OWNED => "owned".to_string(),
@@ -408,7 +408,7 @@ impl<A: ValueAllocator> Handle<A> {
         slot.epoch
             .store(home.epoch.load(Ordering::Relaxed), Ordering::Relaxed);
         slot.ptr.store(ptr.as_ptr(), Ordering::Relaxed);
-        slot.set_shape(kind, len, false);
+        slot.set_shape(kind, len);
         slot.tag.store(tag, Ordering::Relaxed);
         // SAFETY: the slot was just taken from the owner's free list: nobody else uses
         // it, and its ticket is the owner's to write.
@@ -512,7 +512,7 @@ impl<A: ValueAllocator> Handle<A> {
     fn expect(self, kind: SlotKind) -> Result<(*const u8, usize), HandleError> {
         self.validate()?;
         let s = self.slot();
-        let (k, len, _) = s.shape();
+        let (k, len) = s.shape();
         if k != kind {
             return Err(HandleError::WrongKind {
                 expected: kind.into(),

@@ -104,7 +104,7 @@ pub(crate) fn owned_here(s: &Slot, home: &Home) -> bool {
 ///
 /// The slot holds a variant whose fields are live for `'a` (see [`Slot::ptr`]).
 pub(crate) unsafe fn fields_of<'a, A: ValueAllocator>(s: &Slot) -> &'a [Field<A>] {
-    let (_, len, _) = s.shape();
+    let (_, len) = s.shape();
     let p = s.ptr.load(Ordering::Relaxed) as *const Field<A>;
     // SAFETY: a variant's bytes are `len` fields, aligned for them (allocated with
     // `Layout::array::<Field<A>>(len)`), live by this function's contract.
@@ -128,7 +128,7 @@ pub(crate) fn free_owned<A: ValueAllocator>(
     strand: &Strand<A>,
     s: &'static Slot,
 ) {
-    let (kind, len, _) = s.shape();
+    let (kind, len) = s.shape();
     if kind == SlotKind::Variant {
         return free_owned_deep::<A>(home, strand, s);
     }
@@ -159,7 +159,7 @@ fn free_owned_deep<A: ValueAllocator>(
         // SAFETY: slots are never freed; the worklist holds slots of this strand.
         let s = unsafe { &*work };
         work = s.link.load(Ordering::Relaxed);
-        let (kind, len, _) = s.shape();
+        let (kind, len) = s.shape();
         let ptr = s.ptr.load(Ordering::Relaxed);
         if kind == SlotKind::Variant {
             // SAFETY: an owned variant, live until released here.
@@ -215,7 +215,7 @@ fn free_shared<A: ValueAllocator>(first: &'static Slot) {
         // SAFETY: slots are never freed; the worklist holds slots whose count reached zero.
         let s = unsafe { &*work };
         work = s.link.load(Ordering::Relaxed);
-        let (kind, len, _) = s.shape();
+        let (kind, len) = s.shape();
         let ptr = s.ptr.load(Ordering::Relaxed);
         let layout = layout_of::<A>(kind, len);
         if kind == SlotKind::Variant {
@@ -295,7 +295,7 @@ pub(crate) fn promote<A: ValueAllocator>(
     // Every copy first.
     let mut copies: Vec<*mut u8> = Vec::with_capacity(order.len());
     for s in &order {
-        let (kind, len, _) = s.shape();
+        let (kind, len) = s.shape();
         let layout = layout_of::<A>(kind, len);
         let src = s.ptr.load(Ordering::Relaxed);
         if layout.size() == 0 {
@@ -307,7 +307,7 @@ pub(crate) fn promote<A: ValueAllocator>(
         if p.is_null() {
             // Undo: free the copies made, and every value is owned again.
             for (s, &c) in order.iter().zip(&copies) {
-                let (kind, len, _) = s.shape();
+                let (kind, len) = s.shape();
                 let l = layout_of::<A>(kind, len);
                 if l.size() != 0 {
                     // SAFETY: `c` was allocated just above with this layout.
@@ -326,7 +326,7 @@ pub(crate) fn promote<A: ValueAllocator>(
     }
     // Then the move: the arena copies are released, the slots name the heap copies.
     for (n, (s, copy)) in order.iter().zip(copies).enumerate() {
-        let (kind, len, _) = s.shape();
+        let (kind, len) = s.shape();
         let layout = layout_of::<A>(kind, len);
         let old = s.ptr.load(Ordering::Relaxed);
         // SAFETY: the slot was owned by this strand until just now: its ticket is ours.
@@ -337,7 +337,7 @@ pub(crate) fn promote<A: ValueAllocator>(
             unsafe { strand.dealloc_raw(p, layout, ticket) };
         }
         s.ptr.store(copy, Ordering::Relaxed);
-        s.set_shape(kind, len, true);
+        s.set_shape(kind, len);
         // From now on `epoch` is the incarnation of the home whose block this slot is in
         // (the owner's), for `give_back`.
         s.epoch
@@ -387,7 +387,7 @@ pub(crate) fn sweep<A: ValueAllocator>(home: &'static Home, strand: &Strand<A>, 
             {
                 continue;
             }
-            let (kind, len, _) = s.shape();
+            let (kind, len) = s.shape();
             let ptr = s.ptr.load(Ordering::Relaxed);
             if kind == SlotKind::Variant {
                 // SAFETY: an owned variant of this strand, live.

@@ -59,11 +59,8 @@ pub(crate) enum SlotKind {
     Variant = 2,
 }
 
-/// Whether the value's bytes are a heap copy (a shared value), freed with the global
-/// allocator by whoever releases it last.
-pub(crate) const HEAP_BIT: u64 = 1 << 2;
 const KIND_MASK: u64 = 3;
-const LEN_SHIFT: u32 = 3;
+const LEN_SHIFT: u32 = 2;
 
 /// One value's record. See the [module documentation](self).
 #[repr(C, align(64))]
@@ -79,8 +76,8 @@ pub(crate) struct Slot {
     pub(crate) epoch: AtomicU64,
     /// The bytes (a variant's fields).
     pub(crate) ptr: AtomicPtr<u8>,
-    /// The length (bytes, or fields of a variant) shifted left by 3, the kind, and
-    /// [`HEAP_BIT`].
+    /// The length (bytes, or fields of a variant) shifted left by 2, and the kind. (Where
+    /// the bytes are follows from `state`: a shared value's are a heap copy.)
     pub(crate) len_kind: AtomicU64,
     /// Links the slot into one list at a time: its home's free list, its owner's list of
     /// values released elsewhere, or a worklist of a deep operation.
@@ -100,22 +97,22 @@ const _: () = assert!(std::mem::size_of::<Slot>() <= SLOT_SIZE);
 const _: () = assert!(std::mem::align_of::<Slot>() == SLOT_SIZE);
 
 impl Slot {
-    /// The kind, length and heap bit.
+    /// The kind and length.
     #[inline]
-    pub(crate) fn shape(&self) -> (SlotKind, usize, bool) {
+    pub(crate) fn shape(&self) -> (SlotKind, usize) {
         let lk = self.len_kind.load(Ordering::Relaxed);
         let kind = match lk & KIND_MASK {
             0 => SlotKind::Str,
             1 => SlotKind::Bytes,
             _ => SlotKind::Variant,
         };
-        (kind, (lk >> LEN_SHIFT) as usize, lk & HEAP_BIT != 0)
+        (kind, (lk >> LEN_SHIFT) as usize)
     }
 
-    /// Sets the kind, length and heap bit.
+    /// Sets the kind and length.
     #[inline]
-    pub(crate) fn set_shape(&self, kind: SlotKind, len: usize, heap: bool) {
-        let lk = ((len as u64) << LEN_SHIFT) | kind as u64 | if heap { HEAP_BIT } else { 0 };
+    pub(crate) fn set_shape(&self, kind: SlotKind, len: usize) {
+        let lk = ((len as u64) << LEN_SHIFT) | kind as u64;
         self.len_kind.store(lk, Ordering::Relaxed);
     }
 }

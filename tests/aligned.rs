@@ -76,3 +76,32 @@ fn zero_sized_over_aligned<A: ValueAllocator>() {
 fn zero_sized_blocks_of_any_alignment_are_given_back() {
     for_each_backend!(zero_sized_over_aligned);
 }
+
+/// The arena serves alignments up to `MAX_ARENA_ALIGN` itself, and the heap those past it
+/// (counted as large values): exactly at the boundary, and one step past it.
+fn boundary<A: ValueAllocator>() {
+    let s = Strand::<A>::local().unwrap();
+    let a = s.allocator();
+    for (align, heap) in [
+        (strand_alloc::strand::MAX_ARENA_ALIGN, false),
+        (strand_alloc::strand::MAX_ARENA_ALIGN * 2, true),
+    ] {
+        let before = s.stats().large_values;
+        let layout = Layout::from_size_align(8, align).unwrap();
+        let block = a.allocate(layout).unwrap();
+        assert_eq!(block.as_ptr() as *mut u8 as usize % align, 0);
+        assert_eq!(
+            s.stats().large_values - before,
+            u64::from(heap),
+            "{}: align {align}",
+            A::NAME
+        );
+        // SAFETY: allocated just above with this layout, released once.
+        unsafe { a.deallocate(block.cast(), layout) };
+    }
+}
+
+#[test]
+fn the_arena_serves_alignments_up_to_its_own_and_the_heap_past_it() {
+    for_each_backend!(boundary);
+}

@@ -733,16 +733,17 @@ fn make_room(
         // their last reads of the generation happen before the reset.
         fence(Acquire);
         if charge <= gen.limit.min(threshold) {
-            let used = gen.used();
             // With `cold`, the value did not fit even after room was made: the chunk kept
-            // warm leaves too little of the limit for the one it needs.
-            if used > 0 || cold {
+            // warm leaves too little of the limit for the one it needs. Only a generation
+            // with something in it counts as a reset; an empty one is only restarted.
+            if gen.used() > 0 {
                 // SAFETY: `gen` is the only strong reference, held on the owning thread
                 // (new ones are taken only here, from the thread's `Weak`).
                 unsafe { gen.reset_exclusive(cold) };
-            }
-            if used > 0 {
                 cx.count_reset(ResetCause::Threshold);
+            } else if cold {
+                // SAFETY: as above.
+                unsafe { gen.reset_exclusive(true) };
             }
             return Ok(());
         }

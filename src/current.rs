@@ -477,3 +477,34 @@ impl<A: ValueAllocator> Strand<A> {
         Ok(f(unsafe { current.strand() }))
     }
 }
+
+#[cfg(all(test, feature = "global-malloc"))]
+mod tests {
+    use super::*;
+    use crate::GlobalMalloc;
+
+    /// A context's entry let go (its coroutine's storage dropped) detaches the home from
+    /// the context's key, though the strand lives on in another holder (a paused call):
+    /// the key may be another coroutine's from now on.
+    #[test]
+    fn an_entry_let_go_detaches_its_home_from_the_key() {
+        std::thread::spawn(|| {
+            let key = 0x1000;
+            let made = Current::<GlobalMalloc>::make(key).unwrap();
+            let home = made.home;
+            assert_eq!(home.key.load(Ordering::Acquire), key);
+            let entry = Entry {
+                backend: backend_id::<GlobalMalloc>(),
+                home,
+                current: made.clone(),
+            };
+            drop(entry);
+            assert_eq!(home.key.load(Ordering::Acquire), 0, "detached");
+            // The strand is still there for its other holder.
+            // SAFETY: no `&mut` of the strand exists.
+            assert_eq!(unsafe { made.strand() }.str("alive").as_str(), "alive");
+        })
+        .join()
+        .unwrap();
+    }
+}

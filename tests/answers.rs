@@ -113,3 +113,36 @@ fn portable_accessors_answer_both_ways() {
     assert_eq!(var.byte_len(), 9);
     assert_eq!(PortableValue::Int(1).byte_len(), 0);
 }
+
+/// A strand limit is a number of bytes a strand may hold: exactly that many are served,
+/// one more is refused, with the figures in the refusal.
+fn exactly_the_limit<A: ValueAllocator>() {
+    let cfg = Config::default().with_strand_limit(Some(100)).unwrap();
+    let s = Strand::<A>::local_with(cfg).unwrap();
+    let first = s.str(&"a".repeat(60));
+    let second = s
+        .try_str(&"b".repeat(40))
+        .expect("exactly the limit is served");
+    assert_eq!(s.stats().used, 100, "{}", A::NAME);
+    let refused = s.try_str("c").map(|_| ()).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            AllocError::LimitExceeded {
+                requested: 1,
+                used: 100,
+                limit: 100
+            }
+        ),
+        "{}: {refused}",
+        A::NAME
+    );
+    drop(second);
+    assert_eq!(s.try_str(&"d".repeat(40)).unwrap().len(), 40);
+    drop(first);
+}
+
+#[test]
+fn a_strand_limit_serves_exactly_its_bytes() {
+    for_each_backend!(exactly_the_limit);
+}

@@ -501,8 +501,8 @@ mod tests {
     use std::time::Duration;
 
     /// A settings record whose count reads `sequence` (odd: a write under way).
-    fn record(sequence: usize) -> &'static GlobalConfig {
-        Box::leak(Box::new(GlobalConfig {
+    fn record(sequence: usize) -> std::sync::Arc<GlobalConfig> {
+        std::sync::Arc::new(GlobalConfig {
             init: OnceLock::new(),
             installed: AtomicUsize::new(0),
             sequence: AtomicUsize::new(sequence),
@@ -511,7 +511,7 @@ mod tests {
             large_value: AtomicUsize::new(0),
             strand_limit: AtomicUsize::new(0),
             pool_capacity: AtomicUsize::new(DEFAULT_POOL_CAPACITY),
-        }))
+        })
     }
 
     /// The environment's settings, read on first use, apply when nothing was installed,
@@ -548,7 +548,8 @@ mod tests {
         for sequence in [1, 3, 7] {
             let g = record(sequence);
             let (tx, rx) = channel();
-            std::thread::spawn(move || tx.send(g.load().threshold).unwrap());
+            let reader = g.clone();
+            let t = std::thread::spawn(move || tx.send(reader.load().threshold).unwrap());
             assert!(
                 rx.recv_timeout(Duration::from_millis(50)).is_err(),
                 "read during a write (count {sequence})"
@@ -556,16 +557,19 @@ mod tests {
             g.threshold.store(4096, Ordering::Relaxed);
             g.sequence.store(sequence + 1, Ordering::Release);
             assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(4096));
+            t.join().unwrap();
         }
         for sequence in [0, 2, 8] {
             let g = record(sequence);
             let (tx, rx) = channel();
-            std::thread::spawn(move || tx.send(g.load().threshold).unwrap());
+            let reader = g.clone();
+            let t = std::thread::spawn(move || tx.send(reader.load().threshold).unwrap());
             assert_eq!(
                 rx.recv_timeout(Duration::from_secs(30)),
                 Ok(DEFAULT_THRESHOLD),
                 "count {sequence}"
             );
+            t.join().unwrap();
         }
     }
 

@@ -285,11 +285,7 @@ fn check_writable(path: &Path, what: &str) -> Result<(), String> {
     if !existing.is_dir() {
         return Err(fail(format!("{} is not a directory", existing.display())));
     }
-    let scratch = existing.join(
-        scratch_path(path)
-            .file_name()
-            .expect("a scratch path names a file"),
-    );
+    let scratch = existing.join(scratch_name(path));
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -353,11 +349,16 @@ fn output_dir(path: &Path) -> std::path::PathBuf {
 
 /// A scratch file beside `path`, written first and renamed over it.
 fn scratch_path(path: &Path) -> std::path::PathBuf {
+    output_dir(path).join(scratch_name(path))
+}
+
+/// The name of `path`'s scratch file.
+fn scratch_name(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    output_dir(path).join(format!(".{name}.strand-alloc-{}", std::process::id()))
+    format!(".{name}.strand-alloc-{}", std::process::id())
 }
 
 /// What names the same file as another output, in any spelling: the canonical path (so

@@ -34,7 +34,7 @@ unsafe impl ValueAllocator for GlobalMalloc {
 
     fn begin(_cx: &StrandCx) {}
 
-    #[inline]
+    #[inline(always)]
     fn try_alloc(
         _: &(),
         cx: &StrandCx,
@@ -49,7 +49,7 @@ unsafe impl ValueAllocator for GlobalMalloc {
         Ok((ptr, Ticket::NONE))
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn dealloc(_: &(), cx: &StrandCx, ptr: NonNull<u8>, layout: Layout, _: Ticket) {
         // SAFETY: the caller passes a live allocation from `try_alloc` and its layout.
         unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };

@@ -495,7 +495,7 @@ unsafe impl ValueAllocator for StrandArena {
         arena
     }
 
-    #[inline]
+    #[inline(always)]
     fn try_alloc(
         a: &OwnArena,
         cx: &StrandCx,
@@ -534,7 +534,7 @@ unsafe impl ValueAllocator for StrandArena {
         ))
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn dealloc(a: &OwnArena, cx: &StrandCx, _: NonNull<u8>, layout: Layout, ticket: Ticket) {
         if ticket.id() == a.slot.get() {
             let live = a.live.get() - layout.size();

@@ -560,7 +560,7 @@ fn charge(layout: Layout) -> usize {
 ///
 /// No migration can be missed: the active generation belongs to the thread the strand
 /// last allocated on, and only that thread's current id can equal its id.
-#[inline]
+#[inline(always)]
 fn fast_alloc(
     holds: &Holds,
     cx: &StrandCx,
@@ -594,7 +594,7 @@ fn fast_alloc(
 }
 
 /// Counts an allocation in hold `idx`: one more live value, or pinned memory.
-#[inline]
+#[inline(always)]
 fn count(holds: &Holds, idx: u32, pinned: bool) {
     // SAFETY: no other reference into the list is alive; `idx` is a live hold's index.
     let hold = unsafe { &mut holds.list()[idx as usize] };
@@ -786,7 +786,7 @@ unsafe impl ValueAllocator for ThreadArena {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn try_alloc(
         holds: &Holds,
         cx: &StrandCx,
@@ -810,7 +810,7 @@ unsafe impl ValueAllocator for ThreadArena {
         hold.gen.as_ref().map(|g| g.thread)
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn dealloc(holds: &Holds, cx: &StrandCx, _ptr: NonNull<u8>, _layout: Layout, t: Ticket) {
         if t == Ticket::PINNED {
             return;

@@ -32,7 +32,7 @@ if ! command -v cargo-mutants >/dev/null 2>&1; then
 fi
 
 mode="${1:-}"
-features=(--no-default-features --features all-backends,seed-arena,serde)
+features=(--no-default-features --features all-backends,seed-arena,serde,full-figures)
 # The library alone: the comparison command is a package of its own.
 scope=(--package strand-alloc)
 # The library's tests: unit and integration tests, no doctests, benches or examples

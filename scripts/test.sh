@@ -41,9 +41,10 @@ done
 step "tests with --features all-backends"
 cargo test --no-default-features --features all-backends
 
-# The same with checked handles and the seed policy, whose hazards must all be caught.
-step "tests with --features all-backends,seed-arena (checked)"
-cargo test --no-default-features --features all-backends,seed-arena
+# The same with checked handles and the seed policy, whose hazards must all be caught, and
+# with the full level of figures (migrations and stranded bytes counted exactly).
+step "tests with --features all-backends,seed-arena,full-figures (checked, every figure)"
+cargo test --no-default-features --features all-backends,seed-arena,full-figures
 
 step "the comparison command's tests (its quick suite on every backend, bad input, outputs)"
 cargo test -p strand-alloc-comparison

@@ -179,6 +179,9 @@ pub struct StrandCx {
     pub(crate) last_thread: Cell<u32>,
     /// Allocations larger than this go to the heap (see [`ValueAllocator::LARGE_APART`]).
     pub(crate) large: usize,
+    /// The strand limit in bytes ([`Config::strand_limit`]), `usize::MAX` for none: one
+    /// comparison on the allocation path either way.
+    pub(crate) limit: usize,
     /// Where the strand's live values sit, for a thread-bound backend: bytes in the
     /// arena of `last_thread`, and bytes in the arenas of other threads (stranded), by
     /// thread. Only moves and releases of stranded values touch the map.
@@ -211,6 +214,7 @@ impl StrandCx {
             } else {
                 usize::MAX
             },
+            limit: config.strand_limit().unwrap_or(usize::MAX),
             id,
             name,
             config,
@@ -233,34 +237,39 @@ impl StrandCx {
         self.id
     }
 
-    /// Counts an allocation of `size` bytes made on the calling thread: a migration when
-    /// that is not the thread of the strand's previous allocation. `placed`
-    /// says the bytes sit in this thread's arena (on a thread-bound backend); pinned
-    /// allocations (through the `allocator-api2` handle, which carry no ticket, so where
-    /// they sit cannot be told at release) and large values on the heap are not, and are
-    /// never counted as stranded.
-    #[inline]
+    /// Counts an allocation of `size` bytes. At the full level of figures
+    /// ([`crate::FULL_FIGURES`]) it also reads the calling thread: a migration when that
+    /// is not the thread of the strand's previous allocation. `placed` says the bytes sit
+    /// in this thread's arena (on a thread-bound backend); pinned allocations (through the
+    /// `allocator-api2` handle, which carry no ticket, so where they sit cannot be told at
+    /// release) and large values on the heap are not, and are never counted as stranded.
+    #[inline(always)]
     pub(crate) fn allocated<A: ValueAllocator>(&self, size: usize, placed: bool) {
-        let thread = crate::thread::thread_index();
-        if thread != self.last_thread.get() {
-            self.moved::<A>(thread);
+        if crate::FULL_FIGURES {
+            let thread = crate::thread::thread_index();
+            if thread != self.last_thread.get() {
+                self.moved::<A>(thread);
+            }
+            if A::THREAD_BOUND && placed {
+                self.here_bytes.set(self.here_bytes.get() + size as u64);
+            }
         }
-        self.slot.add(Counter::Allocs, 1);
-        self.slot.add(Counter::BytesAllocated, size as u64);
-        self.slot.use_bytes(size as i64);
-        if A::THREAD_BOUND && placed {
-            self.here_bytes.set(self.here_bytes.get() + size as u64);
-        }
+        // One read of the slot's address: the stores below are atomic, and the compiler
+        // would read it again after each.
+        let slot = self.slot;
+        slot.add(Counter::Allocs, 1);
+        slot.add(Counter::BytesAllocated, size as u64);
+        slot.use_bytes(size as i64);
     }
 
     /// Counts the release of `size` bytes of a value that sat in the arena of thread
     /// `home` (see [`ValueAllocator::home`]); `placed` as it was given to `allocated`. A
     /// release does not look at the thread it runs on (that would cost a thread-local
     /// read per value): the strand is taken to be where it last allocated.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn released<A: ValueAllocator>(&self, size: usize, home: Option<u32>, placed: bool) {
         // Only what `allocated` counted as sitting in a thread's arena comes off.
-        if A::THREAD_BOUND && placed {
+        if crate::FULL_FIGURES && A::THREAD_BOUND && placed {
             match home {
                 Some(h) if h != self.last_thread.get() => self.unstrand(h, size as u64),
                 _ => self
@@ -269,7 +278,7 @@ impl StrandCx {
             }
         }
         // Stranded bytes went down first: they never exceed the used ones.
-        self.slot.use_bytes(-(size as i64));
+        self.slot.unuse_bytes(size as i64);
     }
 
     /// The strand now runs on `thread`: a migration, and for a thread-bound backend its
@@ -346,6 +355,7 @@ impl StrandCx {
     }
 
     /// Bytes of live values the strand holds now.
+    #[inline]
     pub fn used(&self) -> usize {
         self.slot.used().max(0) as usize
     }

@@ -140,7 +140,7 @@ pub use handle::{
 pub use portable::{PortableValue, PortableVariant};
 pub use scheduler::{hop, live_strands, SchedulerConfig};
 pub use spawn::{spawn, Builder, JoinHandle};
-pub use stats::{Figures, StatsSnapshot, StrandReport};
+pub use stats::{Figures, StatsSnapshot, StrandReport, FULL_FIGURES};
 pub use strand::Strand;
 pub use value::{Bytes, Str, Value};
 pub use variant::Variant;

@@ -22,6 +22,19 @@ use std::ptr;
 use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
+/// Whether this build keeps the full level of figures (the `full-figures` feature).
+///
+/// Every build counts what a runtime needs: allocations and their bytes, `used` and its
+/// peak (the strand limit reads them), `reserved`, resets, rotations, large values,
+/// copies, strands and hazards, each exact. The full level adds where a strand runs:
+/// [`Figures::migrations`], [`Figures::stranded`] and [`Figures::peak_stranded`]. Telling
+/// a move costs a thread-local read on every allocation, so without the feature those
+/// three stay zero. The feature only adds figures: it changes no API, and a crate that
+/// enables it anywhere in a build gets the migration figures for every strand of that
+/// build, at that cost (measured in docs/PERFORMANCE.md). The comparison command enables
+/// it.
+pub const FULL_FIGURES: bool = cfg!(feature = "full-figures");
+
 /// Defines the counted events once: the `Counter` index, the fields of [`Figures`], and
 /// their names.
 macro_rules! counters {
@@ -64,9 +77,10 @@ macro_rules! counters {
             pub peak_reserved: i64,
             /// Bytes of live values *stranded* now: sitting in the arena of an OS thread
             /// other than the one the strand last allocated on (only thread-bound
-            /// backends strand anything). Always at most `used`.
+            /// backends strand anything). Always at most `used`. Counted at the full level
+            /// of figures only ([`FULL_FIGURES`]); zero otherwise.
             pub stranded: i64,
-            /// Highest `stranded` seen (summed like `peak_used`).
+            /// Highest `stranded` seen (summed like `peak_used`; full level only).
             pub peak_stranded: i64,
             /// Bytes of arena generations set aside because live values still held them
             /// when their owner moved on to a fresh one (a rotation): memory those values
@@ -130,6 +144,7 @@ counters! {
     /// Times an arena generation with live values was set aside for a fresh one.
     Rotations => rotations,
     /// Allocations made on a different OS thread than the strand's previous allocation.
+    /// Counted at the full level of figures only ([`FULL_FIGURES`]); zero otherwise.
     Migrations => migrations,
     /// Allocations larger than the large-value size, given a heap allocation of their
     /// own instead of arena memory.
@@ -218,6 +233,12 @@ impl StrandSlot {
         if u > self.peak_used.load(Relaxed) {
             self.peak_used.store(u, Relaxed);
         }
+    }
+
+    /// Lowers the `used` gauge (its peak cannot move).
+    #[inline]
+    pub(crate) fn unuse_bytes(&self, bytes: i64) {
+        self.used.store(self.used.load(Relaxed) - bytes, Relaxed);
     }
 
     /// Moves the `reserved` gauge and its peak.

@@ -195,12 +195,46 @@ impl<A: ValueAllocator> Strand<A> {
 
     /// Allocates raw memory for `layout`. Zero-sized layouts get a dangling, aligned
     /// pointer and touch no backend.
-    #[inline]
+    ///
+    /// Always inlined, and kept to what every value needs: one test sends the zero-sized,
+    /// the large and the over-aligned to [`Strand::alloc_unusual`], one the strand limit
+    /// (`usize::MAX` when there is none), then the backend and the figures.
+    #[inline(always)]
     pub(crate) fn alloc_raw(
         &self,
         layout: Layout,
         pinned: bool,
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+        let size = layout.size();
+        // `size - 1` wraps for a zero size, past any large-value size.
+        if size.wrapping_sub(1) >= self.cx.large || layout.align() > MAX_ARENA_ALIGN {
+            return self.alloc_unusual(layout);
+        }
+        // No overflow: both terms are at most `isize::MAX`.
+        if self.cx.used() + size > self.cx.limit {
+            return Err(self.over_limit(size));
+        }
+        let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
+        self.cx.allocated::<A>(size, !pinned);
+        Ok(done)
+    }
+
+    /// The strand limit refuses `size` more bytes.
+    #[cold]
+    #[inline(never)]
+    fn over_limit(&self, size: usize) -> AllocError {
+        AllocError::LimitExceeded {
+            requested: size,
+            used: self.cx.used(),
+            limit: self.cx.limit,
+        }
+    }
+
+    /// A zero-sized allocation (a dangling, aligned pointer; no backend), or one the
+    /// arenas do not serve (see [`Strand::alloc_large`]), after the strand limit.
+    #[cold]
+    #[inline(never)]
+    fn alloc_unusual(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
         if layout.size() == 0 {
             // SAFETY: an alignment is never zero.
             // (`NonNull::dangling` for this alignment: an address with no provenance,
@@ -210,29 +244,15 @@ impl<A: ValueAllocator> Strand<A> {
             };
             return Ok((p, Ticket::NONE));
         }
-        if let Some(limit) = self.cx.config.strand_limit() {
-            let used = self.cx.used();
-            if used.saturating_add(layout.size()) > limit {
-                return Err(AllocError::LimitExceeded {
-                    requested: layout.size(),
-                    used,
-                    limit,
-                });
-            }
+        if self.cx.used().saturating_add(layout.size()) > self.cx.limit {
+            return Err(self.over_limit(layout.size()));
         }
-        if layout.size() > self.cx.large || layout.align() > MAX_ARENA_ALIGN {
-            return self.alloc_large(layout);
-        }
-        let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
-        self.cx.allocated::<A>(layout.size(), !pinned);
-        Ok(done)
+        self.alloc_large(layout)
     }
 
     /// A value larger than the large-value size, or aligned beyond [`MAX_ARENA_ALIGN`]: a
     /// heap allocation of its own, reserved for this strand until it is released (see
     /// [`ValueAllocator::LARGE_APART`]).
-    #[cold]
-    #[inline(never)]
     fn alloc_large(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
         // SAFETY: `layout` has a non-zero size (zero-sized layouts returned earlier).
         let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
@@ -258,32 +278,43 @@ impl<A: ValueAllocator> Strand<A> {
     ///
     /// The arguments come from one earlier `alloc_raw` on this strand that was not
     /// released yet, and nothing uses the memory afterwards.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn dealloc_raw(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
+        if layout.size().wrapping_sub(1) >= self.cx.large || layout.align() > MAX_ARENA_ALIGN {
+            // SAFETY: forwarded from this function's contract.
+            return unsafe { self.dealloc_unusual(ptr, layout) };
+        }
+        let home = if crate::FULL_FIGURES && A::THREAD_BOUND {
+            A::home(&self.state, ticket)
+        } else {
+            None
+        };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { A::dealloc(&self.state, &self.cx, ptr, layout, ticket) };
+        self.cx
+            .released::<A>(layout.size(), home, ticket != Ticket::PINNED);
+    }
+
+    /// Releases what [`Strand::alloc_unusual`] gave.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Strand::dealloc_raw`], for an allocation `alloc_unusual` made.
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_unusual(&self, ptr: NonNull<u8>, layout: Layout) {
         if layout.size() == 0 {
             // `alloc_raw` gave a dangling pointer and touched no backend, whatever the
             // alignment: nothing to give back (and nothing the heap may be handed).
             return;
         }
-        if layout.size() > self.cx.large || layout.align() > MAX_ARENA_ALIGN {
-            // SAFETY: by this function's contract `ptr` came from `alloc_raw` with this
-            // layout, which (the strand's large-value size never changing) took it from
-            // `alloc_large`, i.e. from the global allocator with this layout.
-            unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
-            crate::trim::freed(layout.size());
-            self.cx.reserve(-(layout.size() as i64));
-            self.cx.released::<A>(layout.size(), None, false);
-        } else {
-            let home = if A::THREAD_BOUND {
-                A::home(&self.state, ticket)
-            } else {
-                None
-            };
-            // SAFETY: forwarded from this function's contract.
-            unsafe { A::dealloc(&self.state, &self.cx, ptr, layout, ticket) };
-            self.cx
-                .released::<A>(layout.size(), home, ticket != Ticket::PINNED);
-        }
+        // SAFETY: by this function's contract `ptr` came from `alloc_raw` with this
+        // layout, which (the strand's large-value size never changing) took it from
+        // `alloc_large`, i.e. from the global allocator with this layout.
+        unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+        crate::trim::freed(layout.size());
+        self.cx.reserve(-(layout.size() as i64));
+        self.cx.released::<A>(layout.size(), None, false);
     }
 }
 

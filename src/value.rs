@@ -137,26 +137,35 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
 }
 
 impl<A: ValueAllocator> Drop for Bytes<'_, A> {
+    #[inline(always)]
     fn drop(&mut self) {
-        match self.origin {
-            Origin::Empty => {}
-            Origin::Backend(ticket) => {
-                // SAFETY: `ptr`, this layout and `ticket` came from one `alloc_raw` on
-                // `strand` in `try_new_in`; this value is its only owner and is going away.
-                unsafe {
-                    self.strand.dealloc_raw(
-                        self.ptr,
-                        Layout::from_size_align_unchecked(self.len, 1),
-                        ticket,
-                    )
-                }
+        if let Origin::Backend(ticket) = self.origin {
+            // SAFETY: `ptr`, this layout and `ticket` came from one `alloc_raw` on
+            // `strand` in `try_new_in`; this value is its only owner and is going away.
+            unsafe {
+                self.strand.dealloc_raw(
+                    self.ptr,
+                    Layout::from_size_align_unchecked(self.len, 1),
+                    ticket,
+                )
             }
-            Origin::Heap => {
-                let raw = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len);
-                // SAFETY: `raw` is the pointer and length `Box::into_raw` gave in
-                // `from_heap`, owned by this value alone.
-                drop(unsafe { Box::from_raw(raw) });
-            }
+        } else {
+            self.drop_apart();
+        }
+    }
+}
+
+impl<A: ValueAllocator> Bytes<'_, A> {
+    /// The drop of a value not in the backend: the empty string, or an adopted heap
+    /// buffer. Out of line, so that the drop of a backend value stays small.
+    #[cold]
+    #[inline(never)]
+    fn drop_apart(&mut self) {
+        if self.origin == Origin::Heap {
+            let raw = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len);
+            // SAFETY: `raw` is the pointer and length `Box::into_raw` gave in
+            // `from_heap`, owned by this value alone.
+            drop(unsafe { Box::from_raw(raw) });
         }
     }
 }

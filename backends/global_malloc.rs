@@ -56,7 +56,7 @@ unsafe impl ValueAllocator for GlobalMalloc {
         if crate::trim::counts_global_malloc() {
             crate::trim::freed(layout.size());
         }
-        cx.reserve(-(layout.size() as i64));
+        cx.unreserve(layout.size());
     }
 
     /// Nothing to do: every value was already freed when it dropped.

@@ -251,6 +251,13 @@ impl StrandSlot {
         }
     }
 
+    /// Lowers the `reserved` gauge (its peak cannot move).
+    #[inline]
+    pub(crate) fn unreserve(&self, bytes: i64) {
+        self.reserved
+            .store(self.reserved.load(Relaxed) - bytes, Relaxed);
+    }
+
     /// Sets the `stranded` gauge and moves its peak. The strand lowers it before it
     /// lowers `used` (and raises `used` before it), so it never exceeds `used`.
     #[inline]

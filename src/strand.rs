@@ -313,7 +313,7 @@ impl<A: ValueAllocator> Strand<A> {
         // `alloc_large`, i.e. from the global allocator with this layout.
         unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
         crate::trim::freed(layout.size());
-        self.cx.reserve(-(layout.size() as i64));
+        self.cx.unreserve(layout.size());
         self.cx.released::<A>(layout.size(), None, false);
     }
 }

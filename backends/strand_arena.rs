@@ -360,10 +360,18 @@ impl OwnArena {
             .map_err(|_| AllocError::oom(StrandArena::NAME, layout))
     }
 
-    /// Releases one allocation of `size` bytes of the retired generation in `slot`; frees
-    /// the generation when it was the last.
+    /// Releases an allocation that is not in the current generation: pinned memory (kept
+    /// until a reset), or a value of a retired generation.
     #[cold]
     #[inline(never)]
+    fn release_elsewhere(&self, ticket: Ticket, size: usize, cx: &StrandCx) {
+        if ticket != Ticket::PINNED {
+            self.release_retired(ticket.id(), size, cx);
+        }
+    }
+
+    /// Releases one allocation of `size` bytes of the retired generation in `slot`; frees
+    /// the generation when it was the last.
     fn release_retired(&self, slot: u32, size: usize, cx: &StrandCx) {
         let mut slots = self.slots.borrow_mut();
         let Some(Some(g)) = slots.get_mut(slot as usize) else {
@@ -545,8 +553,8 @@ unsafe impl ValueAllocator for StrandArena {
             {
                 a.reset_empty(cx);
             }
-        } else if ticket != Ticket::PINNED {
-            a.release_retired(ticket.id(), layout.size(), cx);
+        } else {
+            a.release_elsewhere(ticket, layout.size(), cx);
         }
     }
 

@@ -197,8 +197,9 @@ impl<A: ValueAllocator> Strand<A> {
     /// pointer and touch no backend.
     ///
     /// Always inlined, and kept to what every value needs: one test sends the zero-sized,
-    /// the large and the over-aligned to [`Strand::alloc_unusual`], one the strand limit
-    /// (`usize::MAX` when there is none), then the backend and the figures.
+    /// the large and the over-aligned to [`Strand::alloc_unusual`], one tells whether
+    /// there is a strand limit (and then one more tests it), then the backend and the
+    /// figures.
     #[inline(always)]
     pub(crate) fn alloc_raw(
         &self,
@@ -210,8 +211,9 @@ impl<A: ValueAllocator> Strand<A> {
         if size.wrapping_sub(1) >= self.cx.large || layout.align() > MAX_ARENA_ALIGN {
             return self.alloc_unusual(layout);
         }
-        // No overflow: both terms are at most `isize::MAX`.
-        if self.cx.used() + size > self.cx.limit {
+        // Without a limit (the usual case) `used` is not read here. No overflow: both
+        // terms are at most `isize::MAX`.
+        if self.cx.limit != usize::MAX && self.cx.used() + size > self.cx.limit {
             return Err(self.over_limit(size));
         }
         let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;

@@ -15,7 +15,10 @@ use std::ptr::NonNull;
 pub struct GlobalMalloc;
 
 // No generations: nothing retired, so no waste to count.
-static REGISTRY: Registry = Registry::new("global-malloc").counting_retired_live();
+// Every value is an allocation of its own: the bytes a strand reserves are its values.
+static REGISTRY: Registry = Registry::new("global-malloc")
+    .counting_retired_live()
+    .reserving_used();
 
 // SAFETY: (1) memory comes from the global allocator and is freed only by `dealloc` of
 // that very allocation; nothing else ever frees it. (2) heap memory is valid on every
@@ -37,26 +40,27 @@ unsafe impl ValueAllocator for GlobalMalloc {
     #[inline(always)]
     fn try_alloc(
         _: &(),
-        cx: &StrandCx,
+        _cx: &StrandCx,
         layout: Layout,
         _pinned: bool,
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+        // The heap's allocation is the strand's reservation, for as long as it lives: the
+        // registry counts it as the value's used bytes (`reserving_used`), so nothing is
+        // reported here.
         // SAFETY: `layout` has a non-zero size (the trait's contract).
         let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
             .ok_or_else(|| AllocError::oom(Self::NAME, layout))?;
-        // The heap's allocation is the strand's reservation, for as long as it lives.
-        cx.reserve(layout.size() as i64);
         Ok((ptr, Ticket::NONE))
     }
 
     #[inline(always)]
-    unsafe fn dealloc(_: &(), cx: &StrandCx, ptr: NonNull<u8>, layout: Layout, _: Ticket) {
+    unsafe fn dealloc(_: &(), _cx: &StrandCx, ptr: NonNull<u8>, layout: Layout, _: Ticket) {
         // SAFETY: the caller passes a live allocation from `try_alloc` and its layout.
         unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
         if crate::trim::counts_global_malloc() {
             crate::trim::freed(layout.size());
         }
-        cx.unreserve(layout.size());
+        // Its reservation ends with its used bytes (`reserving_used`).
     }
 
     /// Nothing to do: every value was already freed when it dropped.

@@ -337,7 +337,7 @@ impl StrandCx {
         self.away.borrow_mut().clear();
         self.stranded.set(0);
         self.slot.set_stranded(0);
-        self.slot.use_bytes(-self.slot.used());
+        self.slot.end_phase();
     }
 
     /// Counts `n` events of kind `c`.
@@ -347,8 +347,9 @@ impl StrandCx {
     }
 
     /// Reports memory the backend reserves for this strand alone (positive) or gives
-    /// back (negative): an arena the strand owns, or on the global heap the values
-    /// themselves.
+    /// back (negative): an arena the strand owns. Nothing to report for a backend whose
+    /// registry is [`Registry::reserving_used`] (its reserved bytes are its values, which
+    /// the library counts): there this does nothing.
     #[inline]
     pub fn reserve(&self, delta: i64) {
         self.slot.reserve(delta);

@@ -173,13 +173,26 @@ impl Figures {
 
 /// One strand's figures, written by that strand alone (relaxed loads and stores), read by
 /// anyone.
+///
+/// The strand's life is split into *phases* at each point where its values stop counting
+/// as used (a reset, the exit): `peak_used` is the highest `used` of the current phase and
+/// `peak_used_before` that of the phases before, so that a backend whose reserved bytes
+/// are its live values (global-malloc) need not count them twice: its `reserved` is
+/// `used` plus what earlier phases left allocated (values leaked), and the peak of that
+/// sum is exact from the same two peaks.
 pub struct StrandSlot {
     /// The next slot of the registry's list (written once, before the slot is published).
     next: *const StrandSlot,
+    /// Whether `reserved` follows `used` (see [`Registry::reserving_used`]): then the
+    /// `reserved` field holds only the bytes earlier phases left allocated.
+    follows: bool,
     counts: [AtomicU64; COUNTERS],
     used: AtomicI64,
     reserved: AtomicI64,
+    /// The highest `used` of the current phase.
     peak_used: AtomicI64,
+    /// The highest `used` of the phases before.
+    peak_used_before: AtomicI64,
     peak_reserved: AtomicI64,
     stranded: AtomicI64,
     peak_stranded: AtomicI64,
@@ -203,13 +216,15 @@ impl fmt::Debug for StrandSlot {
 }
 
 impl StrandSlot {
-    fn new() -> StrandSlot {
+    fn new(follows: bool) -> StrandSlot {
         StrandSlot {
             next: ptr::null(),
+            follows,
             counts: std::array::from_fn(|_| AtomicU64::new(0)),
             used: AtomicI64::new(0),
             reserved: AtomicI64::new(0),
             peak_used: AtomicI64::new(0),
+            peak_used_before: AtomicI64::new(0),
             peak_reserved: AtomicI64::new(0),
             stranded: AtomicI64::new(0),
             peak_stranded: AtomicI64::new(0),
@@ -225,7 +240,7 @@ impl StrandSlot {
         cell.store(cell.load(Relaxed) + n, Relaxed);
     }
 
-    /// Moves the `used` gauge and its peak.
+    /// Moves the `used` gauge and its peak (the current phase's).
     #[inline]
     pub(crate) fn use_bytes(&self, delta: i64) {
         let u = self.used.load(Relaxed) + delta;
@@ -241,9 +256,32 @@ impl StrandSlot {
         self.used.store(self.used.load(Relaxed) - bytes, Relaxed);
     }
 
-    /// Moves the `reserved` gauge and its peak.
+    /// Ends a phase: nothing counts as used any more (a reset, the exit). Where
+    /// `reserved` follows `used`, what was still used (values leaked) stays reserved.
+    pub(crate) fn end_phase(&self) {
+        let used = self.used.load(Relaxed);
+        let phase = self.peak_used.load(Relaxed);
+        if phase > self.peak_used_before.load(Relaxed) {
+            self.peak_used_before.store(phase, Relaxed);
+        }
+        if self.follows {
+            let left = self.reserved.load(Relaxed);
+            if left + phase > self.peak_reserved.load(Relaxed) {
+                self.peak_reserved.store(left + phase, Relaxed);
+            }
+            self.reserved.store(left + used, Relaxed);
+        }
+        self.used.store(0, Relaxed);
+        self.peak_used.store(0, Relaxed);
+    }
+
+    /// Moves the `reserved` gauge and its peak. Nothing to do where `reserved` follows
+    /// `used`: the bytes are counted there.
     #[inline]
     pub(crate) fn reserve(&self, delta: i64) {
+        if self.follows {
+            return;
+        }
         let r = self.reserved.load(Relaxed) + delta;
         self.reserved.store(r, Relaxed);
         if r > self.peak_reserved.load(Relaxed) {
@@ -251,9 +289,13 @@ impl StrandSlot {
         }
     }
 
-    /// Lowers the `reserved` gauge (its peak cannot move).
+    /// Lowers the `reserved` gauge (its peak cannot move). Nothing to do where
+    /// `reserved` follows `used`.
     #[inline]
     pub(crate) fn unreserve(&self, bytes: i64) {
+        if self.follows {
+            return;
+        }
         self.reserved
             .store(self.reserved.load(Relaxed) - bytes, Relaxed);
     }
@@ -292,11 +334,21 @@ impl StrandSlot {
     pub(crate) fn figures(&self) -> Figures {
         let c = std::array::from_fn(|i| self.counts[i].load(Relaxed));
         let used = self.used.load(Relaxed);
+        let phase = self.peak_used.load(Relaxed);
+        let (mut reserved, mut peak_reserved) = (
+            self.reserved.load(Relaxed),
+            self.peak_reserved.load(Relaxed),
+        );
+        if self.follows {
+            // What earlier phases left, plus this phase's values.
+            peak_reserved = peak_reserved.max(reserved + phase);
+            reserved += used;
+        }
         Figures {
             used,
-            reserved: self.reserved.load(Relaxed),
-            peak_used: self.peak_used.load(Relaxed),
-            peak_reserved: self.peak_reserved.load(Relaxed),
+            reserved,
+            peak_used: phase.max(self.peak_used_before.load(Relaxed)),
+            peak_reserved,
             // A reader on another thread may see the two gauges from different moments;
             // stranded bytes are part of the used ones by definition.
             stranded: self.stranded.load(Relaxed).min(used),
@@ -316,6 +368,7 @@ impl StrandSlot {
             &self.used,
             &self.reserved,
             &self.peak_used,
+            &self.peak_used_before,
             &self.peak_reserved,
             &self.stranded,
             &self.peak_stranded,
@@ -350,6 +403,9 @@ pub struct Registry {
     retired_reserved: AtomicI64,
     /// Whether the backend counts [`Figures::retired_live`].
     counts_retired_live: bool,
+    /// Whether a strand's reserved bytes are its used ones (see
+    /// [`Registry::reserving_used`]).
+    reserved_follows_used: bool,
     /// Bytes of shared values ([`crate::Handle::share`]): heap copies held by no strand.
     shared_used: AtomicI64,
     /// Handles refused by `checked` outside any strand's own figures.
@@ -380,6 +436,7 @@ impl Registry {
             shared_peak_reserved: AtomicI64::new(0),
             retired_reserved: AtomicI64::new(0),
             counts_retired_live: false,
+            reserved_follows_used: false,
             shared_used: AtomicI64::new(0),
             refused: AtomicU64::new(0),
         }
@@ -394,6 +451,15 @@ impl Registry {
         self
     }
 
+    /// The same registry for a backend whose memory for a strand is exactly the strand's
+    /// values, each an allocation of its own (global-malloc): a strand's `reserved` is then
+    /// its `used` (plus values it leaked, which stay allocated), counted once, and
+    /// [`crate::StrandCx::reserve`] does nothing for its strands.
+    pub const fn reserving_used(mut self) -> Self {
+        self.reserved_follows_used = true;
+        self
+    }
+
     fn free(&self) -> std::sync::MutexGuard<'_, Vec<&'static StrandSlot>> {
         self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -404,7 +470,8 @@ impl Registry {
         if let Some(slot) = self.free().pop() {
             return slot;
         }
-        let slot: &'static mut StrandSlot = Box::leak(Box::new(StrandSlot::new()));
+        let slot: &'static mut StrandSlot =
+            Box::leak(Box::new(StrandSlot::new(self.reserved_follows_used)));
         let mut head = self.slots.load(Relaxed);
         loop {
             slot.next = head;

@@ -207,8 +207,7 @@ impl<A: ValueAllocator> Strand<A> {
         pinned: bool,
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
         let size = layout.size();
-        // `size - 1` wraps for a zero size, past any large-value size.
-        if size.wrapping_sub(1) >= self.cx.large || layout.align() > MAX_ARENA_ALIGN {
+        if self.unusual(layout) {
             return self.alloc_unusual(layout);
         }
         // Without a limit (the usual case) `used` is not read here. No overflow: both
@@ -219,6 +218,22 @@ impl<A: ValueAllocator> Strand<A> {
         let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
         self.cx.allocated::<A>(size, !pinned);
         Ok(done)
+    }
+
+    /// Whether `layout` is one the backend is not asked for: zero-sized, larger than the
+    /// large-value size, or aligned beyond [`MAX_ARENA_ALIGN`]. One comparison for the
+    /// size: `size - 1` wraps for a zero size, past any large-value size; and where the
+    /// backend takes every size ([`ValueAllocator::LARGE_APART`] is false, the
+    /// large-value size `usize::MAX`), the zero test alone, which the compiler folds away
+    /// wherever it knows the size is not zero.
+    #[inline(always)]
+    fn unusual(&self, layout: Layout) -> bool {
+        let size_apart = if A::LARGE_APART {
+            layout.size().wrapping_sub(1) >= self.cx.large
+        } else {
+            layout.size() == 0
+        };
+        size_apart || layout.align() > MAX_ARENA_ALIGN
     }
 
     /// The strand limit refuses `size` more bytes.
@@ -282,7 +297,7 @@ impl<A: ValueAllocator> Strand<A> {
     /// released yet, and nothing uses the memory afterwards.
     #[inline(always)]
     pub(crate) unsafe fn dealloc_raw(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
-        if layout.size().wrapping_sub(1) >= self.cx.large || layout.align() > MAX_ARENA_ALIGN {
+        if self.unusual(layout) {
             // SAFETY: forwarded from this function's contract.
             return unsafe { self.dealloc_unusual(ptr, layout) };
         }

@@ -140,6 +140,10 @@ impl<A: ValueAllocator> Drop for Bytes<'_, A> {
     #[inline(always)]
     fn drop(&mut self) {
         if let Origin::Backend(ticket) = self.origin {
+            // SAFETY: `try_new_in`, the only place that makes a backend value, returns
+            // the empty value before allocating: a backend value is never empty. (Told
+            // to the compiler, which then drops the release's zero-size test.)
+            unsafe { std::hint::assert_unchecked(self.len != 0) };
             // SAFETY: `ptr`, this layout and `ticket` came from one `alloc_raw` on
             // `strand` in `try_new_in`; this value is its only owner and is going away.
             unsafe {

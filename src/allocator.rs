@@ -7,7 +7,14 @@ use crate::error::AllocError;
 use crate::stats::{Counter, Registry, StrandSlot};
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+/// Bytes by OS thread. Its keys are the library's own thread numbers, so the hasher needs
+/// no random keys: made without reading the thread-local seed `HashMap::new` reads, once
+/// per strand.
+type ByThread = HashMap<u32, u64, BuildHasherDefault<DefaultHasher>>;
 use std::ptr::NonNull;
 
 /// Tells a backend which of its holds an allocation belongs to, so that releasing the
@@ -186,7 +193,7 @@ pub struct StrandCx {
     /// arena of `last_thread`, and bytes in the arenas of other threads (stranded), by
     /// thread. Only moves and releases of stranded values touch the map.
     here_bytes: Cell<u64>,
-    away: RefCell<HashMap<u32, u64>>,
+    away: RefCell<ByThread>,
     stranded: Cell<u64>,
 }
 
@@ -222,7 +229,7 @@ impl StrandCx {
             first_thread: t,
             last_thread: Cell::new(t),
             here_bytes: Cell::new(0),
-            away: RefCell::new(HashMap::new()),
+            away: RefCell::new(ByThread::default()),
             stranded: Cell::new(0),
         }
     }

@@ -489,8 +489,9 @@ impl Registry {
 
     /// Ends a strand: its counts go to the totals of exited strands, memory it still
     /// counts as reserved becomes shared (nobody's), and the slot is kept for the next.
-    pub(crate) fn end(&'static self, slot: &'static StrandSlot) {
-        let f = slot.figures();
+    ///
+    /// `f` is the slot's figures now (the strand has just read them for its report).
+    pub(crate) fn end(&'static self, slot: &'static StrandSlot, f: &Figures) {
         for (total, (_, n)) in self.exited.iter().zip(f.named()) {
             if n != 0 {
                 total.fetch_add(n, Relaxed);

@@ -93,7 +93,7 @@ impl<A: ValueAllocator> Strand<A> {
         A::exit(state, &self.cx);
         self.cx.clear_used();
         let figures = self.cx.slot.figures();
-        A::registry().end(self.cx.slot);
+        A::registry().end(self.cx.slot, &figures);
         Some(figures)
     }
 

@@ -113,6 +113,18 @@ fn memory_return() -> String {
     format!("memory given back (strand_alloc::trim::enable): {step}, {thresholds}")
 }
 
+/// The level of the library's figures the comparison measures at, and what that means for
+/// its timings.
+fn figures_level() -> &'static str {
+    if strand_alloc::FULL_FIGURES {
+        "figures at the full level (full-figures: migrations and stranded bytes counted); \
+         the timings include that level's cost per value, measured against the production \
+         level by benches/strand_path.rs (docs/PERFORMANCE.md)"
+    } else {
+        "figures at the production level (migrations and stranded bytes not counted)"
+    }
+}
+
 /// Where the comparison ran.
 #[derive(Debug, Serialize)]
 struct Machine {
@@ -154,6 +166,8 @@ struct Comparison<'a> {
     command: Vec<String>,
     /// How the processes gave memory back to the operating system (the library's opt-in).
     memory_return: String,
+    /// The level of the library's figures, and what it means for the timings.
+    figures_level: &'static str,
     machine: Machine,
     workers: usize,
     repetitions: usize,
@@ -503,7 +517,7 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             "{}",
             report::wrap(
                 &format!(
-            "strand-alloc comparison: backends {}; {} workers on {} cores ({}, Linux {}); {}{}; {}",
+            "strand-alloc comparison: backends {}; {} workers on {} cores ({}, Linux {}); {}{}; {}; {}",
             backends.join(", "),
             workers,
             machine.cores,
@@ -512,6 +526,7 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             report::plural(repeat, "repetition"),
             if cli.quick { "; quick suite" } else { "" },
             memory_return(),
+            figures_level(),
         ),
                 usize::from(width),
                 "",
@@ -589,6 +604,7 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
         memory_return: memory_return(),
+        figures_level: figures_level(),
         machine,
         workers,
         repetitions: repeat,

@@ -67,12 +67,11 @@ struct Retired {
     bump: Bump,
     /// Dropped (which invalidates its stamps) when the generation is reset.
     _tag: ArenaTag,
-    /// Bytes of its values still live.
+    /// Bytes of its values still live, and of its pinned memory (kept until the strand
+    /// resets or exits).
     live: usize,
     used: usize,
     reserved: usize,
-    /// Bytes of pinned memory in it (kept until the strand resets or exits).
-    pinned: usize,
 }
 
 /// The most generation slots one strand can use at once: a slot number is a ticket, and
@@ -97,8 +96,8 @@ const MAX_SLOTS: usize = 8;
 #[repr(C)]
 pub struct OwnArena {
     /// Bytes of live allocations in the current generation (values not yet dropped, at
-    /// the sizes asked for; never zero while one is live, since zero-sized allocations
-    /// never reach a backend).
+    /// the sizes asked for, and pinned memory, which is never released before a reset;
+    /// never zero while one is live, since zero-sized allocations never reach a backend).
     live: Cell<usize>,
     bump: UnsafeCell<Bump>,
     /// The current generation's identity, validated by every access under `checked`
@@ -107,14 +106,15 @@ pub struct OwnArena {
     /// The current generation's slot, the ticket of its allocations. Either a free
     /// entry of `slots` or `slots.len()`.
     slot: Cell<u32>,
-    /// Bytes of pinned (`allocator-api2`) memory in the current generation.
-    pinned: Cell<usize>,
     /// Bytes handed out by the current generation since it began.
     used: Cell<usize>,
     /// The current generation's `allocated_bytes()` when last measured.
     reserved: Cell<usize>,
-    /// A lower bound of the room left in the current chunk.
-    room: Cell<usize>,
+    /// What the next allocations may take, alignment padding at its worst included,
+    /// without a new chunk and without crossing the threshold: a lower bound of the room
+    /// left in the current chunk and of the bytes left under the threshold (zero while
+    /// the generation has no tag yet). The allocation fast path's one test.
+    budget: Cell<usize>,
     /// Retired generations with live allocations, by slot (`None`: free, or current).
     slots: RefCell<Vec<Option<Retired>>>,
     /// Free entries of `slots`; its capacity is kept at least `slots.len()`, so that
@@ -142,10 +142,9 @@ impl OwnArena {
             tag: UnsafeCell::new(ArenaTag::UNSET),
             slot: Cell::new(0),
             live: Cell::new(0),
-            pinned: Cell::new(0),
             used: Cell::new(0),
             reserved: Cell::new(0),
-            room: Cell::new(0),
+            budget: Cell::new(0),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             aside_used: Cell::new(0),
@@ -166,15 +165,57 @@ impl OwnArena {
         unsafe { &*self.tag.get() }
     }
 
-    /// Re-measures the current generation's capacity after it grew or changed, and
-    /// reports the change as the strand's reserved bytes.
+    /// Re-measures the current generation's capacity after it grew or changed, reports
+    /// the change as the strand's reserved bytes, and sets the fast path's budget.
     fn measure(&self, cx: &StrandCx) {
         let bump = self.bump();
         let reserved = bump.allocated_bytes();
         let delta = reserved as i64 - self.reserved.get() as i64;
         self.reserved.set(reserved);
-        self.room.set(bump.chunk_capacity());
+        let under_threshold = cx.config.threshold().saturating_sub(self.used.get());
+        self.budget.set(if self.tag().is_unset() {
+            0
+        } else {
+            bump.chunk_capacity().min(under_threshold)
+        });
         cx.reserve(delta);
+    }
+
+    /// The ticket of an allocation made now in the current generation.
+    #[inline(always)]
+    fn ticket(&self, pinned: bool) -> Ticket {
+        if pinned {
+            Ticket::PINNED
+        } else {
+            Ticket::new(self.slot.get()).with_stamp(self.tag().stamp())
+        }
+    }
+
+    /// The allocation path when the budget does not cover `layout`: a rotation when the
+    /// threshold would be crossed, the generation's tag on its first allocation, a new
+    /// chunk, then the counts and a new budget.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(
+        &self,
+        cx: &StrandCx,
+        layout: Layout,
+        pinned: bool,
+    ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+        if self.used.get() + layout.size() > cx.config.threshold() && self.used.get() > 0 {
+            self.rotate(cx)?;
+        }
+        if self.tag().is_unset() {
+            self.acquire_tag()?;
+        }
+        let ptr = match self.bump().try_alloc_layout(layout) {
+            Ok(p) => p,
+            Err(_) => self.alloc_past_limit(cx, layout)?,
+        };
+        self.live.set(self.live.get() + layout.size());
+        self.used.set(self.used.get() + layout.size());
+        self.measure(cx);
+        Ok((ptr, self.ticket(pinned)))
     }
 
     /// Replaces the current generation's arena and returns the old one.
@@ -249,7 +290,7 @@ impl OwnArena {
     #[cold]
     #[inline(never)]
     fn rotate(&self, cx: &StrandCx) -> Result<(), AllocError> {
-        let retire = self.live.get() > 0 || self.pinned.get() > 0;
+        let retire = self.live.get() > 0;
         let next = if retire {
             let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(StrandArena::NAME))?;
             Some((self.reserve_slot()?, tag))
@@ -284,14 +325,13 @@ impl OwnArena {
                 self.aside_reserved
                     .set(self.aside_reserved.get() + reserved);
                 cx.retire(reserved as i64);
-                cx.retire_live((self.live.get() + self.pinned.get()) as i64);
+                cx.retire_live(self.live.get() as i64);
                 let retired = Retired {
                     bump: old,
                     _tag: old_tag,
                     live: self.live.get(),
                     used,
                     reserved,
-                    pinned: self.pinned.get(),
                 };
                 let mut slots = self.slots.borrow_mut();
                 let here = self.slot.get() as usize;
@@ -309,7 +349,6 @@ impl OwnArena {
             }
         }
         self.live.set(0);
-        self.pinned.set(0);
         self.measure(cx);
         Ok(())
     }
@@ -347,7 +386,7 @@ impl OwnArena {
         }
         // The generation is empty (fresh or reset), yet the chunk it kept warm leaves too
         // little of the limit for the chunk this value needs: start it again with none.
-        if self.live.get() == 0 && self.pinned.get() == 0 {
+        if self.live.get() == 0 {
             self.tag().invalidate();
             // SAFETY: nothing in the generation is live (no allocation unreleased, none
             // pinned), and no `&Bump` is alive (this runs before the allocation borrows it).
@@ -381,7 +420,7 @@ impl OwnArena {
         };
         g.live -= size;
         cx.retire_live(-(size as i64));
-        if g.live > 0 || g.pinned > 0 {
+        if g.live > 0 {
             return;
         }
         let Some(Retired {
@@ -440,7 +479,6 @@ impl OwnArena {
         crate::trim::freed(before - self.bump().allocated_bytes());
         self.used.set(0);
         self.live.set(0);
-        self.pinned.set(0);
         self.measure(cx);
     }
 }
@@ -451,7 +489,7 @@ fn retired_totals(slots: &[Option<Retired>]) -> (usize, usize) {
     slots
         .iter()
         .flatten()
-        .fold((0, 0), |(r, k), g| (r + g.reserved, k + g.live + g.pinned))
+        .fold((0, 0), |(r, k), g| (r + g.reserved, k + g.live))
 }
 
 // SAFETY: (1) memory comes from the strand's own arena, which only that strand resets:
@@ -510,47 +548,28 @@ unsafe impl ValueAllocator for StrandArena {
         layout: Layout,
         pinned: bool,
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
-        if a.used.get() + layout.size() > cx.config.threshold() && a.used.get() > 0 {
-            a.rotate(cx)?;
-        }
-        if a.tag().is_unset() {
-            a.acquire_tag()?;
-        }
-        let ptr = match a.bump().try_alloc_layout(layout) {
-            Ok(p) => p,
-            Err(_) => a.alloc_past_limit(cx, layout)?,
-        };
         let charge = layout.size() + (layout.align() - 1);
-        if pinned {
-            a.pinned.set(a.pinned.get() + layout.size());
-        } else {
-            a.live.set(a.live.get() + layout.size());
+        let budget = a.budget.get();
+        if charge <= budget {
+            // The budget is a lower bound of the chunk's room: bumpalo bumps in the
+            // current chunk (it cannot add one), and the threshold is not crossed.
+            if let Ok(ptr) = a.bump().try_alloc_layout(layout) {
+                a.budget.set(budget - charge);
+                a.live.set(a.live.get() + layout.size());
+                a.used.set(a.used.get() + layout.size());
+                return Ok((ptr, a.ticket(pinned)));
+            }
         }
-        a.used.set(a.used.get() + layout.size());
-        if charge > a.room.get() {
-            a.measure(cx);
-        } else {
-            a.room.set(a.room.get() - charge);
-        }
-        Ok((
-            ptr,
-            if pinned {
-                Ticket::PINNED
-            } else {
-                Ticket::new(a.slot.get()).with_stamp(a.tag().stamp())
-            },
-        ))
+        a.alloc_slow(cx, layout, pinned)
     }
 
     #[inline(always)]
     unsafe fn dealloc(a: &OwnArena, cx: &StrandCx, _: NonNull<u8>, layout: Layout, ticket: Ticket) {
+        // A pinned allocation's ticket names no slot: its bytes stay in `live`.
         if ticket.id() == a.slot.get() {
             let live = a.live.get() - layout.size();
             a.live.set(live);
-            if live == 0
-                && a.used.get() >= crate::generation::RESET_WHEN_EMPTY
-                && a.pinned.get() == 0
-            {
+            if live == 0 && a.used.get() >= crate::generation::RESET_WHEN_EMPTY {
                 a.reset_empty(cx);
             }
         } else {

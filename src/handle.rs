@@ -629,7 +629,8 @@ impl<A: ValueAllocator> Handle<A> {
     /// memory is freed. A variant lets go of its fields too, in constant stack.
     ///
     /// Not refused in plain builds, except that the owner's release of a value from
-    /// before its reset is ignored ([`HandleError::Stale`]).
+    /// before its reset is ignored ([`HandleError::Stale`], or [`HandleError::Released`]
+    /// when the reset already freed its slot).
     ///
     /// # Safety
     ///
@@ -637,7 +638,8 @@ impl<A: ValueAllocator> Handle<A> {
     /// through this handle afterwards. An owned value released outside its owner's
     /// context must not be used there in any other way, and is released before its owner
     /// resets or ends (its memory goes with the owner's: a later release is refused with
-    /// [`HandleError::Stale`] while its slot holds nothing newer). A shared value may be
+    /// [`HandleError::Stale`] or [`HandleError::Released`] while its slot holds nothing
+    /// newer). A shared value may be
     /// released anywhere, at any time, once per holder.
     #[inline]
     pub unsafe fn release(self) -> Result<(), HandleError> {

@@ -146,8 +146,10 @@ counters! {
     /// Allocations made on a different OS thread than the strand's previous allocation.
     /// Counted at the full level of figures only ([`FULL_FIGURES`]); zero otherwise.
     Migrations => migrations,
-    /// Allocations larger than the large-value size, given a heap allocation of their
-    /// own instead of arena memory.
+    /// Allocations given a heap allocation of their own instead of backend memory:
+    /// larger than the large-value size, or aligned beyond
+    /// [`MAX_ARENA_ALIGN`](crate::strand::MAX_ARENA_ALIGN) (an `allocator-api2` block, on
+    /// every backend).
     LargeValues => large_values,
     /// Deep copies made to move a value across a strand boundary (send, join, export).
     Copies => copies,
@@ -619,8 +621,9 @@ pub struct StrandReport {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct SharedFigures {
-    /// Bytes reserved now: thread arenas' generations (thread-arena, seed-arena), and
-    /// memory strands left allocated when they ended.
+    /// Bytes reserved now: thread arenas' generations (thread-arena, seed-arena), memory
+    /// strands left allocated when they ended, pooled arenas (strand-arena), the blocks
+    /// of one-word handle slots ([`crate::slot::pool_bytes`]) and shared values.
     pub reserved: i64,
     /// Highest `reserved` seen.
     pub peak_reserved: i64,
@@ -668,11 +671,15 @@ impl fmt::Display for StatsSnapshot {
         let t = &self.totals;
         writeln!(
             f,
-            "backend {}: {} live strands; {} B used ({} B stranded), {} B reserved ({} B by no strand, {} B in retired generations, of which {} waste); process RSS {}",
+            "backend {}: {} live strands; {} B used ({} stranded), {} B reserved ({} B by no strand, {} B in retired generations, of which {} waste); process RSS {}",
             self.backend,
             self.live_strands,
             t.used,
-            t.stranded,
+            if FULL_FIGURES {
+                format!("{} B", t.stranded)
+            } else {
+                "uncounted".to_string()
+            },
             t.reserved,
             self.shared.reserved,
             t.retired,
@@ -681,7 +688,11 @@ impl fmt::Display for StatsSnapshot {
             self.rss.map_or("unknown".to_string(), |r| format!("{r} B"))
         )?;
         for (name, n) in t.named() {
-            writeln!(f, "  {name:<17} {n}")?;
+            if name == "migrations" && !FULL_FIGURES {
+                writeln!(f, "  {name:<17} uncounted (full-figures)")?;
+            } else {
+                writeln!(f, "  {name:<17} {n}")?;
+            }
         }
         Ok(())
     }

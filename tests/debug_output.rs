@@ -132,3 +132,30 @@ fn debug_output<A: ValueAllocator>() {
 fn every_public_type_says_what_it_is() {
     for_each_backend!(debug_output);
 }
+
+/// A printed snapshot shows the migration and stranded figures as numbers only where they
+/// are counted (the full level), and says "uncounted" where they are not, rather than a
+/// zero that looks measured.
+fn level_shown<A: ValueAllocator>() {
+    setup();
+    let s = Strand::<A>::local().unwrap();
+    let _v = s.str("x");
+    let out = strand_alloc::stats::<A>().to_string();
+    let migrations = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("migrations"))
+        .unwrap_or_else(|| panic!("{out}"));
+    if strand_alloc::FULL_FIGURES {
+        assert!(!out.contains("uncounted ("), "{out}");
+        assert!(out.contains(" B stranded)"), "{out}");
+        assert!(migrations.trim_end().ends_with(char::is_numeric), "{out}");
+    } else {
+        assert!(out.contains("(uncounted stranded)"), "{out}");
+        assert!(migrations.contains("uncounted (full-figures)"), "{out}");
+    }
+}
+
+#[test]
+fn a_printed_snapshot_says_which_figures_it_counts() {
+    for_each_backend!(level_shown);
+}

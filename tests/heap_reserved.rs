@@ -4,8 +4,8 @@
 //! allocator, and against an arena backend, whose reserved bytes are its chunks and do
 //! not follow `used`.
 //!
-//! One test in its own binary: it counts the process's heap.
-#![cfg(not(miri))]
+//! One test in its own binary: it counts the process's heap. Built with global-malloc.
+#![cfg(all(not(miri), feature = "global-malloc"))]
 
 mod common;
 #[path = "support/counting.rs"]
@@ -16,7 +16,6 @@ use strand_alloc::Strand;
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-#[cfg(feature = "global-malloc")]
 fn global_malloc() {
     use strand_alloc::GlobalMalloc;
     let mut s = Strand::<GlobalMalloc>::local().unwrap();
@@ -85,7 +84,6 @@ fn arena() {
 fn heap_values_are_the_reserved_bytes_on_global_malloc_only() {
     common::setup();
     std::thread::spawn(|| {
-        #[cfg(feature = "global-malloc")]
         global_malloc();
         #[cfg(feature = "strand-arena")]
         arena();

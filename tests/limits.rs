@@ -160,6 +160,7 @@ fn deserialised_figures_sum_without_wrapping() {
     assert_eq!(small.resets(), 15);
 }
 
+#[cfg(feature = "serde")]
 fn ok_config() -> Config {
     Config::default()
         .with_threshold(1 << 20)

@@ -10,12 +10,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::ptr::NonNull;
 
 /// Bytes by OS thread. Its keys are the library's own thread numbers, so the hasher needs
 /// no random keys: made without reading the thread-local seed `HashMap::new` reads, once
 /// per strand.
 type ByThread = HashMap<u32, u64, BuildHasherDefault<DefaultHasher>>;
-use std::ptr::NonNull;
 
 /// Tells a backend which of its holds an allocation belongs to, so that releasing the
 /// allocation can find it again. Backends that need no such bookkeeping use

@@ -243,6 +243,9 @@ impl OwnArena {
     /// first after a failed rotation) obtains it here, so that `begin` cannot fail.
     #[cold]
     #[inline(never)]
+    // Without `checked` the tag is zero-sized and its drop does nothing; with it, the drop
+    // of the old tag unregisters it, here and not later.
+    #[allow(clippy::drop_non_drop)]
     fn acquire_tag(&self) -> Result<(), AllocError> {
         let tag = ArenaTag::try_new(None).ok_or(crate::checked::no_tag(StrandArena::NAME))?;
         // SAFETY: no `&ArenaTag` is alive (this runs before the allocation stamps).
@@ -411,6 +414,9 @@ impl OwnArena {
 
     /// Releases one allocation of `size` bytes of the retired generation in `slot`; frees
     /// the generation when it was the last.
+    // The tag's drop (which invalidates the generation's stamps under `checked`) comes
+    // before the chunks are freed; without `checked` it does nothing.
+    #[allow(clippy::drop_non_drop)]
     fn release_retired(&self, slot: u32, size: usize, cx: &StrandCx) {
         let mut slots = self.slots.borrow_mut();
         let Some(Some(g)) = slots.get_mut(slot as usize) else {

@@ -3,12 +3,9 @@
 //! every backend, against the same loop on raw bumpalo (with the same threshold: reset
 //! when it is reached) and on a `Box<str>` from the system allocator and from mimalloc.
 //! Every contender runs in rounds that take turns, so drift on the machine falls on all
-//! alike; the medians of this one run give the ratios the performance targets are judged
-//! by, printed at the end:
-//!
-//! - each arena backend at most 1.25x raw bumpalo;
-//! - global-malloc at most 1.15x `Box<str>` on the same (system) allocator;
-//! - `Box<str>` over mimalloc at least 2x slower than each arena backend.
+//! alike; the medians of this one run give the ratios printed at the end, in wall time.
+//! They are shown, never judged: the targets are instruction counts, judged by
+//! `benches/strand_path.rs` (docs/PERFORMANCE.md).
 //!
 //! ```text
 //! cargo bench --features all-backends --bench per_value
@@ -193,7 +190,7 @@ fn main() {
     } else {
         11
     };
-    let mut checks: Vec<(String, f64, &str, f64, bool)> = Vec::new();
+    let mut ratios: Vec<(String, f64)> = Vec::new();
     let mut lookup = Vec::new();
     let mut value = Vec::new();
     for (threshold, tname) in THRESHOLDS {
@@ -222,29 +219,16 @@ fn main() {
             for arena in [ThreadArena::NAME, StrandArena::NAME] {
                 let a = of(Contender::Backend(arena));
                 let r = a / raw;
-                checks.push((
-                    format!("{tname} {size} B: {arena} / raw bumpalo"),
-                    r,
-                    "<=",
-                    1.25,
-                    r <= 1.25,
-                ));
-                let r = mi / a;
-                checks.push((
-                    format!("{tname} {size} B: Box<str> (mimalloc) / {arena}"),
-                    r,
-                    ">=",
-                    2.0,
-                    r >= 2.0,
+                ratios.push((format!("{tname} {size} B: {arena} / raw bumpalo"), r));
+                ratios.push((
+                    format!("{tname} {size} B: {arena} / Box<str> (mimalloc)"),
+                    a / mi,
                 ));
             }
             let r = of(Contender::Backend(GlobalMalloc::NAME)) / of(Contender::BoxSystem);
-            checks.push((
+            ratios.push((
                 format!("{tname} {size} B: global-malloc / Box<str> (system)"),
                 r,
-                "<=",
-                1.15,
-                r <= 1.15,
             ));
         }
     }
@@ -256,11 +240,11 @@ fn main() {
         SIZES[0],
         THRESHOLDS[0].1
     );
-    println!("\nratios (targets):");
-    for (name, r, op, bound, met) in &checks {
-        println!(
-            "  {name:<52} {r:5.2}x  (target {op} {bound}x: {})",
-            if *met { "met" } else { "missed" }
-        );
+    println!(
+        "\nratios of wall time (shown, not judged: benches/strand_path.rs judges the targets \
+         in instructions):"
+    );
+    for (name, r) in &ratios {
+        println!("  {name:<52} {r:5.2}x");
     }
 }

@@ -7,7 +7,8 @@
 //! thread's generation, so it was never free to reset: 20 MiB and more, rotating.)
 //!
 //! One test function per binary, so nothing else allocates while it measures.
-#![cfg(not(miri))]
+// The arenas' memory: nothing to run with global-malloc alone.
+#![cfg(all(not(miri), any(feature = "thread-arena", feature = "strand-arena")))]
 
 mod common;
 use strand_alloc::{Config, Strand, ValueAllocator};

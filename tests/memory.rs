@@ -11,7 +11,8 @@
 //! - when the strand ends, the heap is back where it started.
 //!
 //! One test function per binary, so nothing else allocates while it measures.
-#![cfg(not(miri))]
+// The arenas' memory: nothing to run with global-malloc alone.
+#![cfg(all(not(miri), any(feature = "thread-arena", feature = "strand-arena")))]
 
 mod common;
 use strand_alloc::{Config, Str, Strand, ValueAllocator};

@@ -5,11 +5,11 @@
 //! arena gives its memory back when its thread ends.
 #![cfg(not(miri))]
 
-use allocator_api2::alloc::Allocator;
-use std::alloc::Layout;
-use strand_alloc::{Config, Strand, ValueAllocator};
-
-fn overaligned<A: ValueAllocator>() {
+#[cfg(any(feature = "thread-arena", feature = "strand-arena"))]
+fn overaligned<A: strand_alloc::ValueAllocator>() {
+    use allocator_api2::alloc::Allocator;
+    use std::alloc::Layout;
+    use strand_alloc::{Config, Strand};
     std::thread::spawn(|| {
         let cfg = Config::default()
             .with_threshold(64 << 10)
@@ -44,6 +44,7 @@ fn overaligned<A: ValueAllocator>() {
     .unwrap();
 }
 
+#[cfg(any(feature = "thread-arena", feature = "strand-arena"))]
 #[test]
 fn an_impossible_alignment_is_refused_without_side_effects() {
     #[cfg(feature = "thread-arena")]
@@ -56,6 +57,7 @@ fn an_impossible_alignment_is_refused_without_side_effects() {
 #[test]
 fn the_seed_policy_gives_its_thread_arena_back_at_thread_exit() {
     use strand_alloc::backends::SeedArena;
+    use strand_alloc::{Config, Strand};
     let before = strand_alloc::stats::<SeedArena>().shared.reserved;
     std::thread::spawn(move || {
         // SAFETY: no borrow of a value is kept across anything that can reset the arena.

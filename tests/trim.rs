@@ -4,9 +4,11 @@
 //! One test function per binary: the trim step is process-wide.
 #![cfg(not(miri))]
 
-use strand_alloc::{trim, Config, Strand, ValueAllocator};
+use strand_alloc::trim;
 
-fn emptied_is_reset<A: ValueAllocator>() {
+#[cfg(any(feature = "thread-arena", feature = "strand-arena"))]
+fn emptied_is_reset<A: strand_alloc::ValueAllocator>() {
+    use strand_alloc::Strand;
     std::thread::spawn(|| {
         let s = Strand::<A>::local().unwrap();
         let values: Vec<_> = (0..64).map(|_| s.str(&"v".repeat(1000))).collect();
@@ -33,7 +35,7 @@ fn trims_run_on_release_and_emptied_generations_are_reset() {
     assert_eq!(trim::step(), None);
     #[cfg(feature = "thread-arena")]
     std::thread::spawn(|| {
-        use strand_alloc::ThreadArena;
+        use strand_alloc::{Config, Strand, ThreadArena};
         let cfg = Config::default().with_threshold(64).unwrap();
         let s = Strand::<ThreadArena>::local_with(cfg).unwrap();
         let s2 = Strand::<ThreadArena>::local_with(cfg).unwrap();

@@ -8,7 +8,8 @@
 //! report as `retired` (generations that live values or pinned blocks still hold).
 //!
 //! One test function per binary, so nothing else allocates while it measures.
-#![cfg(not(miri))]
+// The arenas' resets: nothing to run with global-malloc alone.
+#![cfg(all(not(miri), any(feature = "thread-arena", feature = "strand-arena")))]
 
 use allocator_api2::alloc::Allocator;
 use std::alloc::Layout;

@@ -2,8 +2,9 @@
 # Runs every benchmark and prints the ratios the performance targets are judged by:
 #   0. per value inside spawned strands, counted by Callgrind (benches/strand_path.rs:
 #      each backend against raw bumpalo resetting at the same threshold and Box<str> on
-#      glibc and mimalloc, spawn and join against May's), and timed by criterion
-#      (benches/per_value.rs);
+#      glibc and mimalloc, spawn and join against May's; the production level of figures,
+#      which a build with `full-figures` measures the full one of), and timed
+#      (benches/per_value.rs, shown beside, never judged);
 #   1. criterion wall-clock benchmarks: allocation, bulk, reset and copy on send
 #      (benches/alloc.rs), each backend against raw bumpalo, Box<str> and global-malloc;
 #      spawn and join (benches/spawn.rs) against plain May;

@@ -71,7 +71,7 @@ bash scripts/mutants.sh share 4
 step "stress: 100,000 strands and over 1,000,000 forced migrations per backend (release)"
 cargo run --release -p strand-alloc-comparison -- stress
 
-step "per-value benchmark, quick run: prints the performance targets' ratios (judged by the full run, scripts/bench.sh)"
+step "per-value benchmark, quick run: wall time and its ratios, shown beside the instruction counts (full run: scripts/bench.sh per-value)"
 STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench per_value
 
 step "runtime-facing path, quick run: Callgrind instruction counts and their targets (full run: scripts/bench.sh runtime-path)"

@@ -362,13 +362,6 @@ impl StrandCx {
         self.slot.reserve(delta);
     }
 
-    /// Gives back `bytes` reserved for this strand: [`StrandCx::reserve`] of minus
-    /// `bytes`, without the peak's test.
-    #[inline]
-    pub(crate) fn unreserve(&self, bytes: usize) {
-        self.slot.unreserve(bytes as i64);
-    }
-
     /// Bytes of live values the strand holds now.
     #[inline]
     pub fn used(&self) -> usize {

@@ -291,17 +291,6 @@ impl StrandSlot {
         }
     }
 
-    /// Lowers the `reserved` gauge (its peak cannot move). Nothing to do where
-    /// `reserved` follows `used`.
-    #[inline]
-    pub(crate) fn unreserve(&self, bytes: i64) {
-        if self.follows {
-            return;
-        }
-        self.reserved
-            .store(self.reserved.load(Relaxed) - bytes, Relaxed);
-    }
-
     /// Sets the `stranded` gauge and moves its peak. The strand lowers it before it
     /// lowers `used` (and raises `used` before it), so it never exceeds `used`.
     #[inline]

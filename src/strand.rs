@@ -210,9 +210,7 @@ impl<A: ValueAllocator> Strand<A> {
         if self.unusual(layout) {
             return self.alloc_unusual(layout);
         }
-        // Without a limit (the usual case) `used` is not read here. No overflow: both
-        // terms are at most `isize::MAX`.
-        if self.cx.limit != usize::MAX && self.cx.used() + size > self.cx.limit {
+        if self.past_limit(size) {
             return Err(self.over_limit(size));
         }
         let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
@@ -234,6 +232,14 @@ impl<A: ValueAllocator> Strand<A> {
             layout.size() == 0
         };
         size_apart || layout.align() > MAX_ARENA_ALIGN
+    }
+
+    /// Whether `size` more bytes would take the strand past its limit. Without a limit
+    /// (the usual case) `used` is not read. No overflow: both terms are at most
+    /// `isize::MAX`.
+    #[inline(always)]
+    fn past_limit(&self, size: usize) -> bool {
+        self.cx.limit != usize::MAX && self.cx.used() + size > self.cx.limit
     }
 
     /// The strand limit refuses `size` more bytes.
@@ -261,7 +267,7 @@ impl<A: ValueAllocator> Strand<A> {
             };
             return Ok((p, Ticket::NONE));
         }
-        if self.cx.used().saturating_add(layout.size()) > self.cx.limit {
+        if self.past_limit(layout.size()) {
             return Err(self.over_limit(layout.size()));
         }
         self.alloc_large(layout)
@@ -332,7 +338,7 @@ impl<A: ValueAllocator> Strand<A> {
         // `alloc_large`, i.e. from the global allocator with this layout.
         unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
         crate::trim::freed(layout.size());
-        self.cx.unreserve(layout.size());
+        self.cx.reserve(-(layout.size() as i64));
         self.cx.released::<A>(layout.size(), None, false);
     }
 }

@@ -10,6 +10,20 @@ cd "$(dirname "$0")/.."
 # The whole workspace at once, so that the command's package is verified against the
 # library's package as it would be published (not against crates.io, where it is not).
 # Files not yet committed are packaged as they are (the suite runs on a work tree).
+#
+# Cargo verifies the command against the library's package through a temporary local
+# registry, and unpacks that package under $CARGO_HOME/registry/src/-<hash of the registry's
+# path>/. An unpacking left there by an earlier run of the same version is reused as it is,
+# so the command would be built against the library as it was then. Our own packages'
+# unpackings from local registries (the directories whose name starts with "-"; crates.io's
+# do not) are removed first: cargo unpacks the new packages again.
+version=$(cargo metadata --no-deps --format-version 1 |
+    python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "strand-alloc"))')
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+for stale in "$cargo_home"/registry/src/-*/strand-alloc-"$version" \
+    "$cargo_home"/registry/src/-*/strand-alloc-comparison-"$version"; do
+    [[ -d "$stale" ]] && rm -rf "$stale"
+done
 cargo publish --workspace --dry-run --allow-dirty
 
 if [[ "${1:-}" == "install" ]]; then

@@ -33,6 +33,22 @@ if grep -E '^(clap|comfy-table|indicatif|plotters|serde|serde_json) ' <<<"$deps"
 fi
 echo "none of clap, comfy-table, indicatif, plotters, serde, serde_json"
 
+# The quick checks of what a user installs come before the long steps, so that they fail early.
+step "the package: cargo publish --dry-run of the library and the command (scripts/package.sh; the install: scripts/package.sh install)"
+bash scripts/package.sh
+
+step "a build with no backend is refused with a clear message"
+if out=$(cargo check --lib --no-default-features 2>&1); then
+    echo "a build with no backend feature succeeded; it must fail" >&2
+    exit 1
+fi
+grep -q "no backend enabled; enable at least one of the features" <<<"$out" || {
+    echo "$out" >&2
+    echo "the no-backend build failed without the expected message" >&2
+    exit 1
+}
+echo "refused as expected"
+
 for features in thread-arena global-malloc strand-arena; do
     step "tests with --features $features"
     cargo test --no-default-features --features "$features"
@@ -102,20 +118,5 @@ bash scripts/additive.sh
 
 step "the declared minimum Rust version builds the library, with the committed lock (installs it with rustup if missing)"
 bash scripts/msrv.sh
-
-step "the package: cargo publish --dry-run of the library and the command (scripts/package.sh; the install: scripts/package.sh install)"
-bash scripts/package.sh
-
-step "a build with no backend is refused with a clear message"
-if out=$(cargo check --lib --no-default-features 2>&1); then
-    echo "a build with no backend feature succeeded; it must fail" >&2
-    exit 1
-fi
-grep -q "no backend enabled; enable at least one of the features" <<<"$out" || {
-    echo "$out" >&2
-    echo "the no-backend build failed without the expected message" >&2
-    exit 1
-}
-echo "refused as expected"
 
 step "all checks passed"

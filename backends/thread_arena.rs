@@ -32,10 +32,13 @@
 //!   a spare, never both.
 //! - The fast path recognises the thread's current generation by a unique 64-bit id (kept
 //!   in a constant-initialised thread-local), never by address: a freed generation's
-//!   address may be reused, its id never is.
+//!   address may be reused, its id never is. Its one other test is the generation's
+//!   budget, a lower bound of the chunk's room and of the bytes left under its limit (a
+//!   strand whose threshold is below that limit keeps the fast path closed there).
 //! - A strand finds its hold on a generation by the generation's address (a hash map),
 //!   and a release finds it by index (the ticket): both O(1), however many generations
-//!   the strand keeps alive.
+//!   the strand keeps alive. The active hold's count is kept in the strand's state, so
+//!   the fast paths touch no list.
 //! - Thread-local state is reached only through `#[inline(never)]` functions, and no
 //!   borrow of it outlives the call.
 
@@ -77,8 +80,10 @@ pub struct Gen {
     bump: UnsafeCell<Bump>,
     /// Bytes charged so far; written only by the owning thread while current.
     used: AtomicUsize,
-    /// A lower bound of the room left in the current chunk (owner only).
-    room: AtomicUsize,
+    /// What the next allocations may take, alignment padding at its worst included,
+    /// without a new chunk and without passing `limit`: a lower bound of the room left in
+    /// the current chunk and of `limit - used` (owner only). The fast path's one test.
+    budget: AtomicUsize,
     /// The threshold of the strand whose allocation created it: the most it hands out.
     limit: usize,
     /// `allocated_bytes()` when last measured (owner only, while current).
@@ -125,7 +130,7 @@ impl Gen {
         let reserved = bump.allocated_bytes();
         Ok(Gen {
             id: NEXT_GEN.fetch_add(1, Relaxed),
-            room: AtomicUsize::new(bump.chunk_capacity()),
+            budget: AtomicUsize::new(bump.chunk_capacity().min(config.threshold())),
             bump: UnsafeCell::new(bump),
             used: AtomicUsize::new(0),
             limit: config.threshold(),
@@ -158,7 +163,8 @@ impl Gen {
     }
 
     /// Re-measures the chunks after an allocation that may have added one, reporting
-    /// the change as reserved bytes. Owner only, as [`Gen::bump`].
+    /// the change as reserved bytes, and sets the fast path's budget (so `used` is
+    /// up to date first). Owner only, as [`Gen::bump`].
     fn measure(&self) {
         // SAFETY: called by the owner of the current generation (slow path), or for the
         // detached generation by its one holder.
@@ -168,7 +174,9 @@ impl Gen {
         if now != before {
             REGISTRY.reserve_shared(now as i64 - before as i64);
         }
-        self.room.store(bump.chunk_capacity(), Relaxed);
+        let under_limit = self.limit.saturating_sub(self.used());
+        self.budget
+            .store(bump.chunk_capacity().min(under_limit), Relaxed);
     }
 
     /// Resets the generation in place: its stamps are invalidated and it keeps its
@@ -346,11 +354,12 @@ fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
 
 /// A strand's hold on one generation.
 struct Hold {
-    /// Live allocations of the strand in this generation.
+    /// Live allocations of the strand in this generation, plus one for each
+    /// `allocator-api2` allocation made here (which carries no ticket and is never
+    /// released one by one, so it keeps the hold until a reset or the strand's exit).
+    /// Stale while the hold is the active one: [`Holds::active_live`] counts then.
     live: usize,
     gen: Option<Arc<Gen>>,
-    /// Whether an `allocator-api2` allocation (which carries no ticket) was made here.
-    pinned: bool,
 }
 
 /// Hashes a generation's address for the hold index (addresses are unique among the
@@ -396,12 +405,27 @@ pub struct Holds {
     /// The index of the strand's hold on each generation it holds, by the generation's
     /// address: finding a hold is one lookup, however many the strand has.
     index: UnsafeCell<HashMap<usize, u32, BuildHasherDefault<AddrHasher>>>,
-    /// The generation of the active hold (null when none), its id (0 when none) and the
-    /// hold's index.
+    /// The generation of the active hold (null when none).
     active: Cell<*const Gen>,
+    /// The active generation's id while the fast path may allocate in it, else
+    /// [`NO_FAST_PATH`] (no active hold, or a strand threshold below the generation's
+    /// limit, which the fast path does not test).
     active_id: Cell<u64>,
+    /// The active hold's index ([`NO_HOLD`] when none): a release whose ticket names it
+    /// is counted in `active_live`, with no look-up.
     active_idx: Cell<u32>,
+    /// The active hold's count, kept here while it is active (its entry in `list` is
+    /// written when another hold becomes the active one).
+    active_live: Cell<usize>,
 }
+
+/// [`Holds::active_id`] when the fast path is closed: no generation has this id (ids
+/// count up from 1 and never reach it), and no thread's current id is it.
+const NO_FAST_PATH: u64 = u64::MAX;
+
+/// [`Holds::active_idx`] when no hold is active: never a hold's index (there are at most
+/// [`MAX_HOLDS`]), and not [`Ticket::PINNED`]'s either.
+const NO_HOLD: u32 = u32::MAX - 1;
 
 impl std::fmt::Debug for Holds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -421,9 +445,12 @@ impl Holds {
         unsafe { &mut *self.list.get() }
     }
 
+    /// No hold is active any more; the caller has stored or dropped the active count.
     fn clear_active(&self) {
         self.active.set(ptr::null());
-        self.active_id.set(0);
+        self.active_id.set(NO_FAST_PATH);
+        self.active_idx.set(NO_HOLD);
+        self.active_live.set(0);
     }
 
     /// Lets go of hold `idx`: its `Arc` is dropped, which frees the generation (or keeps
@@ -438,29 +465,33 @@ impl Holds {
         if let Some(g) = &gen {
             index.remove(&(Arc::as_ptr(g) as usize));
         }
-        *hold = Hold {
-            gen: None,
-            live: 0,
-            pinned: false,
-        };
+        *hold = Hold { gen: None, live: 0 };
         free.push(idx);
-        if self.active_idx.get() == idx && gen.as_ref().map(Arc::as_ptr) == Some(self.active.get())
-        {
+        if self.active_idx.get() == idx {
             self.clear_active();
         }
         gen.and_then(Arc::into_inner).is_some_and(let_go)
     }
 
+    /// Whether the strand has an active hold with no live allocation in it.
+    fn active_is_idle(&self) -> bool {
+        !self.active.get().is_null() && self.active_live.get() == 0
+    }
+
     /// Releases the active hold if the strand has no live allocation in it.
     fn drop_idle_active(&self) {
-        if self.active.get().is_null() {
-            return;
+        if self.active_is_idle() {
+            self.release(self.active_idx.get());
         }
-        let idx = self.active_idx.get();
-        // SAFETY: no reference into the list is alive.
-        let hold = unsafe { &self.list()[idx as usize] };
-        if hold.live == 0 && !hold.pinned {
-            self.release(idx);
+    }
+
+    /// The active hold stops being the active one: its count goes back to its entry.
+    fn park_active(&self) {
+        if !self.active.get().is_null() {
+            // SAFETY: no reference into the list is alive; the active index is a live
+            // hold's.
+            unsafe { self.list()[self.active_idx.get() as usize].live = self.active_live.get() };
+            self.clear_active();
         }
     }
 
@@ -478,16 +509,24 @@ impl Holds {
         if list.len() < MAX_HOLDS || !free.is_empty() {
             return true;
         }
-        let active = self.active_idx.get() as usize;
-        !self.active.get().is_null() && list[active].live == 0 && !list[active].pinned
+        self.active_is_idle()
     }
 
-    /// Makes the hold on `gen` the active one, taking a new hold if the strand has none.
-    fn activate(&self, gen: &Arc<Gen>) -> Result<u32, AllocError> {
+    /// Makes the hold on `gen` the active one, taking a new hold if the strand has none,
+    /// with the fast path open when the strand's `threshold` is at least the
+    /// generation's limit.
+    fn activate(&self, gen: &Arc<Gen>, threshold: usize) -> Result<u32, AllocError> {
         let ptr = Arc::as_ptr(gen);
-        if self.active.get() != ptr {
-            self.drop_idle_active();
+        let fast = if threshold >= gen.limit {
+            gen.id
+        } else {
+            NO_FAST_PATH
+        };
+        if self.active.get() == ptr {
+            self.active_id.set(fast);
+            return Ok(self.active_idx.get());
         }
+        self.drop_idle_active();
         // SAFETY: no reference into the list, free list or index is alive.
         let (list, index) = unsafe { (self.list(), &mut *self.index.get()) };
         let idx = match index.get(&(ptr as usize)) {
@@ -504,7 +543,6 @@ impl Holds {
                 let hold = Hold {
                     gen: Some(gen.clone()),
                     live: 0,
-                    pinned: false,
                 };
                 // SAFETY: no reference into the free list is alive.
                 let i = match unsafe { (*self.free.get()).pop() } {
@@ -521,9 +559,13 @@ impl Holds {
                 i
             }
         };
+        self.park_active();
         self.active.set(ptr);
-        self.active_id.set(gen.id);
+        self.active_id.set(fast);
         self.active_idx.set(idx);
+        // SAFETY: no reference into the list is alive; `idx` is a live hold's.
+        self.active_live
+            .set(unsafe { self.list()[idx as usize].live });
         Ok(idx)
     }
 
@@ -561,14 +603,10 @@ fn charge(layout: Layout) -> usize {
 /// No migration can be missed: the active generation belongs to the thread the strand
 /// last allocated on, and only that thread's current id can equal its id.
 #[inline(always)]
-fn fast_alloc(
-    holds: &Holds,
-    cx: &StrandCx,
-    layout: Layout,
-    pinned: bool,
-) -> Option<(NonNull<u8>, Ticket)> {
-    let id = holds.active_id.get();
-    if id == 0 || id != current_id() {
+fn fast_alloc(holds: &Holds, layout: Layout) -> Option<(NonNull<u8>, Ticket)> {
+    // One comparison: with no active hold (or its fast path closed) the strand's id is
+    // one no thread has current.
+    if holds.active_id.get() != current_id() {
         return None;
     }
     // SAFETY: the strand's active hold keeps an `Arc` on the generation, so it is alive;
@@ -578,31 +616,25 @@ fn fast_alloc(
     // another).
     let gen = unsafe { &*holds.active.get() };
     let charge = charge(layout);
-    let used = gen.used() + charge;
-    let room = gen.room.load(Relaxed);
-    if used > gen.limit.min(cx.config.threshold()) || charge > room {
+    let budget = gen.budget.load(Relaxed);
+    if charge > budget {
         return None;
     }
-    // SAFETY: as above. The current chunk has room for `charge` bytes, so this never
-    // adds a chunk (and never changes the reserved bytes).
+    // SAFETY: as above. The budget is a lower bound of the current chunk's room, so this
+    // never adds a chunk (and never changes the reserved bytes), and of the bytes left
+    // under the generation's limit, which is at most the strand's threshold.
     let ptr = unsafe { gen.bump() }.try_alloc_layout(layout).ok()?;
-    gen.used.store(used, Relaxed);
-    gen.room.store(room - charge, Relaxed);
-    let idx = holds.active_idx.get();
-    count(holds, idx, pinned);
-    Some((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
+    gen.budget.store(budget - charge, Relaxed);
+    gen.used.store(gen.used() + charge, Relaxed);
+    Some((ptr, count(holds, &gen.tag)))
 }
 
-/// Counts an allocation in hold `idx`: one more live value, or pinned memory.
+/// Counts an allocation in the active hold (one more live value, or for a pinned one a
+/// count never taken back) and returns its ticket, stamped with the generation's `tag`.
 #[inline(always)]
-fn count(holds: &Holds, idx: u32, pinned: bool) {
-    // SAFETY: no other reference into the list is alive; `idx` is a live hold's index.
-    let hold = unsafe { &mut holds.list()[idx as usize] };
-    if pinned {
-        hold.pinned = true;
-    } else {
-        hold.live += 1;
-    }
+fn count(holds: &Holds, tag: &ArenaTag) -> Ticket {
+    holds.active_live.set(holds.active_live.get() + 1);
+    Ticket::new(holds.active_idx.get()).with_stamp(tag.stamp())
 }
 
 /// The full allocation path: through the thread's state, taking a hold on its current
@@ -614,7 +646,6 @@ fn slow_alloc(
     holds: &Holds,
     cx: &StrandCx,
     layout: Layout,
-    pinned: bool,
 ) -> Result<(NonNull<u8>, Ticket), AllocError> {
     with_thread(|st| {
         let charge = charge(layout);
@@ -638,18 +669,17 @@ fn slow_alloc(
             if round > 0 || gen.used() + charge > gen.limit.min(threshold) {
                 make_room(st, holds, cx, &mut gen, charge, round == 2)?;
             }
-            let idx = holds.activate(&gen)?;
+            holds.activate(&gen, threshold)?;
             // SAFETY: `gen` is this thread's current generation and this is its owner.
             if let Ok(ptr) = unsafe { gen.bump() }.try_alloc_layout(layout) {
                 gen.used.store(gen.used() + charge, Relaxed);
                 gen.measure();
-                count(holds, idx, pinned);
-                return Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())));
+                return Ok((ptr, count(holds, &gen.tag)));
             }
         }
         Err(AllocError::oom(ThreadArena::NAME, layout))
     })
-    .unwrap_or_else(|| detached_alloc(holds, cx, layout, pinned))
+    .unwrap_or_else(|| detached_alloc(holds, cx, layout))
 }
 
 /// Allocation after this thread's arena state was destroyed (a value made in a
@@ -662,7 +692,6 @@ fn detached_alloc(
     holds: &Holds,
     cx: &StrandCx,
     layout: Layout,
-    pinned: bool,
 ) -> Result<(NonNull<u8>, Ticket), AllocError> {
     if !holds.has_room() {
         return Err(AllocError::Exhausted {
@@ -672,7 +701,7 @@ fn detached_alloc(
         });
     }
     let gen = Arc::new(Gen::new(&cx.config)?);
-    let idx = holds.activate(&gen)?;
+    holds.activate(&gen, cx.config.threshold())?;
     // Only this strand holds the generation, and the strand runs on one thread at a time;
     // no thread's current id is this generation's, so no fast path allocates from it.
     // SAFETY: as above: this is the generation's one allocation.
@@ -681,8 +710,40 @@ fn detached_alloc(
         .map_err(|_| AllocError::oom(ThreadArena::NAME, layout))?;
     gen.used.store(charge(layout), Relaxed);
     gen.measure();
-    count(holds, idx, pinned);
-    Ok((ptr, Ticket::new(idx).with_stamp(gen.tag.stamp())))
+    Ok((ptr, count(holds, &gen.tag)))
+}
+
+/// The strand released its last value in its active generation, which had handed out at
+/// least [`crate::generation::RESET_WHEN_EMPTY`]: the generation is reset in place when
+/// nobody else holds it ([`reset_empty`]); otherwise the strand lets go of it, since an
+/// idle hold would keep it from ever being reset in place, and the last strand to go idle
+/// resets it. (Many long-lived strands that each allocate in bursts, connections of a
+/// server, otherwise fill every generation to the threshold.)
+#[cold]
+#[inline(never)]
+fn emptied_active(holds: &Holds, cx: &StrandCx) {
+    if reset_empty(holds) {
+        cx.count_reset(ResetCause::Emptied);
+    } else {
+        holds.release(holds.active_idx.get());
+    }
+    crate::trim::settle();
+}
+
+/// The release of a value in a hold that is not the active one: counted in the hold's
+/// entry, and the hold let go when that was its last.
+#[cold]
+#[inline(never)]
+fn release_elsewhere(holds: &Holds, idx: u32) {
+    // SAFETY: no other reference into the list is alive; the ticket is the index
+    // `try_alloc` returned for a hold that still counts this allocation (and is not the
+    // active one, whose count is kept apart).
+    let hold = unsafe { &mut holds.list()[idx as usize] };
+    hold.live -= 1;
+    if hold.live == 0 {
+        holds.release(idx);
+        crate::trim::settle();
+    }
 }
 
 /// The strand released its last value in its active generation, which had handed out at
@@ -781,8 +842,9 @@ unsafe impl ValueAllocator for ThreadArena {
             free: UnsafeCell::new(Vec::new()),
             index: UnsafeCell::new(HashMap::default()),
             active: Cell::new(ptr::null()),
-            active_id: Cell::new(0),
-            active_idx: Cell::new(0),
+            active_id: Cell::new(NO_FAST_PATH),
+            active_idx: Cell::new(NO_HOLD),
+            active_live: Cell::new(0),
         }
     }
 
@@ -791,11 +853,12 @@ unsafe impl ValueAllocator for ThreadArena {
         holds: &Holds,
         cx: &StrandCx,
         layout: Layout,
-        pinned: bool,
+        _pinned: bool,
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
-        match fast_alloc(holds, cx, layout, pinned) {
+        // A pinned allocation is counted as a live one whose release never comes.
+        match fast_alloc(holds, layout) {
             Some(done) => Ok(done),
-            None => slow_alloc(holds, cx, layout, pinned),
+            None => slow_alloc(holds, cx, layout),
         }
     }
 
@@ -810,37 +873,29 @@ unsafe impl ValueAllocator for ThreadArena {
         hold.gen.as_ref().map(|g| g.thread)
     }
 
+    /// The thread of the generation the allocation was just made in: the active one, a
+    /// current generation of the calling thread (or the detached generation made on it).
+    #[inline(always)]
+    fn thread_of_last_alloc(holds: &Holds) -> Option<u32> {
+        let active = holds.active.get();
+        // SAFETY: a non-null active generation is kept alive by the strand's hold on it.
+        (!active.is_null()).then(|| unsafe { &*active }.thread)
+    }
+
     #[inline(always)]
     unsafe fn dealloc(holds: &Holds, cx: &StrandCx, _ptr: NonNull<u8>, _layout: Layout, t: Ticket) {
-        if t == Ticket::PINNED {
-            return;
-        }
-        // SAFETY: no other reference into the list is alive; the ticket is the index
-        // `try_alloc` returned for a hold that still counts this allocation.
-        let hold = unsafe { &mut holds.list()[t.id() as usize] };
-        hold.live -= 1;
-        if hold.live == 0 && !hold.pinned {
-            let is_active = holds.active_idx.get() == t.id() && !holds.active.get().is_null();
-            if is_active {
-                // SAFETY: the active hold keeps its generation alive.
-                let used = unsafe { &*holds.active.get() }.used();
-                if used >= crate::generation::RESET_WHEN_EMPTY {
-                    if reset_empty(holds) {
-                        cx.count_reset(ResetCause::Emptied);
-                    } else {
-                        // Another strand holds it (or it is no longer current here): an
-                        // idle hold would keep it from ever being reset in place, so let
-                        // go, and the last strand to go idle resets it. Many long-lived
-                        // strands that each allocate in bursts (connections of a
-                        // server) otherwise fill every generation to the threshold.
-                        holds.release(t.id());
-                    }
-                    crate::trim::settle();
-                }
-            } else {
-                holds.release(t.id());
-                crate::trim::settle();
+        // A pinned allocation's ticket names no hold (nor `NO_HOLD`): it stays counted.
+        if t.id() == holds.active_idx.get() {
+            let live = holds.active_live.get() - 1;
+            holds.active_live.set(live);
+            // SAFETY: the active hold keeps its generation alive.
+            if live == 0
+                && unsafe { &*holds.active.get() }.used() >= crate::generation::RESET_WHEN_EMPTY
+            {
+                emptied_active(holds, cx);
             }
+        } else if t != Ticket::PINNED {
+            release_elsewhere(holds, t.id());
         }
     }
 
@@ -908,7 +963,7 @@ mod tests {
             // SAFETY: no other reference into the list is alive.
             assert_eq!(unsafe { s.state.list() }.len(), MAX_HOLDS);
             let layout = Layout::from_size_align(8, 1).unwrap();
-            let (ptr, ticket) = slow_alloc(&s.state, &s.cx, layout, false)
+            let (ptr, ticket) = slow_alloc(&s.state, &s.cx, layout)
                 .expect("served in the generation the strand holds");
             // SAFETY: 8 bytes just allocated, released once below.
             unsafe {

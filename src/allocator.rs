@@ -156,6 +156,18 @@ pub unsafe trait ValueAllocator: Sized + 'static {
         None
     }
 
+    /// The OS thread (a [`crate::thread::thread_index`]) the strand runs on, as the backend
+    /// learned it while making the allocation [`ValueAllocator::try_alloc`] just returned,
+    /// so that the full level of figures ([`crate::FULL_FIGURES`]) need not read it again.
+    /// Called only at that level, right after a successful `try_alloc`. `None` (the
+    /// default) means "not known": the library reads the thread itself. A wrong answer
+    /// makes the migration and stranded figures wrong, and nothing else.
+    #[inline(always)]
+    fn thread_of_last_alloc(state: &Self::StrandState) -> Option<u32> {
+        let _ = state;
+        None
+    }
+
     /// Releases everything the strand allocated. The `&mut` proves that no value of the
     /// strand is reachable any more.
     fn reset(state: &mut Self::StrandState, cx: &StrandCx);
@@ -245,15 +257,21 @@ impl StrandCx {
     }
 
     /// Counts an allocation of `size` bytes. At the full level of figures
-    /// ([`crate::FULL_FIGURES`]) it also reads the calling thread: a migration when that
-    /// is not the thread of the strand's previous allocation. `placed` says the bytes sit
+    /// ([`crate::FULL_FIGURES`]) it also takes the calling thread (`thread`, where the
+    /// backend told it, or read here): a migration when that is not the thread of the
+    /// strand's previous allocation. `placed` says the bytes sit
     /// in this thread's arena (on a thread-bound backend); pinned allocations (through the
     /// `allocator-api2` handle, which carry no ticket, so where they sit cannot be told at
     /// release) and large values on the heap are not, and are never counted as stranded.
     #[inline(always)]
-    pub(crate) fn allocated<A: ValueAllocator>(&self, size: usize, placed: bool) {
+    pub(crate) fn allocated<A: ValueAllocator>(
+        &self,
+        size: usize,
+        placed: bool,
+        thread: impl FnOnce() -> Option<u32>,
+    ) {
         if crate::FULL_FIGURES {
-            let thread = crate::thread::thread_index();
+            let thread = thread().unwrap_or_else(crate::thread::thread_index);
             if thread != self.last_thread.get() {
                 self.moved::<A>(thread);
             }

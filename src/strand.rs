@@ -214,7 +214,8 @@ impl<A: ValueAllocator> Strand<A> {
             return Err(self.over_limit(size));
         }
         let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
-        self.cx.allocated::<A>(size, !pinned);
+        self.cx
+            .allocated::<A>(size, !pinned, || A::thread_of_last_alloc(&self.state));
         Ok(done)
     }
 
@@ -282,7 +283,7 @@ impl<A: ValueAllocator> Strand<A> {
             .ok_or(AllocError::oom(A::NAME, layout))?;
         self.cx.reserve(layout.size() as i64);
         self.cx.count(Counter::LargeValues, 1);
-        self.cx.allocated::<A>(layout.size(), false);
+        self.cx.allocated::<A>(layout.size(), false, || None);
         Ok((ptr, Ticket::NONE))
     }
 

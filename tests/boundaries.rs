@@ -196,3 +196,39 @@ fn padded_past_the_threshold<A: ValueAllocator>() {
 fn a_block_padded_past_the_threshold_rotates_only_what_is_held() {
     for_each_backend!(padded_past_the_threshold);
 }
+
+/// On thread-arena, a strand whose threshold is below the limit of the generation it
+/// shares (made by a strand with a larger one) keeps to its own threshold: the
+/// generation's bytes reach exactly that threshold without a rotation, and one byte
+/// more rotates it, on the allocation fast path as on the full one. Elsewhere nothing
+/// rotates.
+fn a_smaller_threshold_in_a_shared_generation<A: ValueAllocator>() {
+    let large = Strand::<A>::local_with(Config::default().with_threshold(2 * T).unwrap()).unwrap();
+    let piece = "t".repeat(64);
+    let first = large.str(&piece);
+    let small = Strand::<A>::local_with(Config::default().with_threshold(T).unwrap()).unwrap();
+    let held: Vec<_> = (0..T / piece.len() - 1)
+        .map(|_| small.str(&piece))
+        .collect();
+    let rotations = |s: &Strand<A>| s.stats().rotations;
+    assert_eq!(
+        (rotations(&large), rotations(&small)),
+        (0, 0),
+        "{}",
+        A::NAME
+    );
+    let one = small.str("1");
+    let shared = u64::from(A::THREAD_BOUND);
+    assert_eq!(
+        (rotations(&large), rotations(&small)),
+        (0, shared),
+        "{}: one byte over the smaller threshold",
+        A::NAME
+    );
+    drop((first, held, one));
+}
+
+#[test]
+fn a_smaller_threshold_holds_in_a_generation_made_for_a_larger_one() {
+    for_each_backend!(a_smaller_threshold_in_a_shared_generation);
+}

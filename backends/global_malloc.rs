@@ -27,6 +27,7 @@ static REGISTRY: Registry = Registry::new("global-malloc")
 unsafe impl ValueAllocator for GlobalMalloc {
     const NAME: &'static str = "global-malloc";
     const THREAD_BOUND: bool = false;
+    const SCOPE_ARENA: bool = false;
     // Every value is a heap allocation of its own already.
     const LARGE_APART: bool = false;
     type StrandState = ();

@@ -282,12 +282,7 @@ fn per_value(work: &str, len: usize, coroutine: bool, quick: bool) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    strand_alloc::SchedulerConfig::default()
-        .with_workers(1)
-        .unwrap()
-        .with_pin(false)
-        .apply()
-        .unwrap();
+    callgrind::one_worker();
     if args.get(1).map(String::as_str) == Some("child") {
         let work = parse(&args[2]);
         let len: usize = args[3].parse().unwrap();

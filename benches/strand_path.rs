@@ -235,12 +235,7 @@ fn recorded() -> BTreeMap<String, f64> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    strand_alloc::SchedulerConfig::default()
-        .with_workers(1)
-        .unwrap()
-        .with_pin(false)
-        .apply()
-        .unwrap();
+    callgrind::one_worker();
     if args.get(1).map(String::as_str) == Some("child") {
         let num = |i: usize| args[i].parse::<usize>().unwrap();
         run(Work::parse(&args[2]), num(3), num(4), num(5));

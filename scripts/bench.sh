@@ -13,16 +13,19 @@
 #   3. instruction counts under Callgrind (benches/instructions.rs, through gungraun), and
 #      the runtime-facing path (benches/runtime_path.rs: extern "C" calls on one-word
 #      handles against the seed's path, raw bumpalo, Box<str> and Arc);
-#   4. the scale run: 100,000 live strands holding 1 KiB each, for every backend.
+#   4. the scale run: 100,000 live strands holding 1 KiB each, for every backend;
+#   5. scopes, counted by Callgrind (benches/scope.rs): an empty scope entered and left
+#      against its 40-instruction target, a value in a scope, an actor's message with and
+#      without a scope.
 # Installs valgrind (when run as root) and gungraun-runner when they are missing.
 # Everything printed is also kept in target/bench/.
-# Usage: bash scripts/bench.sh [strand-path|per-value|runtime-path|alloc|spawn|checked|instructions|scale ...]
+# Usage: bash scripts/bench.sh [strand-path|per-value|runtime-path|scope|alloc|spawn|checked|instructions|scale ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 parts=("$@")
 if [ ${#parts[@]} -eq 0 ]; then
-    parts=(strand-path per-value runtime-path alloc spawn checked instructions scale)
+    parts=(strand-path per-value runtime-path scope alloc spawn checked instructions scale)
 fi
 out=target/bench
 mkdir -p "$out"
@@ -37,6 +40,10 @@ for part in "${parts[@]}"; do
     strand-path)
         step "per value inside spawned strands and spawn + join, counted by Callgrind: the targets' ratios"
         cargo bench --features all-backends --bench strand_path | tee "$out/strand_path.txt"
+        ;;
+    scope)
+        step "scopes inside spawned strands, counted by Callgrind: the empty scope's target"
+        cargo bench --features all-backends --bench scope | tee "$out/scope.txt"
         ;;
     per-value)
         step "per value inside spawned strands, 10 MiB and 256 KiB: the targets' ratios"

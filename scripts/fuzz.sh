@@ -11,7 +11,7 @@ seconds=${1:-30}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(ops config variants deep)
+    targets=(ops config variants deep scopes)
 fi
 
 if ! rustup toolchain list | grep -q '^nightly'; then

@@ -102,6 +102,9 @@ STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench runtime_p
 step "per value inside spawned strands, quick run: Callgrind ratios and the regression gate (benches/strand_path.ratios; full run: scripts/bench.sh strand-path)"
 STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench strand_path
 
+step "scopes, quick run: Callgrind counts and the empty scope's target of 40 instructions (full run: scripts/bench.sh scope)"
+STRAND_ALLOC_BENCH_QUICK=1 cargo bench --features all-backends --bench scope
+
 step "the comparison's mimalloc baseline (feature mimalloc): a quick run, every row measured"
 cargo run --release -p strand-alloc-comparison --features mimalloc -- --quick --repeat 1 \
     --workload requests,handoff --backend global-malloc,global-malloc+mimalloc --json - \

@@ -108,6 +108,12 @@ pub unsafe trait ValueAllocator: Sized + 'static {
     /// it keeps one big value from inflating an arena's chunks or pinning a generation.
     const LARGE_APART: bool = true;
 
+    /// Whether a [`crate::Scope`] bumps in an arena of its own, reset when the scope ends
+    /// (true by default). A backend whose values are freed as they drop (global-malloc)
+    /// sets it to false: a scope's values then come from the backend like any other, and
+    /// the scope only counts.
+    const SCOPE_ARENA: bool = true;
+
     /// What the backend keeps for each strand.
     type StrandState;
 

@@ -10,6 +10,13 @@
 //! whose warm chunk leaves too little of the limit for the next value's chunk starts
 //! again with no chunk ([`restart`]).
 
+// Scopes reset their arenas with `reset_warm` on every backend; the rest serves the arena
+// backends alone.
+#![cfg_attr(
+    not(any(feature = "thread-arena", feature = "strand-arena")),
+    allow(dead_code)
+)]
+
 use crate::config::Config;
 
 /// A generation whose live values are all released is reset at once when at least this

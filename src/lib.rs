@@ -111,13 +111,14 @@ pub mod checked;
 pub mod config;
 pub mod current;
 pub mod error;
-#[cfg(any(feature = "thread-arena", feature = "strand-arena"))]
 mod generation;
 pub mod handle;
 mod home;
 mod ownership;
 pub mod portable;
 pub mod scheduler;
+pub mod scope;
+mod scope_arena;
 pub mod slot;
 pub mod spawn;
 pub mod stats;
@@ -139,6 +140,7 @@ pub use handle::{
 };
 pub use portable::{PortableValue, PortableVariant};
 pub use scheduler::{hop, live_strands, SchedulerConfig};
+pub use scope::Scope;
 pub use spawn::{spawn, Builder, JoinHandle};
 pub use stats::{Figures, StatsSnapshot, StrandReport, FULL_FIGURES};
 pub use strand::Strand;

@@ -161,6 +161,16 @@ counters! {
     StrandsExited => strands_exited,
     /// Accesses to memory that was no longer valid, detected and refused.
     Hazards => hazards,
+    /// Scopes begun ([`crate::Strand::scope`], [`crate::Scope::scope`]).
+    Scopes => scopes,
+    /// Bytes handed out by scopes' arenas (the sizes asked for), counted when each scope
+    /// ends and its arena is reset for the next: memory given back at scope end. Zero on
+    /// global-malloc, whose scope values are freed as they drop, like every value there.
+    ScopeBytesReturned => scope_bytes_returned,
+    /// Values copied out of a scope ([`crate::Scope::escape`], [`crate::Scope::to_heap`]).
+    Escapes => escapes,
+    /// Bytes copied by those escapes.
+    EscapedBytes => escaped_bytes,
 }
 
 impl Figures {

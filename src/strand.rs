@@ -13,6 +13,7 @@
 use crate::allocator::{StrandCx, Ticket, ValueAllocator};
 use crate::config::Config;
 use crate::error::{AllocError, ConfigError, Hazard};
+use crate::scope_arena::ScopeSpares;
 use crate::stats::{Counter, Figures, StrandReport};
 use std::alloc::Layout;
 use std::marker::PhantomData;
@@ -51,6 +52,8 @@ pub const MAX_ARENA_ALIGN: usize = 64;
 pub struct Strand<A: ValueAllocator> {
     pub(crate) state: ManuallyDrop<A::StrandState>,
     pub(crate) cx: StrandCx,
+    /// Warm arenas for the strand's next scopes.
+    pub(crate) scope_spares: ScopeSpares,
     /// Whether the strand has not ended yet (`state` is still there).
     running: bool,
     _not_send: PhantomData<*const ()>,
@@ -76,6 +79,7 @@ impl<A: ValueAllocator> Strand<A> {
         Strand {
             state: ManuallyDrop::new(state),
             cx,
+            scope_spares: ScopeSpares::default(),
             running: true,
             _not_send: PhantomData,
         }
@@ -90,6 +94,9 @@ impl<A: ValueAllocator> Strand<A> {
         // SAFETY: `state` is taken exactly once: `running` was true and is now false.
         let state = unsafe { ManuallyDrop::take(&mut self.state) };
         self.cx.count(Counter::StrandsExited, 1);
+        let spares = self.scope_spares.free();
+        self.cx.reserve(-(spares as i64));
+        crate::trim::freed(spares);
         A::exit(state, &self.cx);
         self.cx.clear_used();
         let figures = self.cx.slot.figures();
@@ -278,13 +285,73 @@ impl<A: ValueAllocator> Strand<A> {
     /// heap allocation of its own, reserved for this strand until it is released (see
     /// [`ValueAllocator::LARGE_APART`]).
     fn alloc_large(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
-        // SAFETY: `layout` has a non-zero size (zero-sized layouts returned earlier).
+        let ptr = self.heap_alloc(layout)?;
+        self.cx.count(Counter::LargeValues, 1);
+        Ok((ptr, Ticket::NONE))
+    }
+
+    /// A heap allocation of its own for `layout` (non-zero size), counted as reserved
+    /// and used for this strand until [`Strand::heap_dealloc`].
+    fn heap_alloc(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        // SAFETY: `layout` has a non-zero size (by this function's contract).
         let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
             .ok_or(AllocError::oom(A::NAME, layout))?;
         self.cx.reserve(layout.size() as i64);
-        self.cx.count(Counter::LargeValues, 1);
         self.cx.allocated::<A>(layout.size(), false, || None);
-        Ok((ptr, Ticket::NONE))
+        Ok(ptr)
+    }
+
+    /// Releases what [`Strand::heap_alloc`] gave.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `heap_alloc` with `layout`, and is released once.
+    unsafe fn heap_dealloc(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+        crate::trim::freed(layout.size());
+        self.cx.reserve(-(layout.size() as i64));
+        self.cx.released::<A>(layout.size(), None, false);
+    }
+
+    /// A heap allocation of its own for a value that leaves a scope for the heap
+    /// (`layout` of non-zero size, refused past the strand limit): counted as reserved
+    /// and used until [`Strand::dealloc_own`], on every backend.
+    pub(crate) fn alloc_own(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        self.limit_check(layout.size())?;
+        self.heap_alloc(layout)
+    }
+
+    /// Releases what [`Strand::alloc_own`] gave.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `alloc_own` on this strand with `layout`, and is released once.
+    pub(crate) unsafe fn dealloc_own(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.heap_dealloc(ptr, layout) }
+    }
+
+    /// The arena for a scope's first value: a warm one the strand kept, or a new one
+    /// under the strand's generation limit.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn take_scope_arena(&self) -> bumpalo::Bump {
+        self.scope_spares.take().unwrap_or_else(|| {
+            let b = bumpalo::Bump::new();
+            b.set_allocation_limit(Some(self.cx.config.generation_limit()));
+            b
+        })
+    }
+
+    /// Refuses `size` more bytes past the strand limit.
+    #[inline]
+    pub(crate) fn limit_check(&self, size: usize) -> Result<(), AllocError> {
+        if self.past_limit(size) {
+            Err(self.over_limit(size))
+        } else {
+            Ok(())
+        }
     }
 
     /// Validates an allocation's stamp; a failure is counted as a hazard of this strand.
@@ -336,11 +403,8 @@ impl<A: ValueAllocator> Strand<A> {
         }
         // SAFETY: by this function's contract `ptr` came from `alloc_raw` with this
         // layout, which (the strand's large-value size never changing) took it from
-        // `alloc_large`, i.e. from the global allocator with this layout.
-        unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
-        crate::trim::freed(layout.size());
-        self.cx.reserve(-(layout.size() as i64));
-        self.cx.released::<A>(layout.size(), None, false);
+        // `alloc_large`, i.e. from `heap_alloc` with this layout.
+        unsafe { self.heap_dealloc(ptr, layout) };
     }
 }
 

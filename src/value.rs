@@ -7,6 +7,7 @@
 
 use crate::allocator::{Ticket, ValueAllocator};
 use crate::error::{AllocError, Hazard};
+use crate::scope_arena::ScopeArena;
 use crate::strand::{alloc_failed, hazard, Strand};
 use crate::tree::{self, Tree};
 use crate::variant::Variant;
@@ -22,8 +23,14 @@ pub(crate) enum Origin {
     Empty,
     /// The strand's backend, with the ticket it gave.
     Backend(Ticket),
-    /// A `Box<[u8]>` on the global heap.
+    /// A `Box<[u8]>` on the global heap, adopted (not counted in the figures).
     Heap,
+    /// A heap allocation of its own that the strand made ([`crate::Scope::to_heap`]):
+    /// counted in `used` and `reserved` until it drops, as a large value is.
+    Own,
+    /// The arena of the scope it points at, which outlives the value (the value borrows
+    /// the scope).
+    Scope(NonNull<ScopeArena>),
 }
 
 /// An immutable byte string allocated for a strand.
@@ -52,6 +59,56 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
             ptr,
             len: b.len(),
             origin: Origin::Backend(ticket),
+            strand,
+        })
+    }
+
+    /// Copies `b` into the arena of a scope, or where the scope's arena does not take it
+    /// (no arena, a large value, past its limit) into memory from `strand`'s backend.
+    /// `arena` outlives `'s` (the caller's borrow of the scope).
+    #[inline(always)]
+    pub(crate) fn try_new_in_scope(
+        b: &[u8],
+        arena: &'s ScopeArena,
+        strand: &'s Strand<A>,
+    ) -> Result<Self, AllocError> {
+        let size = b.len();
+        // One comparison for empty and large, as `Strand::alloc_raw` makes it.
+        if size.wrapping_sub(1) >= strand.cx.large || !arena.enabled() {
+            return Self::try_new_in(b, strand);
+        }
+        strand.limit_check(size)?;
+        let Some((ptr, grown)) = arena.alloc(size, || strand.take_scope_arena()) else {
+            return Self::try_new_in(b, strand);
+        };
+        if grown != 0 {
+            strand.cx.reserve(grown);
+        }
+        strand.cx.allocated::<A>(size, false, || None);
+        // SAFETY: `ptr` is `b.len()` fresh bytes of the arena, which `b` cannot overlap.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), ptr.as_ptr(), b.len()) };
+        Ok(Bytes {
+            ptr,
+            len: b.len(),
+            origin: Origin::Scope(NonNull::from(arena)),
+            strand,
+        })
+    }
+
+    /// Copies `b` onto a heap allocation of its own, counted for `strand` (in `used`,
+    /// `reserved` and against the strand limit) until the value drops.
+    pub(crate) fn try_new_own(b: &[u8], strand: &'s Strand<A>) -> Result<Self, AllocError> {
+        if b.is_empty() {
+            return Ok(Self::empty(strand));
+        }
+        let layout = Layout::array::<u8>(b.len()).map_err(|_| AllocError::invalid(b.len(), 1))?;
+        let ptr = strand.alloc_own(layout)?;
+        // SAFETY: `ptr` is `b.len()` fresh bytes, which `b` cannot overlap.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), ptr.as_ptr(), b.len()) };
+        Ok(Bytes {
+            ptr,
+            len: b.len(),
+            origin: Origin::Own,
             strand,
         })
     }
@@ -119,10 +176,16 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
         }
     }
 
-    /// Whether the bytes live on the global heap (adopted from a portable value) rather
-    /// than in the strand's backend.
+    /// Whether the bytes live on the global heap (adopted from a portable value, or
+    /// copied there by [`crate::Scope::to_heap`]) rather than in the strand's backend.
     pub fn is_heap(&self) -> bool {
-        self.origin == Origin::Heap
+        matches!(self.origin, Origin::Heap | Origin::Own)
+    }
+
+    /// Whether the bytes live in the arena of a scope ([`crate::Scope`]), given back when
+    /// it ends.
+    pub fn is_scoped(&self) -> bool {
+        matches!(self.origin, Origin::Scope(_))
     }
 
     /// The strand the value belongs to.
@@ -130,9 +193,17 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
         self.strand
     }
 
-    /// A copy in the same strand.
+    /// A copy in the same strand: in the same scope for a value of a scope's arena, on a
+    /// heap allocation of its own for one there, else in the strand's backend.
     pub fn try_clone(&self) -> Result<Self, AllocError> {
-        Self::try_new_in(self.as_slice(), self.strand)
+        match self.origin {
+            // SAFETY: a scope's arena outlives its values (they borrow the scope).
+            Origin::Scope(arena) => {
+                Self::try_new_in_scope(self.as_slice(), unsafe { arena.as_ref() }, self.strand)
+            }
+            Origin::Own => Self::try_new_own(self.as_slice(), self.strand),
+            _ => Self::try_new_in(self.as_slice(), self.strand),
+        }
     }
 }
 
@@ -160,16 +231,34 @@ impl<A: ValueAllocator> Drop for Bytes<'_, A> {
 }
 
 impl<A: ValueAllocator> Bytes<'_, A> {
-    /// The drop of a value not in the backend: the empty string, or an adopted heap
-    /// buffer. Out of line, so that the drop of a backend value stays small.
+    /// The drop of a value not in the backend: the empty string, an adopted heap
+    /// buffer, a heap copy of its own, or a value of a scope. Out of line, so that the
+    /// drop of a backend value stays small.
     #[cold]
     #[inline(never)]
     fn drop_apart(&mut self) {
-        if self.origin == Origin::Heap {
-            let raw = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len);
-            // SAFETY: `raw` is the pointer and length `Box::into_raw` gave in
-            // `from_heap`, owned by this value alone.
-            drop(unsafe { Box::from_raw(raw) });
+        match self.origin {
+            Origin::Empty | Origin::Backend(_) => {}
+            Origin::Heap => {
+                let raw = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len);
+                // SAFETY: `raw` is the pointer and length `Box::into_raw` gave in
+                // `from_heap`, owned by this value alone.
+                drop(unsafe { Box::from_raw(raw) });
+            }
+            Origin::Own => {
+                // SAFETY: `ptr` came from `alloc_own` with this layout (a non-empty byte
+                // array) in `try_new_own`, owned by this value alone.
+                unsafe {
+                    self.strand
+                        .dealloc_own(self.ptr, Layout::from_size_align_unchecked(self.len, 1))
+                }
+            }
+            Origin::Scope(arena) => {
+                // SAFETY: a scope's arena outlives its values (they borrow the scope);
+                // its memory is given back when the scope ends, not here.
+                unsafe { arena.as_ref() }.release(self.len);
+                self.strand.cx.released::<A>(self.len, None, false);
+            }
         }
     }
 }
@@ -219,6 +308,20 @@ impl<'s, A: ValueAllocator> Str<'s, A> {
         Bytes::try_new_in(s.as_bytes(), strand).map(Str)
     }
 
+    /// Copies `s` onto a heap allocation of its own, counted for `strand`.
+    pub(crate) fn try_new_own(s: &str, strand: &'s Strand<A>) -> Result<Self, AllocError> {
+        Bytes::try_new_own(s.as_bytes(), strand).map(Str)
+    }
+
+    /// Makes `bytes` a string without checking them.
+    ///
+    /// # Safety
+    ///
+    /// The bytes are valid UTF-8.
+    pub(crate) unsafe fn from_utf8_unchecked(bytes: Bytes<'s, A>) -> Self {
+        Str(bytes)
+    }
+
     /// Adopts a heap string without copying it.
     pub fn from_heap(s: Box<str>, strand: &'s Strand<A>) -> Self {
         Str(Bytes::from_heap(s.into_boxed_bytes(), strand))
@@ -264,6 +367,11 @@ impl<'s, A: ValueAllocator> Str<'s, A> {
     /// Whether the bytes live on the global heap.
     pub fn is_heap(&self) -> bool {
         self.0.is_heap()
+    }
+
+    /// Whether the bytes live in the arena of a scope ([`crate::Scope`]).
+    pub fn is_scoped(&self) -> bool {
+        self.0.is_scoped()
     }
 
     /// A copy in the same strand.

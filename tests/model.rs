@@ -92,6 +92,36 @@ enum Op {
     List(usize, usize),
     /// Build a variant with this many integer fields.
     Wide(usize),
+    /// Run these steps in a scope.
+    Scope(Vec<ScopeOp>),
+}
+
+/// One step inside a scope.
+#[derive(Debug, Clone)]
+enum ScopeOp {
+    /// Make a string of this length in the scope.
+    Make(usize),
+    /// Drop the scope's value at this index (modulo the count).
+    Drop(usize),
+    /// Leak it (`mem::forget`).
+    Leak(usize),
+    /// Copy it to the strand ([`strand_alloc::Scope::escape`]), where it stays live.
+    Escape(usize),
+    /// Copy it onto the heap ([`strand_alloc::Scope::to_heap`]), where it stays live.
+    Heap(usize),
+    /// Force a move to another OS thread.
+    Migrate,
+}
+
+fn scope_op() -> impl Strategy<Value = ScopeOp> {
+    prop_oneof![
+        6 => len().prop_map(ScopeOp::Make),
+        2 => any::<usize>().prop_map(ScopeOp::Drop),
+        1 => any::<usize>().prop_map(ScopeOp::Leak),
+        2 => any::<usize>().prop_map(ScopeOp::Escape),
+        2 => any::<usize>().prop_map(ScopeOp::Heap),
+        1 => Just(ScopeOp::Migrate),
+    ]
 }
 
 /// The tag of every list cell; a cell is `[Int(serial), Int(level), strings.., rest]`.
@@ -120,6 +150,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (prop_oneof![1usize..64, 1_000usize..20_000], 0usize..3)
             .prop_map(|(d, w)| Op::List(d, w)),
         1 => (1usize..20_000).prop_map(Op::Wide),
+        2 => prop::collection::vec(scope_op(), 0..12).prop_map(Op::Scope),
     ]
 }
 
@@ -207,6 +238,9 @@ struct Predicted {
     bytes: u64,
     copies: u64,
     copied_bytes: u64,
+    scopes: u64,
+    escapes: u64,
+    escaped_bytes: u64,
 }
 
 struct Runner<'s, A: ValueAllocator> {
@@ -456,9 +490,83 @@ impl<'s, A: ValueAllocator> Runner<'s, A> {
                 let v = self.make(&e);
                 self.live.push((v, e));
             }
+            Op::Scope(ops) => self.scope(ops)?,
             Op::Reset | Op::Clone(_) | Op::Drop(_) | Op::Send(_) => {}
         }
         self.check_all()
+    }
+
+    /// Runs `ops` in a scope, checking the scope's values after every step; what escaped
+    /// joins the strand's live values. Afterwards the strand uses exactly what it used
+    /// before, plus what escaped, plus what leaked from outside the scope's arena.
+    fn scope(&mut self, ops: &[ScopeOp]) -> Result<(), String> {
+        let s = self.s;
+        let used = s.stats().used;
+        let mut escaped: Vec<(Value<'s, A>, Expect)> = Vec::new();
+        let mut kept = 0i64;
+        self.p.scopes += 1;
+        s.scope(|sc| -> Result<(), String> {
+            let mut inner: Vec<(strand_alloc::Str<'_, A>, String)> = Vec::new();
+            for op in ops {
+                let n = inner.len();
+                match op {
+                    ScopeOp::Make(len) => {
+                        self.serial += 1;
+                        let t = content(self.serial, *len);
+                        self.count_str(t.len());
+                        let v = sc.str(&t);
+                        let expect_scoped = A::SCOPE_ARENA && (1..=4096).contains(len);
+                        if expect_scoped && !v.is_scoped() || !A::SCOPE_ARENA && v.is_scoped() {
+                            return Err(format!("a value of {len} B, scoped: {}", v.is_scoped()));
+                        }
+                        inner.push((v, t));
+                    }
+                    ScopeOp::Drop(i) if n > 0 => drop(inner.swap_remove(i % n)),
+                    ScopeOp::Leak(i) if n > 0 => {
+                        let (v, t) = inner.swap_remove(i % n);
+                        // Outside the scope's arena a leaked value stays counted as used.
+                        if !v.is_scoped() {
+                            kept += t.len() as i64;
+                        }
+                        std::mem::forget(v);
+                    }
+                    ScopeOp::Escape(i) | ScopeOp::Heap(i) if n > 0 => {
+                        let (v, t) = &inner[i % n];
+                        let copy = if matches!(op, ScopeOp::Escape(_)) {
+                            sc.escape(v)
+                        } else {
+                            let c = sc.to_heap(v);
+                            if !t.is_empty() && !c.is_heap() {
+                                return Err("a heap copy is not on the heap".into());
+                            }
+                            c
+                        };
+                        self.count_str(t.len());
+                        self.p.escapes += 1;
+                        self.p.escaped_bytes += t.len() as u64;
+                        kept += t.len() as i64;
+                        escaped.push((copy.into(), Expect::Str(t.clone())));
+                    }
+                    ScopeOp::Migrate => hop(),
+                    ScopeOp::Drop(_) | ScopeOp::Leak(_) | ScopeOp::Escape(_) | ScopeOp::Heap(_) => {
+                    }
+                }
+                for (v, t) in &inner {
+                    if v.try_as_str().map_err(|h| h.to_string())? != t {
+                        return Err(format!("a scope value reads {v:?}, expected {t:?}"));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        let after = s.stats().used;
+        if after != used + kept {
+            return Err(format!(
+                "after the scope {after} B used, before {used} B, {kept} B escaped or kept"
+            ));
+        }
+        self.live.extend(escaped);
+        Ok(())
     }
 }
 
@@ -534,6 +642,12 @@ fn run_case<A: ValueAllocator>(programs: &[Program]) -> Result<(), TestCaseError
         prop_assert_eq!(f.bytes_allocated, predicted.bytes, "bytes allocated");
         prop_assert_eq!(f.copies, predicted.copies, "copies");
         prop_assert_eq!(f.copied_bytes, predicted.copied_bytes, "bytes copied");
+        prop_assert_eq!(f.scopes, predicted.scopes, "scopes");
+        prop_assert_eq!(
+            (f.escapes, f.escaped_bytes),
+            (predicted.escapes, predicted.escaped_bytes),
+            "escapes"
+        );
         prop_assert_eq!((f.strands_begun, f.strands_exited), (1, 1));
         prop_assert_eq!(f.used, 0, "nothing is held after exit");
         if A::NAME == "global-malloc" {

@@ -86,3 +86,13 @@ pub fn box_on_mimalloc(s: &str, n: usize) {
         }
     }
 }
+
+/// One May worker, unpinned: the measured strands then run where the counts are taken.
+pub fn one_worker() {
+    strand_alloc::SchedulerConfig::default()
+        .with_workers(1)
+        .unwrap()
+        .with_pin(false)
+        .apply()
+        .unwrap();
+}

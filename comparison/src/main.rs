@@ -175,6 +175,9 @@ struct Comparison<'a> {
     /// What each figure means.
     definitions: Vec<(&'static str, &'static str, &'static str)>,
     verdicts: &'a [verdict::Verdict],
+    /// What scopes change (`actor-scoped` against `actor`), where both ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scope_effects: Vec<verdict::ScopeEffect>,
     rows: &'a [Row],
     /// The `http` workload: how it loaded each server, and each backend's result.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -616,6 +619,7 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             .chain(http::DEFINITIONS.iter().map(|(t, d)| (*t, *t, *d)))
             .collect(),
         verdicts: &verdicts,
+        scope_effects: verdict::scope_effects(&rows),
         rows: &rows,
         http_load,
         http: http_rows,

@@ -168,6 +168,19 @@ metrics! {
         "Deep copies made to move a value across a strand boundary (the same on every backend).";
     COPIED_BYTES = "copied_bytes", "copied bytes", Bytes, |m| m.figures.copied_bytes as f64,
         "Bytes copied by those copies.";
+    SCOPES = "scopes", "scopes", Count, |m| m.figures.scopes as f64,
+        "Scopes begun: units of work (a message) whose values end with them (the scoped \
+         workloads only).";
+    SCOPE_BYTES_RETURNED = "scope_bytes_returned", "bytes given back by scopes", Bytes,
+        |m| m.figures.scope_bytes_returned as f64,
+        "Bytes of values (the sizes asked for) made in scopes' arenas, given back when each \
+         scope ended so that the next one reuses the memory at once. Zero on global-malloc, \
+         whose values are freed as they drop, scoped or not.";
+    ESCAPES = "escapes", "escapes", Count, |m| m.figures.escapes as f64,
+        "Values copied out of a scope to outlive it: into the enclosing scope or the strand, \
+         or onto a heap allocation of their own.";
+    ESCAPED_BYTES = "escaped_bytes", "escaped bytes", Bytes, |m| m.figures.escaped_bytes as f64,
+        "Bytes copied by those escapes.";
 }
 
 /// Terms used by the relative columns and the verdict.
@@ -511,6 +524,10 @@ pub fn render(rows: &[Row], verdicts: &[Verdict], width: u16) -> String {
     for v in verdicts {
         out.push_str(&v.render(w));
     }
+    out.push_str(&crate::verdict::render_scope_effects(
+        &crate::verdict::scope_effects(rows),
+        w,
+    ));
     let thresholds = {
         let mut t: Vec<usize> = rows.iter().map(|r| r.threshold).collect();
         t.sort_unstable();

@@ -218,6 +218,110 @@ fn rss_reason(rows: &[&Row], p: &Pick, threshold: usize) -> String {
     why
 }
 
+/// What scopes change for one backend at one threshold: the `actor-scoped` workload
+/// against `actor`, and against global-malloc's `actor-scoped`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeEffect {
+    pub backend: String,
+    pub threshold: usize,
+    /// Median peak RSS without scopes and with.
+    pub rss_without: f64,
+    pub rss_with: f64,
+    /// Median peak RSS with scopes divided by global-malloc's with scopes.
+    pub rss_with_vs_heap: f64,
+    /// Median wall time (ms) without scopes and with.
+    pub wall_without_ms: f64,
+    pub wall_with_ms: f64,
+    /// Median wall time with scopes divided by global-malloc's with scopes, and the rank
+    /// test's p-value of the two (1 for global-malloc itself).
+    pub wall_with_vs_heap: f64,
+    pub wall_p: f64,
+}
+
+/// What scopes change, for every backend and threshold where both actor workloads ran
+/// (and global-malloc with scopes, which the others are held against).
+pub fn scope_effects(rows: &[Row]) -> Vec<ScopeEffect> {
+    let find = |kind: Kind, threshold: usize, backend: &str| {
+        rows.iter()
+            .find(|r| r.workload.kind == kind && r.threshold == threshold && r.backend == backend)
+    };
+    rows.iter()
+        .filter(|r| r.workload.kind == Kind::ActorScoped && r.backend != "seed-arena")
+        .filter_map(|with| {
+            let without = find(Kind::Actor, with.threshold, &with.backend)?;
+            let heap = find(Kind::ActorScoped, with.threshold, "global-malloc")?;
+            Some(ScopeEffect {
+                backend: with.backend.clone(),
+                threshold: with.threshold,
+                rss_without: without.median(&PEAK_RSS_BYTES),
+                rss_with: with.median(&PEAK_RSS_BYTES),
+                rss_with_vs_heap: with.median(&PEAK_RSS_BYTES)
+                    / heap.median(&PEAK_RSS_BYTES).max(1.0),
+                wall_without_ms: without.median(&WALL_MS),
+                wall_with_ms: with.median(&WALL_MS),
+                wall_with_vs_heap: with.median(&WALL_MS) / heap.median(&WALL_MS).max(1e-9),
+                wall_p: if with.backend == heap.backend {
+                    1.0
+                } else {
+                    mann_whitney_p(&with.values(&WALL_MS), &heap.values(&WALL_MS))
+                },
+            })
+        })
+        .collect()
+}
+
+/// The scope effects as printed, wrapped to `width` columns (empty when there are none).
+pub fn render_scope_effects(effects: &[ScopeEffect], width: usize) -> String {
+    if effects.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "
+",
+    );
+    out.push_str(&report::wrap(
+        "SCOPES: actor-scoped (one scope per message, the state escaping to the heap) against \
+         actor (the same work without scopes)",
+        width,
+        "",
+        "  ",
+    ));
+    for e in effects {
+        let time = if e.wall_p >= ALPHA {
+            ", a tie with global-malloc's".to_string()
+        } else if e.wall_with_vs_heap < 1.0 {
+            ", faster than global-malloc's".to_string()
+        } else {
+            ", slower than global-malloc's".to_string()
+        };
+        // Global-malloc is the reference the others are held against.
+        let (rss_vs, wall_vs) = if e.backend == "global-malloc" {
+            (String::new(), String::new())
+        } else {
+            (
+                format!(" ({:.2}x global-malloc's with scopes)", e.rss_with_vs_heap),
+                format!(" ({:.2}x{time})", e.wall_with_vs_heap),
+            )
+        };
+        out.push_str(&report::wrap(
+            &format!(
+                "{} (threshold {}): peak RSS {} without scopes, {} with{rss_vs}; wall time {} \
+                 ms without, {} ms with{wall_vs}",
+                e.backend,
+                bytes(e.threshold as f64),
+                bytes(e.rss_without),
+                bytes(e.rss_with),
+                report::ms(e.wall_without_ms),
+                report::ms(e.wall_with_ms),
+            ),
+            width,
+            "  ",
+            "    ",
+        ));
+    }
+    out
+}
+
 /// The two-sided p-value of the Mann–Whitney U test of `a` against `b`: the chance,
 /// if both came from one distribution, of ranks at least this far apart. Exact (by
 /// counting rank arrangements), with ties counted as half.

@@ -19,8 +19,8 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use strand_alloc::{
-    channel, hop, Builder, Config, Figures, JoinHandle, PortableValue, PortableVariant, SpawnError,
-    Str, Strand, Value, ValueAllocator,
+    channel, hop, Builder, Config, Figures, JoinHandle, PortableValue, PortableVariant, Scope,
+    SpawnError, Str, Strand, Value, ValueAllocator,
 };
 
 /// The kinds of work the comparison runs.
@@ -45,17 +45,28 @@ pub enum Kind {
     /// Values produced in one strand and consumed and dropped in another (after larson and
     /// xmalloc-test).
     Handoff,
+    /// Long-lived strands (actors) that each handle many messages: a message makes eight
+    /// values and replaces the strand's state, one value of at most 1 KiB kept from one
+    /// message to the next. Written as a runtime writes it without scopes: every value on
+    /// the strand, dropped when its message is done.
+    Actor,
+    /// The same actors with one [`strand_alloc::Scope`] per message: the message's values
+    /// are made in the scope, and the new state is made there and escapes to the heap
+    /// ([`strand_alloc::Scope::to_heap`]).
+    ActorScoped,
 }
 
 impl Kind {
     /// Every kind, in the order the comparison runs them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Requests,
         Kind::LongLived,
         Kind::Migrate,
         Kind::Pipeline,
         Kind::Phases,
         Kind::Handoff,
+        Kind::Actor,
+        Kind::ActorScoped,
     ];
 
     /// The name used on the command line and in reports.
@@ -67,6 +78,8 @@ impl Kind {
             Kind::Pipeline => "pipeline",
             Kind::Phases => "phases",
             Kind::Handoff => "handoff",
+            Kind::Actor => "actor",
+            Kind::ActorScoped => "actor-scoped",
         }
     }
 
@@ -236,10 +249,11 @@ pub struct Workload {
     /// What kind of work.
     pub kind: Kind,
     /// Strands (the meaning per kind: request strands in all, churning strands, migrating
-    /// strands, pipeline chains ×4 stages, strands per phase, producer–consumer pairs ×2).
+    /// strands, pipeline chains ×4 stages, strands per phase, producer–consumer pairs ×2,
+    /// actors).
     pub strands: usize,
     /// Allocations per strand (messages per chain for `pipeline`, per pair for
-    /// `handoff`).
+    /// `handoff`, per actor for `actor` and `actor-scoped`).
     pub allocs: usize,
     /// String sizes.
     pub sizes: Sizes,
@@ -257,6 +271,7 @@ impl Workload {
             Kind::Pipeline => (16, 20_000, Sizes::Mixed),
             Kind::Phases => (512, 256, Sizes::Mixed),
             Kind::Handoff => (16, 40_000, Sizes::Mixed),
+            Kind::Actor | Kind::ActorScoped => (64, 20_000, Sizes::Mixed),
         };
         Workload {
             kind,
@@ -325,6 +340,7 @@ impl Workload {
             Kind::LongLived => self.strands.saturating_mul(WINDOW.min(self.allocs)),
             Kind::Migrate => self.strands.saturating_mul(32.min(self.allocs)),
             Kind::Pipeline | Kind::Handoff => self.strands.saturating_mul(HANDOFF_WINDOW),
+            Kind::Actor | Kind::ActorScoped => self.strands.saturating_mul(PARTS + 1),
         };
         values.saturating_mul(each)
     }
@@ -469,15 +485,36 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
     }
 
     fn make(&mut self) -> Made<'s, A> {
-        let len = self.sizes.draw(&mut self.rng);
-        let l = letter(self.rng.next());
-        self.tally.made += 1;
-        self.tally.made_bytes += len as u64;
+        let (l, len) = self.draw();
         Made {
             value: self.strand.str(text(l, len)),
             letter: l,
             len,
         }
+    }
+
+    /// Like [`Ctx::make`], in a scope.
+    fn make_in<'x>(&mut self, sc: &'x Scope<'_, A>) -> Made<'x, A> {
+        let (l, len) = self.draw();
+        Made {
+            value: sc.str(text(l, len)),
+            letter: l,
+            len,
+        }
+    }
+
+    /// The letter and length of the next string, counted as made.
+    fn draw(&mut self) -> (u8, usize) {
+        let len = self.sizes.draw(&mut self.rng);
+        let l = letter(self.rng.next());
+        self.count_made(len);
+        (l, len)
+    }
+
+    /// Counts a string of `len` bytes the workload's code made.
+    fn count_made(&mut self, len: usize) {
+        self.tally.made += 1;
+        self.tally.made_bytes += len as u64;
     }
 
     fn corrupt(&self, detail: String) -> WorkloadError {
@@ -489,7 +526,7 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
 
     /// Checks a string's contents. A value the backend refuses to read (a hazard, only
     /// on the seed policy) is counted as refused instead.
-    fn check_str(&mut self, s: &Str<'s, A>, letter: u8, len: usize) -> Result<(), WorkloadError> {
+    fn check_str(&mut self, s: &Str<'_, A>, letter: u8, len: usize) -> Result<(), WorkloadError> {
         let Ok(s) = s.try_as_str() else {
             self.tally.refused += 1;
             return Ok(());
@@ -506,7 +543,7 @@ impl<'s, A: ValueAllocator> Ctx<'s, A> {
         Ok(())
     }
 
-    fn check(&mut self, m: &Made<'s, A>) -> Result<(), WorkloadError> {
+    fn check(&mut self, m: &Made<'_, A>) -> Result<(), WorkloadError> {
         self.check_str(&m.value, m.letter, m.len)
     }
 
@@ -685,6 +722,8 @@ pub fn run<A: ValueAllocator>(w: &Workload, config: Config) -> Result<Outcome, W
         Kind::Pipeline => pipeline(w, &mut crew),
         Kind::Phases => phases(w, &mut crew),
         Kind::Handoff => handoff(w, &mut crew),
+        Kind::Actor => actor(w, &mut crew, false),
+        Kind::ActorScoped => actor(w, &mut crew, true),
     };
     // Join whatever was spawned even when spawning failed part-way.
     let joined = crew.join();
@@ -1012,4 +1051,71 @@ fn handoff<A: ValueAllocator>(w: &Workload, crew: &mut Crew<A>) -> Result<(), Wo
         }))?;
     }
     Ok(())
+}
+
+/// Values each `actor` message makes besides the new state.
+pub const PARTS: usize = 8;
+/// Messages an actor handles between yields (as if waiting for its next messages).
+const ACTOR_BATCH: usize = 8;
+/// The largest state an actor keeps.
+pub const STATE_MAX: usize = 1024;
+
+/// The actors: each handles `w.allocs` messages; a message makes [`PARTS`] values, checks
+/// them and the state, and replaces the state with a new one of at most [`STATE_MAX`]
+/// bytes. With `scoped`, one scope per message: the parts and the new state are made in
+/// it, and the state escapes to the heap; without, everything is made on the strand and
+/// the message's values are dropped when it is done (as a runtime writes it today).
+fn actor<A: ValueAllocator>(
+    w: &Workload,
+    crew: &mut Crew<A>,
+    scoped: bool,
+) -> Result<(), WorkloadError> {
+    let w = *w;
+    for s in 0..w.strands {
+        crew.spawn(Box::new(move |strand| {
+            let strand: &Strand<A> = strand;
+            let mut cx = Ctx::new(strand, &w, s as u64);
+            let (mut state, mut state_letter, mut state_len) = (strand.str(""), b'a', 0);
+            for m in 0..w.allocs {
+                let next_letter = letter(m as u64 + s as u64);
+                let (next, len) = if scoped {
+                    strand.scope(|sc| -> Result<_, WorkloadError> {
+                        let parts: Vec<_> = (0..PARTS).map(|_| cx.make_in(sc)).collect();
+                        for p in &parts {
+                            cx.check(p)?;
+                        }
+                        cx.check_str(&state, state_letter, state_len)?;
+                        let len = next_state_len(&parts, state_len);
+                        let fresh = sc.str(text(next_letter, len));
+                        cx.count_made(len);
+                        cx.count_made(len);
+                        Ok((sc.to_heap(&fresh), len))
+                    })?
+                } else {
+                    let parts: Vec<_> = (0..PARTS).map(|_| cx.make()).collect();
+                    for p in &parts {
+                        cx.check(p)?;
+                    }
+                    cx.check_str(&state, state_letter, state_len)?;
+                    let len = next_state_len(&parts, state_len);
+                    cx.count_made(len);
+                    (strand.str(text(next_letter, len)), len)
+                };
+                (state, state_letter, state_len) = (next, next_letter, len);
+                if m % ACTOR_BATCH == ACTOR_BATCH - 1 {
+                    may::coroutine::yield_now();
+                }
+            }
+            cx.check_str(&state, state_letter, state_len)?;
+            Ok(cx.tally)
+        }))?;
+    }
+    Ok(())
+}
+
+/// The length of an actor's next state: from the message's parts and the state before,
+/// 1 to [`STATE_MAX`] bytes.
+fn next_state_len<A: ValueAllocator>(parts: &[Made<'_, A>], before: usize) -> usize {
+    let sum: usize = parts.iter().map(|p| p.len).sum();
+    1 + (sum * 7 + before) % STATE_MAX
 }

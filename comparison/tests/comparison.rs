@@ -7,13 +7,15 @@ use serde_json::Value as Json;
 use std::process::{Command, Output};
 
 const SAFE: [&str; 3] = ["thread-arena", "global-malloc", "strand-arena"];
-const WORKLOADS: [&str; 6] = [
+const WORKLOADS: [&str; 8] = [
     "requests",
     "long-lived",
     "migrate",
     "pipeline",
     "phases",
     "handoff",
+    "actor",
+    "actor-scoped",
 ];
 
 fn run(args: &[&str]) -> Output {
@@ -228,7 +230,7 @@ fn quick_comparison_figures_are_consistent() {
                 );
                 let (made, made_bytes) = (figure(m, &["made"]), figure(m, &["made_bytes"]));
                 assert!(made > 0, "{w}/{backend}");
-                if w == "long-lived" || w == "migrate" {
+                if ["long-lived", "migrate", "actor", "actor-scoped"].contains(&w) {
                     assert_eq!((allocs, bytes), (made, made_bytes), "{w}/{backend}");
                 } else {
                     assert!(allocs >= made && bytes >= made_bytes, "{w}/{backend}");
@@ -301,6 +303,21 @@ fn quick_comparison_figures_are_consistent() {
                     "{w}/{backend}: migrations were observed on 2 workers"
                 );
             }
+            // Scopes: only the scoped actors begin any; every message's state escapes to
+            // the heap; the arenas give the messages' bytes back at each scope's end.
+            let (scopes, escapes) = (figure(f, &["scopes"]), figure(f, &["escapes"]));
+            if w == "actor-scoped" {
+                let messages = 64 * 2_000;
+                assert_eq!((scopes, escapes), (messages, messages), "{w}/{backend}");
+                let returned = figure(f, &["scope_bytes_returned"]);
+                if backend == "global-malloc" {
+                    assert_eq!(returned, 0, "{w}/{backend}: freed as they drop");
+                } else {
+                    assert!(returned > figure(f, &["escaped_bytes"]), "{w}/{backend}");
+                }
+            } else {
+                assert_eq!((scopes, escapes), (0, 0), "{w}/{backend}");
+            }
             if w == "pipeline" || w == "handoff" || w == "phases" {
                 assert!(
                     figure(f, &["copies"]) > 0,
@@ -323,6 +340,44 @@ fn quick_comparison_figures_are_consistent() {
             seed_hazards > 0,
             "the seed policy's hazards show in the comparison"
         );
+    }
+    check_scope_effects(&doc, rows);
+}
+
+/// What scopes change, both ways: on the arenas the scoped actors reserve a small part of
+/// what the same work takes without scopes, on global-malloc about the same; and the
+/// JSON's scope effects say so for every safe backend.
+fn check_scope_effects(doc: &Json, rows: &[Json]) {
+    let reserved = |kind: &str, backend: &str| {
+        let r = rows
+            .iter()
+            .find(|r| r["workload"]["kind"] == kind && r["backend"] == backend)
+            .expect("a row per workload and backend");
+        r["figures"]["peak_reserved_bytes"]["median"]
+            .as_f64()
+            .unwrap()
+    };
+    for backend in SAFE {
+        let (without, with) = (
+            reserved("actor", backend),
+            reserved("actor-scoped", backend),
+        );
+        if backend == "global-malloc" {
+            assert!(
+                with < 2.0 * without && without < 2.0 * with,
+                "{with} {without}"
+            );
+        } else {
+            assert!(
+                with * 8.0 < without,
+                "{backend}: {with} with scopes, {without} without"
+            );
+        }
+    }
+    let effects = doc["scope_effects"].as_array().expect("scope effects");
+    assert_eq!(effects.len(), SAFE.len(), "{effects:?}");
+    for e in effects {
+        assert!(e["rss_with"].as_f64().unwrap() > 0.0, "{e}");
     }
 }
 

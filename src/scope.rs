@@ -78,7 +78,8 @@ use crate::error::AllocError;
 use crate::scope_arena::ScopeArena;
 use crate::stats::Counter;
 use crate::strand::{alloc_failed, Strand};
-use crate::value::{Bytes, Str};
+use crate::value::{Bytes, Str, Value};
+use crate::variant::Variant;
 use std::fmt;
 
 pub use crate::scope_arena::SCOPE_SPARES_MAX;
@@ -203,6 +204,63 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
     /// When the allocation is refused (see [`Scope::try_to_heap`]).
     pub fn to_heap(&self, v: &Str<'_, A>) -> Str<'p, A> {
         self.try_to_heap(v).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// Copies a value, however deep, into what encloses the scope: its strings and byte
+    /// strings as [`Scope::escape`] copies a string, its variants' field arrays from the
+    /// strand's backend. Runs in constant stack, however deep the value nests (a strand
+    /// has 32 KiB). Counted as one escape, of the bytes of every string and byte string
+    /// in it.
+    pub fn try_escape_value(&self, v: &Value<'_, A>) -> Result<Value<'p, A>, AllocError> {
+        let mut bytes = 0;
+        let copy = match v {
+            Value::Variant(root) => self.escape_variant(root, &mut bytes)?.into(),
+            leaf => self.escape_leaf(leaf, &mut bytes)?,
+        };
+        self.count_escape(bytes);
+        Ok(copy)
+    }
+
+    /// Copies a value, however deep, into what encloses the scope.
+    ///
+    /// # Panics
+    ///
+    /// When an allocation is refused (see [`Scope::try_escape_value`]).
+    pub fn escape_value(&self, v: &Value<'_, A>) -> Value<'p, A> {
+        self.try_escape_value(v).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// The copy of a variant, in constant stack: its arrays from the strand's backend.
+    fn escape_variant(
+        &self,
+        root: &Variant<'_, A>,
+        bytes: &mut usize,
+    ) -> Result<Variant<'p, A>, AllocError> {
+        root.try_copy(|_| self.strand, |leaf| self.escape_leaf(leaf, bytes))
+    }
+
+    /// The copy of a value that is not a variant, in what encloses the scope.
+    fn escape_leaf(&self, v: &Value<'_, A>, bytes: &mut usize) -> Result<Value<'p, A>, AllocError> {
+        Ok(match v {
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(x) => Value::Float(*x),
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Str(s) => {
+                *bytes += s.len();
+                Value::Str(match self.parent {
+                    Some(p) => p.try_str(s.as_str())?,
+                    None => Str::try_new_in(s.as_str(), self.strand)?,
+                })
+            }
+            Value::Bytes(b) => {
+                *bytes += b.len();
+                Value::Bytes(match self.parent {
+                    Some(p) => p.try_bytes(b.as_slice())?,
+                    None => Bytes::try_new_in(b.as_slice(), self.strand)?,
+                })
+            }
+            Value::Variant(v) => Value::Variant(self.escape_variant(v, bytes)?),
+        })
     }
 
     fn count_escape(&self, bytes: usize) {

@@ -154,30 +154,42 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
     /// A deep copy, allocated by the strands the original's parts belong to. Runs in
     /// constant stack, however deep the variant nests.
     pub fn try_clone(&self) -> Result<Self, AllocError> {
-        struct Frame<'v, 's, A: ValueAllocator> {
+        self.try_copy(|v| v.strand, Value::try_clone_leaf)
+    }
+
+    /// A deep copy whose field arrays come from `strand_of` each original variant and
+    /// whose other values are `leaf` of each original one, with a stack of open frames
+    /// (fields left to copy, the copy being built) instead of recursion.
+    pub(crate) fn try_copy<'p>(
+        &self,
+        strand_of: impl Fn(&Variant<'s, A>) -> &'p Strand<A>,
+        mut leaf: impl FnMut(&Value<'s, A>) -> Result<Value<'p, A>, AllocError>,
+    ) -> Result<Variant<'p, A>, AllocError> {
+        struct Frame<'v, 's, 'p, A: ValueAllocator> {
             src: &'v [Value<'s, A>],
-            out: Variant<'s, A>,
+            out: Variant<'p, A>,
         }
-        fn frame<'v, 's, A: ValueAllocator>(
-            v: &'v Variant<'s, A>,
-        ) -> Result<Frame<'v, 's, A>, AllocError> {
-            Ok(Frame {
-                src: v.fields(),
-                out: Variant::try_with_capacity(v.tag, v.len(), v.strand)?,
-            })
-        }
-        let mut open = vec![frame(self)?];
+        let frame = |v: &'_ Variant<'s, A>| -> Result<_, AllocError> {
+            Variant::try_with_capacity(v.tag, v.len(), strand_of(v))
+        };
+        let mut open = vec![Frame {
+            src: self.fields(),
+            out: frame(self)?,
+        }];
         loop {
             let top = open.last_mut().expect("the root frame is open");
             if let Some((first, rest)) = top.src.split_first() {
                 top.src = rest;
                 match first {
                     Value::Variant(v) => {
-                        let f = frame(v)?;
-                        open.push(f);
+                        let out = frame(v)?;
+                        open.push(Frame {
+                            src: v.fields(),
+                            out,
+                        });
                     }
-                    leaf => {
-                        let copy = leaf.try_clone_leaf()?;
+                    other => {
+                        let copy = leaf(other)?;
                         top.out.push(copy);
                     }
                 }

@@ -5,7 +5,7 @@
 //! examples; the real heap is checked in `tests/scope_memory.rs`.
 
 mod common;
-use strand_alloc::{AllocError, Config, Strand, ValueAllocator};
+use strand_alloc::{AllocError, Config, Strand, Value, ValueAllocator};
 
 /// Whether the backend gives scopes an arena of their own.
 fn arena<A: ValueAllocator>() -> bool {
@@ -257,4 +257,88 @@ fn across_migrations<A: ValueAllocator>() {
 #[test]
 fn a_scope_spans_migrations() {
     for_each_backend!(across_migrations);
+}
+
+/// A list `depth` cells deep, each cell `[Str, Bytes, Int, rest]`, made in the scope.
+fn list<'v, A: ValueAllocator>(
+    s: &'v Strand<A>,
+    sc: &'v strand_alloc::Scope<'_, A>,
+    depth: usize,
+) -> Value<'v, A> {
+    let mut list = Value::Int(-1);
+    for i in 0..depth {
+        let fields = [
+            sc.str(&format!("cell {i}")).into(),
+            sc.bytes(&[i as u8; 3]).into(),
+            Value::Int(i as i64),
+            list,
+        ];
+        list = s.variant(7, fields).into();
+    }
+    list
+}
+
+/// Checks a list made by [`list`], iteratively; returns the bytes of its strings and
+/// whether every string was in a scope's arena.
+fn check_list<A: ValueAllocator>(v: &Value<'_, A>, depth: usize) -> (usize, bool) {
+    let (mut bytes, mut scoped, mut cell) = (0, true, v);
+    for i in (0..depth).rev() {
+        let var = cell.as_variant().expect("a cell");
+        let [Value::Str(s), Value::Bytes(b), Value::Int(n), rest] = var.fields() else {
+            panic!("cell {i}: {:?}", var.fields().len());
+        };
+        assert_eq!(
+            (s.as_str(), b.as_slice(), *n),
+            (&*format!("cell {i}"), &[i as u8; 3][..], i as i64)
+        );
+        bytes += s.len() + b.len();
+        scoped &= s.is_scoped() && b.is_scoped();
+        cell = rest;
+    }
+    assert_eq!(cell.as_int(), Some(-1));
+    (bytes, scoped)
+}
+
+fn deep_escape<A: ValueAllocator>(depth: usize) {
+    let s = Strand::<A>::local().unwrap();
+    let kept = s.scope(|outer| {
+        // Into the enclosing scope: its strings are the outer scope's.
+        let up = outer.scope(|inner| inner.escape_value(&list(&s, inner, depth)));
+        let (bytes, scoped) = check_list(&up, depth);
+        assert_eq!(scoped, A::SCOPE_ARENA, "{}", A::NAME);
+        assert_eq!(s.stats().escaped_bytes, bytes as u64);
+        // And on to the strand.
+        outer.escape_value(&up)
+    });
+    let (bytes, scoped) = check_list(&kept, depth);
+    assert!(!scoped, "{}: the strand's", A::NAME);
+    let f = s.stats();
+    assert_eq!(
+        (f.escapes, f.escaped_bytes),
+        (2, 2 * bytes as u64),
+        "{}",
+        A::NAME
+    );
+    drop(kept);
+    assert_eq!(s.stats().used, 0, "{}", A::NAME);
+}
+
+#[test]
+fn a_deep_value_escapes_one_level_at_a_time() {
+    fn each<A: ValueAllocator>() {
+        deep_escape::<A>(if cfg!(miri) { 20 } else { 1_000 });
+    }
+    for_each_backend!(each);
+}
+
+/// A list 100,000 cells deep escapes inside a spawned strand, on its default stack.
+#[cfg(not(miri))]
+#[test]
+fn a_deep_value_escapes_on_a_strands_default_stack() {
+    fn each<A: ValueAllocator>() {
+        // SAFETY: the closure keeps no thread-local borrow and nothing `!Send`.
+        let h = unsafe { strand_alloc::Builder::<A>::new().spawn(|_| deep_escape::<A>(100_000)) };
+        h.expect("spawned").join().unwrap();
+    }
+    for_each_backend!(each);
 }

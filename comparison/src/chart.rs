@@ -351,24 +351,62 @@ fn trade_off(rows: &[Row], backends: &[&str], area: &Area<'_>) -> Fallible {
         t.dedup();
         t
     };
+    let label_of = |r: &Row| {
+        if thresholds.len() > 1 {
+            format!("{} {}", r.workload.kind, bytes(r.threshold as f64))
+        } else {
+            r.workload.kind.to_string()
+        }
+    };
+    // Each label goes at the first of a few places beside its point where it overlaps
+    // no label placed before it (points that sit together would otherwise print their
+    // names over each other).
+    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
+    let mut offsets = Vec::with_capacity(points.len());
+    for p in &points {
+        if p.0.backend == BASELINE {
+            offsets.push((0, 0));
+            continue;
+        }
+        let (px, py) = chart.backend_coord(&(p.1, p.2));
+        let width = 7 * label_of(p.0).chars().count() as i32;
+        let candidates = [
+            (9, -14),
+            (9, 2),
+            (9, -28),
+            (9, 16),
+            (-9 - width, -14),
+            (-9 - width, 2),
+        ];
+        let rect = |(dx, dy): (i32, i32)| (px + dx, py + dy, px + dx + width, py + dy + 12);
+        let free = |r: &(i32, i32, i32, i32)| {
+            placed
+                .iter()
+                .all(|q| r.2 <= q.0 || q.2 <= r.0 || r.3 <= q.1 || q.3 <= r.1)
+        };
+        let at = candidates
+            .iter()
+            .copied()
+            .find(|c| free(&rect(*c)))
+            .unwrap_or(candidates[0]);
+        placed.push(rect(at));
+        offsets.push(at);
+    }
     for (i, b) in backends.iter().enumerate() {
         if *b == BASELINE {
             continue;
         }
         let c = color(backends, b);
-        let mine: Vec<&(&Row, f64, f64)> = points.iter().filter(|p| p.0.backend == *b).collect();
+        let mine: Vec<_> = points
+            .iter()
+            .zip(offsets.iter().copied())
+            .filter(|(p, _)| p.0.backend == *b)
+            .collect();
         chart
-            .draw_series(mine.iter().map(|&&(r, x, y)| {
-                let label = if thresholds.len() > 1 {
-                    format!("{} {}", r.workload.kind, bytes(r.threshold as f64))
-                } else {
-                    r.workload.kind.to_string()
-                };
+            .draw_series(mine.iter().map(|&(&(r, x, y), at)| {
                 EmptyElement::at((x, y))
                     + marker(i, (0, 0), c)
-                    // Backends' labels sit at different heights, so that two points at
-                    // the same place stay readable.
-                    + Text::new(label, (9, 12 * (i as i32 % 3) - 14), ("sans-serif", 12).into_font())
+                    + Text::new(label_of(r), at, ("sans-serif", 12).into_font())
             }))?
             .label(b.to_string())
             .legend(move |(x, y)| marker(i, (x + 6, y), c));

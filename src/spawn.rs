@@ -146,6 +146,8 @@ impl<A: ValueAllocator> Builder<A> {
             // The report travels back with the result, through May's own return slot,
             // even when the body panics (or is cancelled, which May does by unwinding):
             // the panic is caught here and handed to the joiner as it would have been.
+            // Boxed: May moves the result several times on its way back, and a report of
+            // some 300 bytes costs more to copy each time than one allocation does.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut strand)));
             let report = strand.finish(result.is_err());
             (result, report)
@@ -218,7 +220,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// Owns a strand: wait for it, get its result or panic, and its report.
 pub struct JoinHandle<R> {
-    inner: may::coroutine::JoinHandle<(std::thread::Result<R>, StrandReport)>,
+    inner: may::coroutine::JoinHandle<(std::thread::Result<R>, Box<StrandReport>)>,
 }
 
 impl<R> std::fmt::Debug for JoinHandle<R> {
@@ -242,7 +244,7 @@ impl<R> JoinHandle<R> {
         Option<StrandReport>,
     ) {
         match self.inner.join() {
-            Ok((result, report)) => (result, Some(report)),
+            Ok((result, report)) => (result, Some(*report)),
             // Only a strand cancelled before its body began ends here.
             Err(payload) => (Err(payload), None),
         }

@@ -88,34 +88,46 @@ impl<A: ValueAllocator> Strand<A> {
     /// Ends the strand: the backend's exit, then its figures go to the registry's
     /// totals. Returns the figures at the end (`None` if it had already ended).
     fn end(&mut self) -> Option<Figures> {
+        let mut figures = Figures::default();
+        self.end_into(&mut figures).then_some(figures)
+    }
+
+    /// Ends the strand as [`Strand::end`] does, writing its figures at the end into `out`
+    /// (where a report is built, so that they are not copied again); false if it had
+    /// already ended.
+    fn end_into(&mut self, out: &mut Figures) -> bool {
         if !std::mem::replace(&mut self.running, false) {
-            return None;
+            return false;
         }
         // SAFETY: `state` is taken exactly once: `running` was true and is now false.
         let state = unsafe { ManuallyDrop::take(&mut self.state) };
         self.cx.count(Counter::StrandsExited, 1);
         let spares = self.scope_spares.free();
-        self.cx.reserve(-(spares as i64));
-        crate::trim::freed(spares);
+        if spares > 0 {
+            self.cx.reserve(-(spares as i64));
+            crate::trim::freed(spares);
+        }
         A::exit(state, &self.cx);
         self.cx.clear_used();
-        let figures = self.cx.slot.figures();
-        A::registry().end(self.cx.slot, &figures);
-        Some(figures)
+        *out = self.cx.slot.figures();
+        A::registry().end(self.cx.slot, out);
+        true
     }
 
-    /// Ends a spawned strand and reports what it did.
-    pub(crate) fn finish(mut self, panicked: bool) -> StrandReport {
-        let figures = self.end().unwrap_or_default();
-        StrandReport {
+    /// Ends a spawned strand and reports what it did, in a box (the report is some 300
+    /// bytes, which May would copy several times on its way back to the joiner).
+    pub(crate) fn finish(mut self, panicked: bool) -> Box<StrandReport> {
+        let mut report = Box::new(StrandReport {
             id: self.cx.id,
             name: self.cx.name.take(),
             backend: A::NAME.into(),
-            figures,
+            figures: Figures::default(),
             first_thread: self.cx.first_thread,
             last_thread: crate::thread::thread_index(),
             panicked,
-        }
+        });
+        self.end_into(&mut report.figures);
+        report
     }
 
     /// A strand context for the calling OS thread (or the May coroutine it is called

@@ -82,7 +82,7 @@ use crate::value::{Bytes, Str, Value};
 use crate::variant::Variant;
 use std::fmt;
 
-pub use crate::scope_arena::SCOPE_SPARES_MAX;
+pub use crate::scope_arena::{SCOPE_SPARES_MAX, SCOPE_SPARE_BYTES_MAX};
 
 /// A scope inside a strand: values made in it borrow it and end with it, its memory is
 /// reused by the next scope. Made by [`Strand::scope`] and [`Scope::scope`]; see the
@@ -270,8 +270,11 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
 }
 
 /// The end of a scope, also when its closure unwinds: every value of the scope is gone
-/// (they borrow it), so its arena is reset and kept warm for the next scope, and the
-/// bytes of values that were leaked (`mem::forget`) stop counting as used.
+/// (they borrow it), so its arena is reset and kept warm for the next scope (or given
+/// back, past [`SCOPE_SPARE_BYTES_MAX`]), and the bytes of values of its arena that were
+/// leaked (`mem::forget`) stop counting as used. A leaked value that is not in the
+/// arena (`is_scoped()` false: every value on global-malloc, a large one elsewhere)
+/// stays allocated and used, as any leaked value of the strand does.
 impl<A: ValueAllocator> Drop for Scope<'_, A> {
     #[inline]
     fn drop(&mut self) {

@@ -11,6 +11,11 @@ use std::ptr::NonNull;
 /// nesting in use); more are freed when their scope ends.
 pub const SCOPE_SPARES_MAX: usize = 4;
 
+/// The largest warm scope arena a strand keeps: 256 KiB, as a thread keeps at most that
+/// on thread-arena. A scope whose arena grew past it (a burst) gives it back whole when
+/// it ends, so a long-lived strand never keeps a burst's memory.
+pub const SCOPE_SPARE_BYTES_MAX: usize = 256 * 1024;
+
 /// A scope's arena and counts. Values of the scope point at it (their origin), so that
 /// their drop can take their bytes off its live count. An empty scope touches no arena:
 /// the arena is taken at the scope's first value.
@@ -174,11 +179,12 @@ impl ScopeSpares {
         unsafe { (*self.0.get()).pop() }
     }
 
-    /// Keeps `bump` for a next scope; gives it back instead when enough are kept.
+    /// Keeps `bump` for a next scope; gives it back instead when enough are kept or it
+    /// is larger than [`SCOPE_SPARE_BYTES_MAX`].
     pub(crate) fn keep(&self, bump: Bump) -> Option<Bump> {
         // SAFETY: as in `take`.
         let spares = unsafe { &mut *self.0.get() };
-        if spares.len() < SCOPE_SPARES_MAX {
+        if spares.len() < SCOPE_SPARES_MAX && bump.allocated_bytes() <= SCOPE_SPARE_BYTES_MAX {
             spares.push(bump);
             None
         } else {

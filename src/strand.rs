@@ -102,11 +102,7 @@ impl<A: ValueAllocator> Strand<A> {
         // SAFETY: `state` is taken exactly once: `running` was true and is now false.
         let state = unsafe { ManuallyDrop::take(&mut self.state) };
         self.cx.count(Counter::StrandsExited, 1);
-        let spares = self.scope_spares.free();
-        if spares > 0 {
-            self.cx.reserve(-(spares as i64));
-            crate::trim::freed(spares);
-        }
+        self.free_scope_spares();
         A::exit(state, &self.cx);
         self.cx.clear_used();
         *out = self.cx.slot.figures();
@@ -198,7 +194,8 @@ impl<A: ValueAllocator> Strand<A> {
     }
 
     /// Releases the strand's arena memory: everything it allocated so far on the arena
-    /// backends (taking `&mut self` proves that none of its values is still reachable).
+    /// backends (taking `&mut self` proves that none of its values is still reachable),
+    /// and the warm arenas kept for its next scopes.
     /// On global-malloc every value was already freed when it dropped, so there is
     /// nothing to do, and memory of values that were leaked (`mem::forget`, `Box::leak`)
     /// stays allocated, as it would with any heap allocation. The same holds on every
@@ -209,7 +206,18 @@ impl<A: ValueAllocator> Strand<A> {
     /// on every backend, and shared ones belong to no strand.)
     pub fn reset(&mut self) {
         A::reset(&mut self.state, &self.cx);
+        self.free_scope_spares();
         self.cx.clear_used();
+    }
+
+    /// Frees the warm arenas kept for the strand's next scopes (none is open: they are
+    /// kept only between scopes).
+    fn free_scope_spares(&self) {
+        let spares = self.scope_spares.free();
+        if spares > 0 {
+            self.cx.reserve(-(spares as i64));
+            crate::trim::freed(spares);
+        }
     }
 
     /// Allocates raw memory for `layout`. Zero-sized layouts get a dangling, aligned

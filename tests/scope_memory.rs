@@ -85,3 +85,47 @@ fn reused<A: ValueAllocator>() {
 fn a_hundred_thousand_scopes_stay_within_one_scopes_memory() {
     for_each_backend!(reused);
 }
+
+/// A burst: a scope whose arena grows past [`SCOPE_SPARE_BYTES_MAX`] gives it back whole
+/// when it ends, so a long-lived strand keeps no burst's memory; a small one is kept warm
+/// until `Strand::reset` (or the strand's end) frees it. On the real heap of this thread.
+fn burst<A: ValueAllocator>() {
+    use strand_alloc::scope::SCOPE_SPARE_BYTES_MAX;
+    let mut s = Strand::<A>::local().unwrap();
+    let value = "b".repeat(1000);
+    let heap = outstanding();
+    s.scope(|sc| {
+        let held: Vec<_> = (0..2_000).map(|_| sc.str(&value)).collect();
+        assert!(
+            outstanding() - heap > 2_000_000,
+            "{}: the burst is on the heap",
+            A::NAME
+        );
+        drop(held);
+        // A nested burst too.
+        sc.scope(|inner| drop((0..2_000).map(|_| inner.str(&value)).collect::<Vec<_>>()));
+    });
+    let after = outstanding() - heap;
+    assert!(
+        after < SCOPE_SPARE_BYTES_MAX as isize,
+        "{}: {after} bytes kept after the burst",
+        A::NAME
+    );
+    assert_eq!(s.stats().reserved as isize, after.max(0), "{}", A::NAME);
+    // A small scope's arena is kept warm, and `reset` frees it.
+    s.scope(|sc| drop(sc.str(&value)));
+    let warm = outstanding() - heap;
+    assert_eq!(warm > 0, A::SCOPE_ARENA, "{}: {warm}", A::NAME);
+    s.reset();
+    assert_eq!(
+        (outstanding() - heap, s.stats().reserved),
+        (0, 0),
+        "{}",
+        A::NAME
+    );
+}
+
+#[test]
+fn a_bursts_arena_is_given_back_at_its_scopes_end_and_reset_frees_the_warm_ones() {
+    for_each_backend!(burst);
+}

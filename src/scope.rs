@@ -170,10 +170,7 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
     /// it outlives this scope. Counted in [`crate::Figures::escapes`] and
     /// [`crate::Figures::escaped_bytes`].
     pub fn try_escape(&self, v: &Str<'_, A>) -> Result<Str<'p, A>, AllocError> {
-        let copy = match self.parent {
-            Some(p) => p.try_str(v.as_str())?,
-            None => Str::try_new_in(v.as_str(), self.strand)?,
-        };
+        let copy = self.copy_str(v)?;
         self.count_escape(v.len());
         Ok(copy)
     }
@@ -213,10 +210,7 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
     /// in it.
     pub fn try_escape_value(&self, v: &Value<'_, A>) -> Result<Value<'p, A>, AllocError> {
         let mut bytes = 0;
-        let copy = match v {
-            Value::Variant(root) => self.escape_variant(root, &mut bytes)?.into(),
-            leaf => self.escape_leaf(leaf, &mut bytes)?,
-        };
+        let copy = self.escape_leaf(v, &mut bytes)?;
         self.count_escape(bytes);
         Ok(copy)
     }
@@ -239,7 +233,15 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
         root.try_copy(|_| self.strand, |leaf| self.escape_leaf(leaf, bytes))
     }
 
-    /// The copy of a value that is not a variant, in what encloses the scope.
+    /// A copy of `s` in what encloses the scope (uncounted).
+    fn copy_str(&self, s: &Str<'_, A>) -> Result<Str<'p, A>, AllocError> {
+        match self.parent {
+            Some(p) => p.try_str(s.as_str()),
+            None => Str::try_new_in(s.as_str(), self.strand),
+        }
+    }
+
+    /// The copy of a value in what encloses the scope (a variant's in constant stack).
     fn escape_leaf(&self, v: &Value<'_, A>, bytes: &mut usize) -> Result<Value<'p, A>, AllocError> {
         Ok(match v {
             Value::Int(i) => Value::Int(*i),
@@ -247,10 +249,7 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
             Value::Bool(b) => Value::Bool(*b),
             Value::Str(s) => {
                 *bytes += s.len();
-                Value::Str(match self.parent {
-                    Some(p) => p.try_str(s.as_str())?,
-                    None => Str::try_new_in(s.as_str(), self.strand)?,
-                })
+                Value::Str(self.copy_str(s)?)
             }
             Value::Bytes(b) => {
                 *bytes += b.len();

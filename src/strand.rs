@@ -321,12 +321,12 @@ impl<A: ValueAllocator> Strand<A> {
         Ok(ptr)
     }
 
-    /// Releases what [`Strand::heap_alloc`] gave.
+    /// Releases what [`Strand::heap_alloc`] (and so [`Strand::alloc_own`]) gave.
     ///
     /// # Safety
     ///
     /// `ptr` came from `heap_alloc` with `layout`, and is released once.
-    unsafe fn heap_dealloc(&self, ptr: NonNull<u8>, layout: Layout) {
+    pub(crate) unsafe fn heap_dealloc(&self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded from this function's contract.
         unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
         crate::trim::freed(layout.size());
@@ -336,20 +336,10 @@ impl<A: ValueAllocator> Strand<A> {
 
     /// A heap allocation of its own for a value that leaves a scope for the heap
     /// (`layout` of non-zero size, refused past the strand limit): counted as reserved
-    /// and used until [`Strand::dealloc_own`], on every backend.
+    /// and used until [`Strand::heap_dealloc`], on every backend.
     pub(crate) fn alloc_own(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         self.limit_check(layout.size())?;
         self.heap_alloc(layout)
-    }
-
-    /// Releases what [`Strand::alloc_own`] gave.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` came from `alloc_own` on this strand with `layout`, and is released once.
-    pub(crate) unsafe fn dealloc_own(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: forwarded from this function's contract.
-        unsafe { self.heap_dealloc(ptr, layout) }
     }
 
     /// The arena for a scope's first value: a warm one the strand kept, or a new one

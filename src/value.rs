@@ -250,7 +250,7 @@ impl<A: ValueAllocator> Bytes<'_, A> {
                 // array) in `try_new_own`, owned by this value alone.
                 unsafe {
                     self.strand
-                        .dealloc_own(self.ptr, Layout::from_size_align_unchecked(self.len, 1))
+                        .heap_dealloc(self.ptr, Layout::from_size_align_unchecked(self.len, 1))
                 }
             }
             Origin::Scope(arena) => {

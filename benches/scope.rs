@@ -2,7 +2,9 @@
 //! an empty scope (the target: at most 40 instructions), a 16 B string made and dropped in
 //! a scope, and a message of the comparison's `actor-scoped` workload (a scope, eight
 //! values of 16-512 B, a state of up to 1 KiB escaping to the heap) against the same
-//! message without a scope, on every backend.
+//! message without a scope, on every backend. Beside them, the handle scopes of the
+//! runtime-facing API: an empty one entered and left, and a message of eight handles
+//! freed by the leave against the same handles each released.
 //!
 //! Callgrind's instruction counts judge; each count is the difference of two runs of
 //! different lengths, counted inside the measured loop (`--toggle-collect`), so set-up
@@ -21,7 +23,10 @@ mod callgrind;
 use callgrind::Collect;
 use std::hint::black_box;
 use std::time::Instant;
-use strand_alloc::{Builder, GlobalMalloc, Str, Strand, StrandArena, ThreadArena, ValueAllocator};
+use strand_alloc::handle::{enter_scope, leave_scope};
+use strand_alloc::{
+    Builder, GlobalMalloc, Handle, Str, Strand, StrandArena, ThreadArena, ValueAllocator,
+};
 
 const BACKENDS: [&str; 3] = ["strand-arena", "thread-arena", "global-malloc"];
 /// Instructions an empty scope may take, entered and left.
@@ -65,10 +70,9 @@ fn message<'s, A: ValueAllocator>(
 
 /// Runs `work` `n` times in a strand of `A`, after a warm-up; nanoseconds per iteration.
 fn in_strand<A: ValueAllocator>(work: &'static str, n: usize) -> f64 {
-    // SAFETY: the closure uses no thread-locals of its own and nothing `!Send`.
-    let h = unsafe {
-        Builder::<A>::new().spawn(move |s| {
-            let s: &Strand<A> = s;
+    let body = move |s: &mut Strand<A>| {
+        let s: &Strand<A> = s;
+        {
             let mut state = s.str("");
             let mut go = |n: usize| match work {
                 "empty" => {
@@ -83,6 +87,31 @@ fn in_strand<A: ValueAllocator>(work: &'static str, n: usize) -> f64 {
                         drop(black_box(sc.str(black_box(text(16)))));
                     }
                 }),
+                "handle-empty" => {
+                    for _ in 0..n {
+                        let mark = enter_scope::<A>().unwrap();
+                        // SAFETY: an empty scope.
+                        unsafe { leave_scope::<A>(black_box(mark)) }.unwrap();
+                    }
+                }
+                "handle-message" | "handle-message-released" => {
+                    let release = work == "handle-message-released";
+                    for m in 0..n {
+                        let mark = enter_scope::<A>().unwrap();
+                        for i in 0..8 {
+                            let len = 16 + (m * 8 + i) * 37 % 497;
+                            let h = Handle::<A>::new_str(text(len)).unwrap();
+                            if release {
+                                // SAFETY: live, this strand's, released once.
+                                unsafe { black_box(h).release() }.unwrap();
+                            } else {
+                                black_box(h);
+                            }
+                        }
+                        // SAFETY: no value of the scope is used afterwards.
+                        unsafe { leave_scope::<A>(mark) }.unwrap();
+                    }
+                }
                 "message" | "message-scoped" => {
                     for m in 0..n {
                         state = message(s, &state, m, work == "message-scoped");
@@ -94,9 +123,10 @@ fn in_strand<A: ValueAllocator>(work: &'static str, n: usize) -> f64 {
             let started = Instant::now();
             measured_loop(&mut go, n);
             started.elapsed().as_nanos() as f64 / n as f64
-        })
-    }
-    .unwrap();
+        }
+    };
+    // SAFETY: the closure uses no thread-locals of its own and nothing `!Send`.
+    let h = unsafe { Builder::<A>::new().spawn(body) }.unwrap();
     h.join().unwrap()
 }
 
@@ -111,7 +141,15 @@ fn run(backend: &str, work: &'static str, n: usize) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     callgrind::one_worker();
-    let works: [&'static str; 4] = ["empty", "value", "message", "message-scoped"];
+    let works: [&'static str; 7] = [
+        "empty",
+        "value",
+        "message",
+        "message-scoped",
+        "handle-empty",
+        "handle-message",
+        "handle-message-released",
+    ];
     let work_of = |name: &str| *works.iter().find(|w| **w == name).expect("a known work");
     if args.get(1).map(String::as_str) == Some("child") {
         run(&args[2], work_of(&args[3]), args[4].parse().unwrap());
@@ -134,7 +172,7 @@ fn main() {
             let ns = run(
                 backend,
                 work,
-                time_n / if work.starts_with("message") { 10 } else { 1 },
+                time_n / if work.contains("message") { 10 } else { 1 },
             );
             println!("  {label:<44} {ir:>8.1} instr {ns:>9.2} ns");
             (ir, ns)
@@ -145,6 +183,15 @@ fn main() {
         let scoped = row(
             "actor message in a scope, state to the heap",
             "message-scoped",
+        );
+        let handle_empty = row("handle scope, empty, entered and left", "handle-empty");
+        let left = row(
+            "handle message: 8 values, freed by the leave",
+            "handle-message",
+        );
+        let released = row(
+            "handle message: 8 values, each released",
+            "handle-message-released",
         );
         let verdict = if empty.0 <= EMPTY_TARGET {
             "met"
@@ -159,6 +206,15 @@ fn main() {
             "  message in a scope / without: {:.2}x instructions, {:.2}x time (shown, not judged)",
             scoped.0 / plain.0,
             scoped.1 / plain.1
+        );
+        println!(
+            "  handle scope, empty: {:.1} instructions, two current-strand lookups among \
+             them (shown, not judged)",
+            handle_empty.0
+        );
+        println!(
+            "  handle message freed by the leave / released: {:.2}x instructions (shown)",
+            left.0 / released.0
         );
         if empty.0 > EMPTY_TARGET {
             missed.push(format!(

@@ -2,13 +2,16 @@
 //! the runtime's own stack, every operation is an `extern "C"` function that takes no
 //! strand, `dup` is how a value becomes shared, spawning clones the parent's words into
 //! the child, strands talk through the runtime's own May channel of words, a coroutine
-//! that is about to block for good resets its memory first, and the main thread makes
-//! values before the scheduler runs.
+//! that is about to block for good resets its memory first, the main thread makes
+//! values before the scheduler runs, and a long-lived actor handles each message inside a
+//! handle scope that it opens and closes by calls, keeping its state `dup`'d.
 //!
 //! It runs the same program on every backend compiled in and checks, on each:
 //! - a shared string read after its maker ended and other strands allocated: 0 stale reads;
 //! - with `checked`, a deliberate misuse (an owned word sent without `dup` and read by
-//!   another strand after its owner reset) is refused and counted;
+//!   another strand after its owner reset) is refused and counted, and so is a word of a
+//!   message's scope read after the scope was left;
+//! - the actor owns nothing between messages, though it never drops its temporaries;
 //! - the real heap (a counting global allocator) does not grow from one round to the
 //!   next, and the library's figures agree: nothing used once every strand has ended.
 //!
@@ -20,7 +23,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use strand_alloc::backends::{for_each, BackendVisitor};
-use strand_alloc::{Handle, HandleError, SchedulerConfig, ValueAllocator};
+use strand_alloc::{Handle, HandleError, SchedulerConfig, ScopeMark, ValueAllocator};
 
 // ---- the real heap, counted ---------------------------------------------------------
 
@@ -125,6 +128,22 @@ extern "C" fn rt_reset<A: ValueAllocator>() {
     unsafe { strand_alloc::reset_current::<A>() }.unwrap();
 }
 
+/// Opens a scope around one message; its mark goes into two words of the runtime's frame.
+extern "C" fn rt_enter<A: ValueAllocator>(mark: *mut [u64; 2]) {
+    let m = strand_alloc::enter_scope::<A>().expect("enter a scope");
+    // SAFETY: generated code passes two words of its own frame.
+    unsafe { *mark = m.to_words() };
+}
+
+/// Closes the message's scope: every word made in it and not `dup`'d dies here.
+extern "C" fn rt_leave<A: ValueAllocator>(mark: *const [u64; 2]) {
+    // SAFETY: the frame's two words, written by `rt_enter`.
+    let m = ScopeMark::from_words(unsafe { *mark });
+    // SAFETY: the runtime's rule: a word made during a message and not `dup`'d is not
+    // used after the message.
+    unsafe { strand_alloc::leave_scope::<A>(m) }.expect("leave the innermost scope");
+}
+
 /// The runtime's channel of words.
 type Chan = (
     may::sync::mpsc::Sender<Word>,
@@ -216,6 +235,79 @@ fn run_round<A: ValueAllocator>(greeting: Word) {
     assert_eq!(reader.join().unwrap(), WORKERS_PER_ROUND);
 }
 
+const MESSAGES: usize = 500;
+
+/// A long-lived strand: one scope per message, temporaries never dropped, the state
+/// `dup`'d out of each scope (a shared value lives on the heap, never in a scope).
+fn actor<A: ValueAllocator>(
+    inbox: may::sync::mpsc::Receiver<Word>,
+    out: may::sync::mpsc::Sender<Word>,
+) {
+    let empty = rt_string::<A>(b"".as_ptr(), 0);
+    let mut state = rt_dup::<A>(empty);
+    rt_drop::<A>(empty);
+    while let Ok(msg) = inbox.recv() {
+        let mut mark = [0u64; 2];
+        rt_enter::<A>(&mut mark);
+        for _ in 0..8 {
+            // Made and forgotten: the leave frees them.
+            let _t = rt_string::<A>(b"a temporary of the message".as_ptr(), 26);
+        }
+        let joined = rt_concat::<A>(state, msg); // drops the old state and the message
+        state = rt_dup::<A>(joined); // shared: outlives the scope
+        rt_drop::<A>(joined); // one of its two holders
+        may::coroutine::yield_now(); // the actor may move to another thread
+        rt_leave::<A>(&mark);
+        let owned = strand_alloc::current_figures::<A>().unwrap().used;
+        assert_eq!(
+            owned,
+            0,
+            "{}: the actor owns {owned} B after a message",
+            A::NAME
+        );
+    }
+    out.send(state).unwrap();
+}
+
+fn run_actor<A: ValueAllocator>() {
+    let (to_actor, inbox): Chan = may::sync::mpsc::channel();
+    let (out, result): Chan = may::sync::mpsc::channel();
+    // SAFETY: as in `rt_spawn`.
+    let h = unsafe { may::coroutine::spawn(move || actor::<A>(inbox, out)) };
+    for _ in 0..MESSAGES {
+        let m = rt_string::<A>(b"x".as_ptr(), 1);
+        to_actor.send(rt_dup::<A>(m)).unwrap(); // shared: sent to another strand
+        rt_drop::<A>(m);
+    }
+    drop(to_actor);
+    let state = result.recv().unwrap();
+    h.join().unwrap();
+    assert_eq!(
+        rt_len::<A>(state),
+        int(MESSAGES as i64),
+        "{}: the actor's state",
+        A::NAME
+    );
+    rt_drop::<A>(state);
+}
+
+/// A word of a message's scope read after the scope was left.
+fn scope_misuse_probe<A: ValueAllocator>() {
+    // SAFETY: as in `rt_spawn`.
+    let owner = unsafe {
+        may::coroutine::spawn(move || {
+            let mut mark = [0u64; 2];
+            rt_enter::<A>(&mut mark);
+            let w = rt_string::<A>(b"dies with the message".as_ptr(), 21);
+            rt_leave::<A>(&mark);
+            rt_try_len::<A>(w) // the runtime bug: the word was not `dup`'d
+        })
+    };
+    if owner.join().unwrap() < 0 {
+        REFUSED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// An owned word sent without `dup`, read by another strand after its owner reset.
 fn misuse_probe<A: ValueAllocator>() {
     let (tx, rx): Chan = may::sync::mpsc::channel();
@@ -288,9 +380,11 @@ impl BackendVisitor for Run {
             let base = strand_alloc::live_strands();
             let (stop, blocked) = blocker::<A>();
             run_round::<A>(greeting);
-            // A plain build does not look: there the misuse would read freed memory.
+            run_actor::<A>();
+            // A plain build does not look: there the misuses would read freed memory.
             if cfg!(feature = "checked") {
                 misuse_probe::<A>();
+                scope_misuse_probe::<A>();
             }
             drop(stop);
             blocked.join().unwrap();
@@ -308,15 +402,20 @@ impl BackendVisitor for Run {
         let growth = heap[ROUNDS - 1] - heap[1];
         let stale = STALE.load(Ordering::Relaxed);
         let refused = REFUSED.load(Ordering::Relaxed);
+        let probed = if cfg!(feature = "checked") {
+            format!("misuses refused {refused} of {}", 2 * ROUNDS)
+        } else {
+            "misuses not probed (checked only)".to_string()
+        };
         println!(
-            "{:<14} stale reads {stale}, misuse refused {refused} of {ROUNDS}, heap growth after warm-up {growth} B, hazards {}",
+            "{:<14} stale reads {stale}, {probed}, heap growth after warm-up {growth} B, hazards {}",
             A::NAME,
             strand_alloc::stats::<A>().totals.hazards,
         );
         assert_eq!(stale, 0, "{}: stale reads of shared values", A::NAME);
         if cfg!(feature = "checked") {
-            assert_eq!(refused, ROUNDS, "{}: the misuse was not refused", A::NAME);
-            assert!(strand_alloc::stats::<A>().totals.hazards >= ROUNDS as u64);
+            assert_eq!(refused, 2 * ROUNDS, "{}: a misuse was not refused", A::NAME);
+            assert!(strand_alloc::stats::<A>().totals.hazards >= 2 * ROUNDS as u64);
         }
         assert!(
             growth.abs() < 256 * 1024,

@@ -32,4 +32,5 @@ MIRIFLAGS="$flags -Zmiri-ignore-leaks" cargo +nightly miri test --no-default-fea
 # The one-word handles (slots, homes, shared values, releases from other threads) under
 # Tree Borrows too: what Stacked Borrows accepts for them, Tree Borrows must as well.
 MIRIFLAGS="$flags -Zmiri-tree-borrows" cargo +nightly miri test --no-default-features \
-    --features "$features" --test handles --test handle_threads --test handle_leaks "$@"
+    --features "$features" --test handles --test handle_threads --test handle_leaks \
+    --test handle_scopes "$@"

@@ -15,7 +15,15 @@
 //! is made, so a value of an earlier epoch is recognised as stale without following any
 //! pointer into memory that may have been freed.
 //!
-//! A release made elsewhere and the owner's reset or end are ordered by a count of
+//! A runtime may open *handle scopes* ([`crate::handle::enter_scope`]): each open scope
+//! is a level with an epoch of its own, newer than any the home gave before, and the
+//! values made in it carry that epoch. A value is live while its epoch is one of the open
+//! levels' (the strand's own level and each open scope's); leaving a scope drops its
+//! level, and the slots made in it, recorded as they were made, are freed. Epochs come
+//! from one count per home that only grows, so a value or a scope's mark of an earlier
+//! epoch never matches a later one.
+//!
+//! A release made elsewhere and the owner's reset, end or scope's leave are ordered by a count of
 //! *visitors*: a releaser registers, reads the epoch, pushes, and leaves; the owner changes
 //! the epoch, then waits for the visitors of the old epoch to leave before it collects
 //! (a wait of a few instructions: a visitor never blocks while registered). A home is
@@ -31,6 +39,29 @@ use std::sync::Mutex;
 /// The remote list of a home whose strand has ended.
 const CLOSED: *mut Slot = std::ptr::dangling_mut();
 
+/// The most handle scopes a strand may have open at once
+/// ([`crate::handle::enter_scope`] refuses one more).
+pub const MAX_HANDLE_SCOPES: usize = 16;
+
+/// When the last open handle scope is left, the record of the slots made in scopes keeps
+/// at most this many entries' room (a burst's room is given back).
+const MADE_KEPT: usize = 1024;
+
+/// The epochs live when a home moved on (a reset or its end): its own level's and each
+/// open scope's.
+pub(crate) struct LiveEpochs {
+    epochs: [u64; MAX_HANDLE_SCOPES + 1],
+    len: usize,
+}
+
+impl LiveEpochs {
+    /// Whether `e` is one of them.
+    #[inline]
+    pub(crate) fn contains(&self, e: u64) -> bool {
+        self.epochs[..self.len].contains(&e)
+    }
+}
+
 /// `state` of a slot freed by the last release of a shared value and on its way back to
 /// its block's home (on that home's remote list).
 pub(crate) const RETURNED: u64 = u64::MAX - 1;
@@ -43,8 +74,21 @@ pub(crate) struct Home {
     pub(crate) backend: AtomicUsize,
     /// The strand (`*const Strand<A>` for that backend).
     pub(crate) strand: AtomicPtr<()>,
-    /// Changed at every attach, reset and end: a value made in an earlier epoch is stale.
+    /// The epoch of the innermost open level, which new values carry: changed at every
+    /// attach, reset and end, and at each handle scope's enter and leave. A value whose
+    /// epoch is not one of the open levels' is stale ([`Home::live`]).
     pub(crate) epoch: AtomicU64,
+    /// The newest epoch ever given; every new epoch is one more.
+    issued: AtomicU64,
+    /// The epochs of the levels enclosing the innermost one: `outer[0]` is the strand's
+    /// own level while a scope is open, `outer[i]` the level of the `i`th open scope.
+    outer: [AtomicU64; MAX_HANDLE_SCOPES],
+    /// Open handle scopes.
+    depth: AtomicUsize,
+    /// For each open scope, the length of `made` when it was entered. Owner only.
+    marks: UnsafeCell<[usize; MAX_HANDLE_SCOPES]>,
+    /// The slots made while a scope is open, in order. Owner only.
+    made: UnsafeCell<Vec<&'static Slot>>,
     /// Changed at every attach and end: a slot returns to its block's home only while
     /// the home is the incarnation that took the block.
     pub(crate) incarnation: AtomicU64,
@@ -66,7 +110,8 @@ pub(crate) struct Home {
     blocks: UnsafeCell<Vec<Block>>,
 }
 
-// SAFETY: every field another thread touches is atomic. `free` and `blocks` are touched
+// SAFETY: every field another thread touches is atomic. `free`, `blocks`, `marks` and
+// `made` are touched
 // only by the code running as the home's strand (its allocations, releases, reset and
 // end), one thread at a time by the strand's rule, and by `attach` before the home is
 // published to anyone.
@@ -82,6 +127,11 @@ impl Home {
             backend: AtomicUsize::new(0),
             strand: AtomicPtr::new(ptr::null_mut()),
             epoch: AtomicU64::new(0),
+            issued: AtomicU64::new(0),
+            outer: [const { AtomicU64::new(0) }; MAX_HANDLE_SCOPES],
+            depth: AtomicUsize::new(0),
+            marks: UnsafeCell::new([0; MAX_HANDLE_SCOPES]),
+            made: UnsafeCell::new(Vec::new()),
             incarnation: AtomicU64::new(0),
             busy: AtomicBool::new(false),
             remote: AtomicPtr::new(CLOSED),
@@ -100,7 +150,7 @@ impl Home {
         let reused = HOMES.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let home = match reused {
             Some(home) => {
-                home.epoch.fetch_add(1, Ordering::SeqCst);
+                home.epoch.store(home.fresh_epoch(), Ordering::SeqCst);
                 home.incarnation.fetch_add(1, Ordering::SeqCst);
                 if home.visitors.load(Ordering::SeqCst) == 0 {
                     home
@@ -264,19 +314,168 @@ impl Home {
         pushed
     }
 
-    /// Starts a new epoch (a reset or the end): after this returns, no release made
-    /// elsewhere pushes a value of the old epoch. Returns the old epoch.
-    pub(crate) fn next_epoch(&self, ending: bool) -> u64 {
-        let old = self.epoch.fetch_add(1, Ordering::SeqCst);
-        if ending {
-            self.incarnation.fetch_add(1, Ordering::SeqCst);
-        }
-        // Spins a little, then yields the core, while a visitor finishes its push.
+    /// A new epoch, never given before by this home.
+    fn fresh_epoch(&self) -> u64 {
+        self.issued.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Whether a value of epoch `e` is live: made at one of the open levels (the strand's
+    /// own, or an open handle scope's).
+    #[inline]
+    pub(crate) fn live(&self, e: u64) -> bool {
+        e == self.epoch.load(Ordering::SeqCst)
+            || (self.depth.load(Ordering::SeqCst) != 0 && self.live_outer(e))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn live_outer(&self, e: u64) -> bool {
+        let d = self.depth.load(Ordering::SeqCst).min(MAX_HANDLE_SCOPES);
+        self.outer[..d]
+            .iter()
+            .any(|o| o.load(Ordering::SeqCst) == e)
+    }
+
+    /// Open handle scopes (the owner's count; a sampled one elsewhere).
+    #[inline]
+    pub(crate) fn depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Waits (a spin, then yields of the core) while a releaser that may have read the
+    /// old levels finishes its push.
+    fn drain_visitors(&self) {
         let backoff = crossbeam_utils::Backoff::new();
         while self.visitors.load(Ordering::SeqCst) != 0 {
             backoff.snooze();
         }
-        old
+    }
+
+    /// Starts a new epoch (a reset or the end), closing every open handle scope: after
+    /// this returns, no release made elsewhere pushes a value of the old levels. Returns
+    /// the epochs that were live. Owner only.
+    ///
+    /// # Safety
+    ///
+    /// Called by the code running as the home's strand.
+    pub(crate) unsafe fn next_epoch(&self, ending: bool) -> LiveEpochs {
+        let depth = self.depth().min(MAX_HANDLE_SCOPES);
+        let mut live = LiveEpochs {
+            epochs: [0; MAX_HANDLE_SCOPES + 1],
+            len: depth + 1,
+        };
+        for (to, from) in live.epochs.iter_mut().zip(&self.outer[..depth]) {
+            *to = from.load(Ordering::Relaxed);
+        }
+        live.epochs[depth] = self.epoch.load(Ordering::Relaxed);
+        self.epoch.store(self.fresh_epoch(), Ordering::SeqCst);
+        self.depth.store(0, Ordering::SeqCst);
+        if ending {
+            self.incarnation.fetch_add(1, Ordering::SeqCst);
+        }
+        self.drain_visitors();
+        // SAFETY: owner-only field (this function's contract).
+        unsafe { self.forget_made() };
+        live
+    }
+
+    /// Opens a handle scope: a level with a new epoch, which the values made from now on
+    /// carry. Returns the epoch, or `None` when [`MAX_HANDLE_SCOPES`] are open. Owner only.
+    ///
+    /// # Safety
+    ///
+    /// Called by the code running as the home's strand.
+    pub(crate) unsafe fn open_scope(&self) -> Option<u64> {
+        let d = self.depth();
+        if d >= MAX_HANDLE_SCOPES {
+            return None;
+        }
+        // SAFETY: owner-only fields (this function's contract).
+        unsafe { (*self.marks.get())[d] = (*self.made.get()).len() };
+        // The enclosing level stays live: recorded before the new one replaces it.
+        self.outer[d].store(self.epoch.load(Ordering::Relaxed), Ordering::SeqCst);
+        self.depth.store(d + 1, Ordering::SeqCst);
+        let e = self.fresh_epoch();
+        self.epoch.store(e, Ordering::SeqCst);
+        Some(e)
+    }
+
+    /// Closes the innermost handle scope, whose epoch is `epoch`: the enclosing level is
+    /// the innermost again, and after this returns no release made elsewhere pushes a
+    /// value of the closed one. Returns the slots made since the scope was entered (the
+    /// caller frees those still owned at `epoch`, then calls [`Home::forget_made_since`]),
+    /// or `None`, changing nothing, when `epoch` is not the innermost open scope's. Owner
+    /// only.
+    ///
+    /// # Safety
+    ///
+    /// Called by the code running as the home's strand; the result is not kept past the
+    /// next call that changes the record (an allocation, a reset, `forget_made_since`).
+    pub(crate) unsafe fn close_scope(&self, epoch: u64) -> Option<(&[&'static Slot], usize)> {
+        let d = self.depth();
+        if d == 0 || self.epoch.load(Ordering::Relaxed) != epoch {
+            return None;
+        }
+        let enclosing = self.outer[d - 1].load(Ordering::Relaxed);
+        self.epoch.store(enclosing, Ordering::SeqCst);
+        self.depth.store(d - 1, Ordering::SeqCst);
+        self.drain_visitors();
+        // SAFETY: owner-only fields (this function's contract).
+        let (mark, made) = unsafe { ((*self.marks.get())[d - 1], &*self.made.get()) };
+        Some((&made[mark..], mark))
+    }
+
+    /// Drops the record of the slots made since `mark` (a closed scope's), and when no
+    /// scope is open any more, the room a burst left. Owner only.
+    ///
+    /// # Safety
+    ///
+    /// Called by the code running as the home's strand; no result of `close_scope` is
+    /// alive.
+    pub(crate) unsafe fn forget_made_since(&self, mark: usize) {
+        // SAFETY: owner-only field (this function's contract).
+        let made = unsafe { &mut *self.made.get() };
+        made.truncate(mark);
+        if self.depth() == 0 && made.capacity() > MADE_KEPT {
+            made.shrink_to(MADE_KEPT);
+        }
+    }
+
+    /// Drops the whole record (every scope closed). Owner only.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Home::forget_made_since`].
+    unsafe fn forget_made(&self) {
+        // SAFETY: forwarded.
+        unsafe { self.forget_made_since(0) };
+    }
+
+    /// Room for one more slot made in a scope, before any is taken: `false` when the
+    /// global allocator refuses it. Owner only.
+    ///
+    /// # Safety
+    ///
+    /// Called by the code running as the home's strand.
+    #[cold]
+    #[inline(never)]
+    pub(crate) unsafe fn reserve_made(&self) -> bool {
+        // SAFETY: owner-only field (this function's contract).
+        unsafe { (*self.made.get()).try_reserve(1).is_ok() }
+    }
+
+    /// Records a slot made in the innermost open scope, in the room
+    /// [`Home::reserve_made`] made. Owner only.
+    ///
+    /// # Safety
+    ///
+    /// Called by the code running as the home's strand, after `reserve_made` succeeded
+    /// with no record since.
+    #[inline]
+    pub(crate) unsafe fn record_made(&self, slot: &'static Slot) {
+        // SAFETY: owner-only field (this function's contract); within the reserved room,
+        // so the push does not allocate.
+        unsafe { (*self.made.get()).push(slot) };
     }
 
     /// Closes the remote list for good (the end) and returns what was on it.
@@ -326,6 +525,8 @@ impl Home {
         self.strand.store(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: owner-only fields.
         let blocks = std::mem::take(unsafe { &mut *self.blocks.get() });
+        // SAFETY: as above; the strand is gone, and its record with it.
+        drop(std::mem::take(unsafe { &mut *self.made.get() }));
         // SAFETY: as above.
         unsafe { self.clear_free() };
         for b in blocks {

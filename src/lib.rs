@@ -136,7 +136,8 @@ pub use channel::{channel, RecvError, RecvInError, SendError, ValueReceiver, Val
 pub use config::Config;
 pub use error::{AllocError, ConfigError, CurrentError, Hazard, SpawnError};
 pub use handle::{
-    current_figures, current_strand_id, reset_current, Field, Handle, HandleError, HandleKind,
+    current_figures, current_strand_id, enter_scope, leave_scope, reset_current, Field, Handle,
+    HandleError, HandleKind, ScopeMark,
 };
 pub use portable::{PortableValue, PortableVariant};
 pub use scheduler::{hop, live_strands, SchedulerConfig};

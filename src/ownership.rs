@@ -91,11 +91,12 @@ pub(crate) fn refused<A: ValueAllocator>() {
     A::registry().count_refused();
 }
 
-/// Whether an owned slot belongs to `home` in its current epoch.
+/// Whether an owned slot belongs to `home` and is live there (made at one of its open
+/// levels: see [`Home::live`]).
 #[inline]
 pub(crate) fn owned_here(s: &Slot, home: &Home) -> bool {
     std::ptr::eq(s.owner.load(Ordering::Relaxed) as *const Home, home)
-        && s.epoch.load(Ordering::Relaxed) == home.epoch.load(Ordering::Relaxed)
+        && home.live(s.epoch.load(Ordering::Relaxed))
 }
 
 /// A variant slot's fields.
@@ -357,10 +358,12 @@ pub(crate) fn end_home<A: ValueAllocator>(home: &'static Home, strand: &mut Stra
     unsafe { home.retire(A::registry()) };
 }
 
-/// Frees every owned value of `home` of the current epoch and starts a new epoch; on a
-/// reset, rebuilds the free list from the home's blocks.
+/// Frees every live owned value of `home` (of every open level) and starts a new epoch,
+/// closing every open handle scope; on a reset, rebuilds the free list from the home's
+/// blocks. Runs as the home's strand.
 pub(crate) fn sweep<A: ValueAllocator>(home: &'static Home, strand: &Strand<A>, ending: bool) {
-    let old = home.next_epoch(ending);
+    // SAFETY: the strand's own code (a reset or its end).
+    let live = unsafe { home.next_epoch(ending) };
     let list = if ending {
         home.close_remote()
     } else {
@@ -383,7 +386,7 @@ pub(crate) fn sweep<A: ValueAllocator>(home: &'static Home, strand: &Strand<A>, 
             let s = block.slot(i);
             if s.state.load(Ordering::Acquire) != OWNED
                 || !std::ptr::eq(s.owner.load(Ordering::Relaxed) as *const Home, home)
-                || s.epoch.load(Ordering::Relaxed) != old
+                || !live.contains(s.epoch.load(Ordering::Relaxed))
             {
                 continue;
             }
@@ -403,7 +406,7 @@ pub(crate) fn sweep<A: ValueAllocator>(home: &'static Home, strand: &Strand<A>, 
                     }
                 }
             }
-            // SAFETY: the slot is owned by this strand in the epoch just ended.
+            // SAFETY: the slot is owned by this strand at a level just closed.
             let ticket = unsafe { *s.ticket.get() };
             if let Some(p) = NonNull::new(ptr) {
                 // SAFETY: `p`, this layout and `ticket` came from one `alloc_raw` on this

@@ -16,6 +16,10 @@
 //! for state that lives as long as the strand (so it never pins an arena). A closure's
 //! result that holds no value of the scope leaves for free.
 //!
+//! A runtime that keeps values as one-word handles and has no closure to hand opens and
+//! closes its scopes by calls instead: [`crate::handle::enter_scope`] and
+//! [`crate::handle::leave_scope`].
+//!
 //! ```
 //! # #[cfg(feature = "strand-arena")] {
 //! use strand_alloc::{Strand, StrandArena};

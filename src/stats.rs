@@ -161,7 +161,8 @@ counters! {
     StrandsExited => strands_exited,
     /// Accesses to memory that was no longer valid, detected and refused.
     Hazards => hazards,
-    /// Scopes begun ([`crate::Strand::scope`], [`crate::Scope::scope`]).
+    /// Scopes begun ([`crate::Strand::scope`], [`crate::Scope::scope`], and handle scopes
+    /// entered with [`crate::handle::enter_scope`]).
     Scopes => scopes,
     /// Bytes handed out by scopes' arenas (the sizes asked for), counted when each scope
     /// ends and its arena is reset for the next: memory given back at scope end. Zero on

@@ -63,8 +63,8 @@ impl<A: ValueAllocator> Handle<A> {
     }
 }
 
-/// One field of a variant made of handles: a scalar, or a value's handle.
-#[derive(Debug, PartialEq)]
+/// One field of a variant made of handles: a scalar, or a value's handle. Compared and
+/// printed whatever the backend type (a float field compares as `f64` does).
 pub enum Field<A: ValueAllocator> {
     /// A 64-bit integer.
     Int(i64),
@@ -83,6 +83,29 @@ impl<A: ValueAllocator> Clone for Field<A> {
 }
 
 impl<A: ValueAllocator> Copy for Field<A> {}
+
+impl<A: ValueAllocator> PartialEq for Field<A> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Field::Int(a), Field::Int(b)) => a == b,
+            (Field::Float(a), Field::Float(b)) => a == b,
+            (Field::Bool(a), Field::Bool(b)) => a == b,
+            (Field::Value(a), Field::Value(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl<A: ValueAllocator> std::fmt::Debug for Field<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Field::Int(i) => f.debug_tuple("Int").field(i).finish(),
+            Field::Float(x) => f.debug_tuple("Float").field(x).finish(),
+            Field::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Field::Value(h) => f.debug_tuple("Value").field(h).finish(),
+        }
+    }
+}
 
 /// Counts a refused handle on the backend's figures.
 #[cold]

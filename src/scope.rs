@@ -12,9 +12,10 @@
 //!
 //! What must outlive the scope leaves it only by an explicit, counted copy:
 //! [`Scope::escape`] into the enclosing scope (or the strand, for an outermost scope),
-//! or [`Scope::to_heap`] onto a heap allocation of its own, freed when the value drops,
-//! for state that lives as long as the strand (so it never pins an arena). A closure's
-//! result that holds no value of the scope leaves for free.
+//! or [`Scope::to_heap`] ([`Scope::to_heap_value`] for a value however deep) onto a heap
+//! allocation of its own, freed when the value drops, for state that lives as long as the
+//! strand (so it never pins an arena). A closure's result that holds no value of the
+//! scope leaves for free.
 //!
 //! A runtime that keeps values as one-word handles and has no closure to hand opens and
 //! closes its scopes by calls instead: [`crate::handle::enter_scope`] and
@@ -228,13 +229,60 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
         self.try_escape_value(v).unwrap_or_else(|e| alloc_failed(e))
     }
 
+    /// Copies a value, however deep, onto heap allocations of its own, freed when the copy
+    /// drops: its strings and byte strings as [`Scope::to_heap`] copies a string, its
+    /// variants' field arrays too ([`Variant::is_heap`]). For deep state that outlives
+    /// many scopes, which then pins no arena. Runs in constant stack, however deep the
+    /// value nests; counted as one escape, of the bytes of every string and byte string
+    /// in it, and in the strand's `used` and `reserved` (arrays too) until it drops.
+    pub fn try_to_heap_value(&self, v: &Value<'_, A>) -> Result<Value<'p, A>, AllocError> {
+        let mut bytes = 0;
+        let copy = self.heap_leaf(v, &mut bytes)?;
+        self.count_escape(bytes);
+        Ok(copy)
+    }
+
+    /// Copies a value, however deep, onto heap allocations of its own.
+    ///
+    /// # Panics
+    ///
+    /// When an allocation is refused (see [`Scope::try_to_heap_value`]).
+    pub fn to_heap_value(&self, v: &Value<'_, A>) -> Value<'p, A> {
+        self.try_to_heap_value(v)
+            .unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// The heap copy of a value (a variant's in constant stack).
+    fn heap_leaf(&self, v: &Value<'_, A>, bytes: &mut usize) -> Result<Value<'p, A>, AllocError> {
+        Ok(match v {
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(x) => Value::Float(*x),
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Str(s) => {
+                *bytes += s.len();
+                Value::Str(Str::try_new_own(s.as_str(), self.strand)?)
+            }
+            Value::Bytes(b) => {
+                *bytes += b.len();
+                Value::Bytes(Bytes::try_new_own(b.as_slice(), self.strand)?)
+            }
+            Value::Variant(root) => Value::Variant(root.try_copy(
+                |v| Variant::try_with_capacity_own(v.tag(), v.len(), self.strand),
+                |leaf| self.heap_leaf(leaf, bytes),
+            )?),
+        })
+    }
+
     /// The copy of a variant, in constant stack: its arrays from the strand's backend.
     fn escape_variant(
         &self,
         root: &Variant<'_, A>,
         bytes: &mut usize,
     ) -> Result<Variant<'p, A>, AllocError> {
-        root.try_copy(|_| self.strand, |leaf| self.escape_leaf(leaf, bytes))
+        root.try_copy(
+            |v| Variant::try_with_capacity(v.tag(), v.len(), self.strand),
+            |leaf| self.escape_leaf(leaf, bytes),
+        )
     }
 
     /// A copy of `s` in what encloses the scope (uncounted).

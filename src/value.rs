@@ -374,6 +374,11 @@ impl<'s, A: ValueAllocator> Str<'s, A> {
         self.0.is_scoped()
     }
 
+    /// The strand the value belongs to.
+    pub fn strand(&self) -> &'s Strand<A> {
+        self.0.strand()
+    }
+
     /// A copy in the same strand.
     pub fn try_clone(&self) -> Result<Self, AllocError> {
         self.0.try_clone().map(Str)

@@ -31,6 +31,9 @@ pub struct Variant<'s, A: ValueAllocator> {
     tag: u32,
     len: u32,
     cap: u32,
+    /// Whether the field array is a heap allocation of its own ([`Strand::alloc_own`]:
+    /// a variant copied out of a scope onto the heap) rather than the backend's.
+    own: bool,
     ticket: Ticket,
     fields: NonNull<Value<'s, A>>,
     strand: &'s Strand<A>,
@@ -71,24 +74,72 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
         Ok(v)
     }
 
+    /// The layout of an array of `cap` fields, and `cap` as the variant keeps it.
+    fn array(cap: usize) -> Result<(u32, Layout), AllocError> {
+        let too_big = || AllocError::invalid(cap.saturating_mul(size_of::<Value<'s, A>>()), 8);
+        let cap32 = u32::try_from(cap).map_err(|_| too_big())?;
+        let layout = Layout::array::<Value<'s, A>>(cap).map_err(|_| too_big())?;
+        Ok((cap32, layout))
+    }
+
     /// An empty variant with room for `cap` fields.
     pub(crate) fn try_with_capacity(
         tag: u32,
         cap: usize,
         strand: &'s Strand<A>,
     ) -> Result<Self, AllocError> {
-        let too_big = || AllocError::invalid(cap.saturating_mul(size_of::<Value<'s, A>>()), 8);
-        let cap32 = u32::try_from(cap).map_err(|_| too_big())?;
-        let layout = Layout::array::<Value<'s, A>>(cap).map_err(|_| too_big())?;
+        let (cap32, layout) = Self::array(cap)?;
         let (ptr, ticket) = strand.alloc_raw(layout, false)?;
         Ok(Variant {
             tag,
             len: 0,
             cap: cap32,
+            own: false,
             ticket,
             fields: ptr.cast(),
             strand,
         })
+    }
+
+    /// An empty variant with room for `cap` fields in a heap allocation of its own,
+    /// counted as the strand's until it drops (an empty one takes no memory, from the
+    /// backend).
+    pub(crate) fn try_with_capacity_own(
+        tag: u32,
+        cap: usize,
+        strand: &'s Strand<A>,
+    ) -> Result<Self, AllocError> {
+        let (cap32, layout) = Self::array(cap)?;
+        if layout.size() == 0 {
+            return Self::try_with_capacity(tag, cap, strand);
+        }
+        let ptr = strand.alloc_own(layout)?;
+        Ok(Variant {
+            tag,
+            len: 0,
+            cap: cap32,
+            own: true,
+            ticket: Ticket::NONE,
+            fields: ptr.cast(),
+            strand,
+        })
+    }
+
+    /// An empty variant like `self`, with room for its fields: on the heap if `self`'s
+    /// array is, from the backend otherwise.
+    fn try_like(&self) -> Result<Self, AllocError> {
+        if self.own {
+            Self::try_with_capacity_own(self.tag, self.len(), self.strand)
+        } else {
+            Self::try_with_capacity(self.tag, self.len(), self.strand)
+        }
+    }
+
+    /// Whether the field array is a heap allocation of its own (a variant copied onto
+    /// the heap by [`crate::Scope::to_heap_value`], or a clone of one) rather than the
+    /// backend's. The values in its fields say where each of theirs is.
+    pub fn is_heap(&self) -> bool {
+        self.own
     }
 
     /// Appends a field.
@@ -154,24 +205,22 @@ impl<'s, A: ValueAllocator> Variant<'s, A> {
     /// A deep copy, allocated by the strands the original's parts belong to. Runs in
     /// constant stack, however deep the variant nests.
     pub fn try_clone(&self) -> Result<Self, AllocError> {
-        self.try_copy(|v| v.strand, Value::try_clone_leaf)
+        self.try_copy(Variant::try_like, Value::try_clone_leaf)
     }
 
-    /// A deep copy whose field arrays come from `strand_of` each original variant and
-    /// whose other values are `leaf` of each original one, with a stack of open frames
-    /// (fields left to copy, the copy being built) instead of recursion.
+    /// A deep copy whose field arrays are `frame` of each original variant (an empty
+    /// variant with room for its fields) and whose other values are `leaf` of each
+    /// original one, with a stack of open frames (fields left to copy, the copy being
+    /// built) instead of recursion.
     pub(crate) fn try_copy<'p>(
         &self,
-        strand_of: impl Fn(&Variant<'s, A>) -> &'p Strand<A>,
+        frame: impl Fn(&Variant<'s, A>) -> Result<Variant<'p, A>, AllocError>,
         mut leaf: impl FnMut(&Value<'s, A>) -> Result<Value<'p, A>, AllocError>,
     ) -> Result<Variant<'p, A>, AllocError> {
         struct Frame<'v, 's, 'p, A: ValueAllocator> {
             src: &'v [Value<'s, A>],
             out: Variant<'p, A>,
         }
-        let frame = |v: &'_ Variant<'s, A>| -> Result<_, AllocError> {
-            Variant::try_with_capacity(v.tag, v.len(), strand_of(v))
-        };
         let mut open = vec![Frame {
             src: self.fields(),
             out: frame(self)?,
@@ -241,15 +290,21 @@ impl<A: ValueAllocator> Drop for Variant<'_, A> {
                 drop(v);
             }
         }
-        // SAFETY: this is the size and alignment `try_with_capacity` allocated with (it
-        // fit in a `Layout` then) and the ticket it got; the array is not used after this.
+        // SAFETY: this is the size and alignment `try_with_capacity` (or
+        // `try_with_capacity_own`) allocated with (it fit in a `Layout` then), and the
+        // ticket it got; the array is not used after this.
         unsafe {
             let layout = Layout::from_size_align_unchecked(
                 self.cap as usize * size_of::<Value<'_, A>>(),
                 align_of::<Value<'_, A>>(),
             );
-            self.strand
-                .dealloc_raw(self.fields.cast(), layout, self.ticket);
+            if self.own {
+                // A heap allocation of its own, of non-zero size (`try_with_capacity_own`).
+                self.strand.heap_dealloc(self.fields.cast(), layout);
+            } else {
+                self.strand
+                    .dealloc_raw(self.fields.cast(), layout, self.ticket);
+            }
         }
     }
 }

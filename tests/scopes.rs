@@ -342,3 +342,75 @@ fn a_deep_value_escapes_on_a_strands_default_stack() {
     }
     for_each_backend!(each);
 }
+
+/// Whether every string, byte string and field array of a list made by [`list`] is a
+/// heap allocation of its own.
+fn all_on_heap<A: ValueAllocator>(v: &Value<'_, A>) -> bool {
+    let mut cell = v;
+    let mut heap = true;
+    while let Some(var) = cell.as_variant() {
+        let [Value::Str(s), Value::Bytes(b), _, rest] = var.fields() else {
+            panic!("a cell of four fields");
+        };
+        heap &= var.is_heap() && s.is_heap() && b.is_heap();
+        cell = rest;
+    }
+    heap
+}
+
+fn deep_to_heap<A: ValueAllocator>(depth: usize) {
+    let s = Strand::<A>::local().unwrap();
+    let value_size = std::mem::size_of::<Value<'_, A>>();
+    let kept = s.scope(|sc| {
+        let original = list(&s, sc, depth);
+        assert!(!all_on_heap(&original), "{}: made in the scope", A::NAME);
+        sc.to_heap_value(&original)
+    });
+    let (bytes, scoped) = check_list(&kept, depth);
+    assert!(!scoped && all_on_heap(&kept), "{}", A::NAME);
+    let f = s.stats();
+    assert_eq!(
+        (f.escapes, f.escaped_bytes),
+        (1, bytes as u64),
+        "{}: one escape, of every string's bytes",
+        A::NAME
+    );
+    let copy = bytes + depth * 4 * value_size;
+    assert_eq!(f.used, copy as i64, "{}: the heap copy is used", A::NAME);
+    // A clone of it is on the heap too.
+    let clone = kept.as_variant().unwrap().try_clone().unwrap();
+    assert!(clone.is_heap(), "{}", A::NAME);
+    drop(clone);
+    assert_eq!(s.stats().used, copy as i64, "{}", A::NAME);
+    let reserved = s.stats().reserved;
+    drop(kept);
+    let f = s.stats();
+    assert_eq!(f.used, 0, "{}", A::NAME);
+    assert_eq!(
+        reserved - f.reserved,
+        copy as i64,
+        "{}: the heap copy is given back as it drops",
+        A::NAME
+    );
+}
+
+#[test]
+fn a_deep_value_goes_onto_the_heap() {
+    fn each<A: ValueAllocator>() {
+        deep_to_heap::<A>(if cfg!(miri) { 20 } else { 1_000 });
+    }
+    for_each_backend!(each);
+}
+
+/// A list 100,000 cells deep goes onto the heap inside a spawned strand, on its default
+/// stack.
+#[cfg(not(miri))]
+#[test]
+fn a_deep_value_goes_onto_the_heap_on_a_strands_default_stack() {
+    fn each<A: ValueAllocator>() {
+        // SAFETY: the closure keeps no thread-local borrow and nothing `!Send`.
+        let h = unsafe { strand_alloc::Builder::<A>::new().spawn(|_| deep_to_heap::<A>(100_000)) };
+        h.expect("spawned").join().unwrap();
+    }
+    for_each_backend!(each);
+}

@@ -1,6 +1,7 @@
 //! Scopes against every safe backend: values made in nested scopes (at most
 //! `MAX_DEPTH` deep), dropped, copied out one level (`escape`) or onto the heap
-//! (`to_heap`), with a strand's own values beside them. Every live value is compared with
+//! (`to_heap`), or wrapped in variants and copied onto the heap whole (`to_heap_value`),
+//! with a strand's own values beside them. Every live value is compared with
 //! the text it was made from (a plain model kept here) after every step; when the input
 //! ends, the strand holds exactly its own values' bytes, and `checked` never sees a
 //! hazard.
@@ -10,7 +11,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use std::slice::Iter;
 use strand_alloc::backends::{self, BackendVisitor};
-use strand_alloc::{Config, Scope, Str, Strand, ValueAllocator};
+use strand_alloc::{Config, Scope, Str, Strand, Value, ValueAllocator};
 
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -23,6 +24,9 @@ enum Op {
     Escape { at: u16 },
     /// Copy a value of the innermost scope onto the heap, into the enclosing level.
     Heap { at: u16 },
+    /// Wrap a value of the innermost scope in `depth` variants and copy the whole onto
+    /// the heap, the string inside it into the enclosing level.
+    HeapDeep { at: u16, depth: u8 },
     /// Open a scope (ignored at `MAX_DEPTH`).
     Enter,
     /// Close the innermost scope.
@@ -87,6 +91,27 @@ fn level<'p, A: ValueAllocator>(
                         sc.to_heap(v)
                     };
                     up.push((copy, t.clone()));
+                }
+            }
+            Op::HeapDeep { at, depth: wraps } => {
+                if let Some(i) = pick(&here, *at) {
+                    let (v, t) = &here[i];
+                    let s = v.strand();
+                    let mut value: Value<'_, A> = v.clone().into();
+                    for k in 0..*wraps % 16 {
+                        value = s.variant(u32::from(k), [value, Value::Int(i64::from(k))]).into();
+                    }
+                    let copy = sc.to_heap_value(&value);
+                    let mut cell = &copy;
+                    while let Some(var) = cell.as_variant() {
+                        assert!(var.is_heap(), "a variant copied onto the heap");
+                        cell = &var.fields()[0];
+                    }
+                    let Value::Str(inside) = cell else {
+                        panic!("the string at the bottom: {cell:?}")
+                    };
+                    assert!(t.is_empty() || inside.is_heap(), "a string copied onto the heap");
+                    up.push((inside.clone(), t.clone()));
                 }
             }
             Op::Enter if depth < MAX_DEPTH => {

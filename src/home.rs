@@ -85,12 +85,17 @@ pub(crate) struct Home {
     outer: [AtomicU64; MAX_HANDLE_SCOPES],
     /// Open handle scopes.
     depth: AtomicUsize,
+    /// Odd while the owner changes the open levels (`epoch`, `depth`, `outer`), advanced
+    /// once before and once after: a reader elsewhere ([`Home::live`]) that saw it odd,
+    /// or changed, reads the levels again.
+    levels: AtomicU64,
     /// For each open scope, the length of `made` when it was entered. Owner only.
     marks: UnsafeCell<[usize; MAX_HANDLE_SCOPES]>,
     /// The slots made while a scope is open, in order. Owner only.
     made: UnsafeCell<Vec<&'static Slot>>,
-    /// Changed at every attach and end: a slot returns to its block's home only while
-    /// the home is the incarnation that took the block.
+    /// Changed at every attach and end, from the same count as the epochs (so a shared
+    /// slot's incarnation is never taken for a value's epoch): a slot returns to its
+    /// block's home only while the home is the incarnation that took the block.
     pub(crate) incarnation: AtomicU64,
     /// Whether a [`crate::Strand::with_current`] call is using the strand.
     pub(crate) busy: AtomicBool,
@@ -130,6 +135,7 @@ impl Home {
             issued: AtomicU64::new(0),
             outer: [const { AtomicU64::new(0) }; MAX_HANDLE_SCOPES],
             depth: AtomicUsize::new(0),
+            levels: AtomicU64::new(0),
             marks: UnsafeCell::new([0; MAX_HANDLE_SCOPES]),
             made: UnsafeCell::new(Vec::new()),
             incarnation: AtomicU64::new(0),
@@ -151,7 +157,7 @@ impl Home {
         let home = match reused {
             Some(home) => {
                 home.epoch.store(home.fresh_epoch(), Ordering::SeqCst);
-                home.incarnation.fetch_add(1, Ordering::SeqCst);
+                home.incarnation.store(home.fresh_epoch(), Ordering::SeqCst);
                 if home.visitors.load(Ordering::SeqCst) == 0 {
                     home
                 } else {
@@ -162,7 +168,13 @@ impl Home {
                     &*Box::leak(Box::new(Home::new()))
                 }
             }
-            None => &*Box::leak(Box::new(Home::new())),
+            None => {
+                let home: &'static Home = Box::leak(Box::new(Home::new()));
+                home.epoch.store(home.fresh_epoch(), Ordering::Relaxed);
+                home.incarnation
+                    .store(home.fresh_epoch(), Ordering::Relaxed);
+                home
+            }
         };
         home.busy.store(false, Ordering::Relaxed);
         home.remote.store(ptr::null_mut(), Ordering::Release);
@@ -320,20 +332,41 @@ impl Home {
     }
 
     /// Whether a value of epoch `e` is live: made at one of the open levels (the strand's
-    /// own, or an open handle scope's).
+    /// own, or an open handle scope's). From another thread, the answer holds at one
+    /// moment of the call: the levels are read again until no change of them overlapped
+    /// the reading (an epoch, a depth and the enclosing epochs read across a leave would
+    /// otherwise miss a level that was open throughout).
     #[inline]
     pub(crate) fn live(&self, e: u64) -> bool {
-        e == self.epoch.load(Ordering::SeqCst)
-            || (self.depth.load(Ordering::SeqCst) != 0 && self.live_outer(e))
+        e == self.epoch.load(Ordering::SeqCst) || self.live_slow(e)
     }
 
     #[cold]
     #[inline(never)]
-    fn live_outer(&self, e: u64) -> bool {
-        let d = self.depth.load(Ordering::SeqCst).min(MAX_HANDLE_SCOPES);
-        self.outer[..d]
-            .iter()
-            .any(|o| o.load(Ordering::SeqCst) == e)
+    fn live_slow(&self, e: u64) -> bool {
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            let before = self.levels.load(Ordering::SeqCst);
+            if before % 2 == 0 {
+                let d = self.depth.load(Ordering::SeqCst).min(MAX_HANDLE_SCOPES);
+                let found = e == self.epoch.load(Ordering::SeqCst)
+                    || self.outer[..d]
+                        .iter()
+                        .any(|o| o.load(Ordering::SeqCst) == e);
+                if self.levels.load(Ordering::SeqCst) == before {
+                    return found;
+                }
+            }
+            // The owner is changing the levels: a few stores, never a wait.
+            backoff.snooze();
+        }
+    }
+
+    /// Advances `levels`: called once before the owner changes the open levels and once
+    /// after. Owner only.
+    #[inline]
+    fn levels_changing(&self) {
+        self.levels.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Open handle scopes (the owner's count; a sampled one elsewhere).
@@ -368,10 +401,12 @@ impl Home {
             *to = from.load(Ordering::Relaxed);
         }
         live.epochs[depth] = self.epoch.load(Ordering::Relaxed);
+        self.levels_changing();
         self.epoch.store(self.fresh_epoch(), Ordering::SeqCst);
         self.depth.store(0, Ordering::SeqCst);
+        self.levels_changing();
         if ending {
-            self.incarnation.fetch_add(1, Ordering::SeqCst);
+            self.incarnation.store(self.fresh_epoch(), Ordering::SeqCst);
         }
         self.drain_visitors();
         // SAFETY: owner-only field (this function's contract).
@@ -392,11 +427,13 @@ impl Home {
         }
         // SAFETY: owner-only fields (this function's contract).
         unsafe { (*self.marks.get())[d] = (*self.made.get()).len() };
+        let e = self.fresh_epoch();
+        self.levels_changing();
         // The enclosing level stays live: recorded before the new one replaces it.
         self.outer[d].store(self.epoch.load(Ordering::Relaxed), Ordering::SeqCst);
         self.depth.store(d + 1, Ordering::SeqCst);
-        let e = self.fresh_epoch();
         self.epoch.store(e, Ordering::SeqCst);
+        self.levels_changing();
         Some(e)
     }
 
@@ -417,8 +454,10 @@ impl Home {
             return None;
         }
         let enclosing = self.outer[d - 1].load(Ordering::Relaxed);
+        self.levels_changing();
         self.epoch.store(enclosing, Ordering::SeqCst);
         self.depth.store(d - 1, Ordering::SeqCst);
+        self.levels_changing();
         self.drain_visitors();
         // SAFETY: owner-only fields (this function's contract).
         let (mark, made) = unsafe { ((*self.marks.get())[d - 1], &*self.made.get()) };
@@ -464,8 +503,13 @@ impl Home {
         unsafe { (*self.made.get()).try_reserve(1).is_ok() }
     }
 
-    /// Records a slot made in the innermost open scope, in the room
-    /// [`Home::reserve_made`] made. Owner only.
+    /// Records a slot taken for a value of the innermost open scope, in the room
+    /// [`Home::reserve_made`] made, unless the scope recorded it already: a slot whose
+    /// last value was this home's at the scope's epoch was made while the scope was
+    /// innermost, so its record is still there (a nested scope's leave drops only what
+    /// was recorded after its enter). So the record holds one entry per slot the scope
+    /// used, however many values it made and released. Call before the slot's new value
+    /// is written. Owner only.
     ///
     /// # Safety
     ///
@@ -473,9 +517,13 @@ impl Home {
     /// with no record since.
     #[inline]
     pub(crate) unsafe fn record_made(&self, slot: &'static Slot) {
-        // SAFETY: owner-only field (this function's contract); within the reserved room,
-        // so the push does not allocate.
-        unsafe { (*self.made.get()).push(slot) };
+        let recorded = ptr::eq(slot.owner.load(Ordering::Relaxed) as *const Home, self)
+            && slot.epoch.load(Ordering::Relaxed) == self.epoch.load(Ordering::Relaxed);
+        if !recorded {
+            // SAFETY: owner-only field (this function's contract); within the reserved
+            // room, so the push does not allocate.
+            unsafe { (*self.made.get()).push(slot) };
+        }
     }
 
     /// Closes the remote list for good (the end) and returns what was on it.

@@ -362,6 +362,52 @@ fn a_strand_ending_inside_scopes_frees_their_values() {
     for_each_backend!(ended_mid_scope);
 }
 
+fn racing_releases<A: ValueAllocator>() {
+    on_thread(|| {
+        // Values of the strand's own level, released by another thread (as the contract
+        // allows: the owner lives, the level is open) while the owner enters and leaves
+        // scopes as fast as it can: no release may be refused.
+        let rounds = if cfg!(miri) { 2 } else { 20 };
+        let values = if cfg!(miri) { 8 } else { 20_000 };
+        let mut refused = 0;
+        for _ in 0..rounds {
+            let words: Vec<Word> = (0..values)
+                .map(|_| Word(Handle::<A>::new_str("outer").unwrap().to_ptr()))
+                .collect();
+            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let finished = done.clone();
+            let releaser = std::thread::spawn(move || {
+                let mut refused = 0;
+                for w in words {
+                    // SAFETY: each word came from `to_ptr`, is live, released once here.
+                    if unsafe { Handle::<A>::from_ptr(w.0).unwrap().release() }.is_err() {
+                        refused += 1;
+                    }
+                }
+                finished.store(true, std::sync::atomic::Ordering::Release);
+                refused
+            });
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                let mark = enter_scope::<A>().unwrap();
+                // SAFETY: an empty scope.
+                unsafe { leave_scope::<A>(mark) }.unwrap();
+            }
+            refused += releaser.join().unwrap();
+        }
+        assert_eq!(refused, 0, "releases of live values refused");
+        // The owner collects what was handed back at its next allocation.
+        let h = Handle::<A>::new_str("x").unwrap();
+        // SAFETY: live, released once.
+        unsafe { h.release() }.unwrap();
+        assert_eq!(used::<A>(), 0, "every value handed back was freed");
+    });
+}
+
+#[test]
+fn a_release_from_elsewhere_is_never_refused_while_scopes_come_and_go() {
+    for_each_backend!(racing_releases);
+}
+
 #[cfg(feature = "checked")]
 fn refused_after_leave<A: ValueAllocator>() {
     on_thread(|| {

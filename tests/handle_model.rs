@@ -334,11 +334,17 @@ macro_rules! model_test {
         #[cfg(feature = $feature)]
         proptest! {
             #![proptest_config(ProptestConfig {
-                cases: if cfg!(miri) { 4 } else { 256 },
+                cases: if cfg!(miri) { 3 } else { 256 },
+                // Miri's isolation has no working directory to keep failures in.
+                failure_persistence: if cfg!(miri) {
+                    None
+                } else {
+                    ProptestConfig::default().failure_persistence
+                },
                 ..ProptestConfig::default()
             })]
             #[test]
-            fn $name(ops in proptest::collection::vec(op(), 1..120)) {
+            fn $name(ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 40 } else { 120 })) {
                 run::<$backend>(&ops);
             }
         }

@@ -836,7 +836,7 @@ impl ScopeMark {
 /// API are not handles and do not belong to handle scopes. Counted in
 /// [`crate::Figures::scopes`].
 ///
-/// An empty scope, entered and left, costs about 260 instructions, two current-strand
+/// An empty scope, entered and left, costs about 265 instructions, two current-strand
 /// lookups among them (`cargo bench --features all-backends --bench scope`). The scope
 /// records each slot it uses, once however many values it makes and releases in it (8
 /// bytes each, given back at the leave), and the leave visits each record once.
@@ -901,12 +901,6 @@ pub unsafe fn leave_scope<A: ValueAllocator>(mark: ScopeMark) -> Result<(), Hand
     let Some((made, since)) = closed else {
         return Err(HandleError::ScopeOrder);
     };
-    if made.is_empty() {
-        // SAFETY: as above; `made` is not used any more (the room a nested burst left
-        // is given back here too).
-        unsafe { home.forget_made_since(since) };
-        return Ok(());
-    }
     // What was released elsewhere: after the close, so that nothing of the scope is
     // pushed any more, and before the scope's values are freed, so that none of them is
     // on a list when its slot is reused. Values of the scope on it are left for below.
@@ -914,10 +908,7 @@ pub unsafe fn leave_scope<A: ValueAllocator>(mark: ScopeMark) -> Result<(), Hand
         collect::<A>(home, strand);
     }
     for &s in made {
-        if s.state.load(Ordering::Acquire) == OWNED
-            && ptr::eq(s.owner.load(Ordering::Relaxed) as *const Home, home)
-            && s.epoch.load(Ordering::Relaxed) == mark.epoch
-        {
+        if s.state.load(Ordering::Acquire) == OWNED && home.made_at(s, mark.epoch) {
             free_owned::<A>(home, strand, s);
         }
     }

@@ -116,10 +116,9 @@ pub(crate) struct Home {
 }
 
 // SAFETY: every field another thread touches is atomic. `free`, `blocks`, `marks` and
-// `made` are touched
-// only by the code running as the home's strand (its allocations, releases, reset and
-// end), one thread at a time by the strand's rule, and by `attach` before the home is
-// published to anyone.
+// `made` are touched only by the code running as the home's strand (its allocations,
+// releases, reset and end), one thread at a time by the strand's rule, and by `attach`
+// before the home is published to anyone.
 unsafe impl Sync for Home {}
 
 /// Homes of ended strands, ready for reuse.
@@ -409,8 +408,8 @@ impl Home {
             self.incarnation.store(self.fresh_epoch(), Ordering::SeqCst);
         }
         self.drain_visitors();
-        // SAFETY: owner-only field (this function's contract).
-        unsafe { self.forget_made() };
+        // SAFETY: owner-only field (this function's contract); no record is borrowed.
+        unsafe { self.forget_made_since(0) };
         live
     }
 
@@ -480,14 +479,12 @@ impl Home {
         }
     }
 
-    /// Drops the whole record (every scope closed). Owner only.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Home::forget_made_since`].
-    unsafe fn forget_made(&self) {
-        // SAFETY: forwarded.
-        unsafe { self.forget_made_since(0) };
+    /// Whether `slot`'s last value was made by this home at `epoch` (it may have been
+    /// released or shared since: the caller looks at its state).
+    #[inline]
+    pub(crate) fn made_at(&self, slot: &Slot, epoch: u64) -> bool {
+        ptr::eq(slot.owner.load(Ordering::Relaxed) as *const Home, self)
+            && slot.epoch.load(Ordering::Relaxed) == epoch
     }
 
     /// Room for one more slot made in a scope, before any is taken: `false` when the
@@ -517,9 +514,7 @@ impl Home {
     /// with no record since.
     #[inline]
     pub(crate) unsafe fn record_made(&self, slot: &'static Slot) {
-        let recorded = ptr::eq(slot.owner.load(Ordering::Relaxed) as *const Home, self)
-            && slot.epoch.load(Ordering::Relaxed) == self.epoch.load(Ordering::Relaxed);
-        if !recorded {
+        if !self.made_at(slot, self.epoch.load(Ordering::Relaxed)) {
             // SAFETY: owner-only field (this function's contract); within the reserved
             // room, so the push does not allocate.
             unsafe { (*self.made.get()).push(slot) };

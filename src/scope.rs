@@ -214,10 +214,7 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
     /// has 32 KiB). Counted as one escape, of the bytes of every string and byte string
     /// in it.
     pub fn try_escape_value(&self, v: &Value<'_, A>) -> Result<Value<'p, A>, AllocError> {
-        let mut bytes = 0;
-        let copy = self.escape_leaf(v, &mut bytes)?;
-        self.count_escape(bytes);
-        Ok(copy)
+        self.copy_out(v, To::Enclosing)
     }
 
     /// Copies a value, however deep, into what encloses the scope.
@@ -236,10 +233,7 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
     /// value nests; counted as one escape, of the bytes of every string and byte string
     /// in it, and in the strand's `used` and `reserved` (arrays too) until it drops.
     pub fn try_to_heap_value(&self, v: &Value<'_, A>) -> Result<Value<'p, A>, AllocError> {
-        let mut bytes = 0;
-        let copy = self.heap_leaf(v, &mut bytes)?;
-        self.count_escape(bytes);
-        Ok(copy)
+        self.copy_out(v, To::Heap)
     }
 
     /// Copies a value, however deep, onto heap allocations of its own.
@@ -252,37 +246,12 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
             .unwrap_or_else(|e| alloc_failed(e))
     }
 
-    /// The heap copy of a value (a variant's in constant stack).
-    fn heap_leaf(&self, v: &Value<'_, A>, bytes: &mut usize) -> Result<Value<'p, A>, AllocError> {
-        Ok(match v {
-            Value::Int(i) => Value::Int(*i),
-            Value::Float(x) => Value::Float(*x),
-            Value::Bool(b) => Value::Bool(*b),
-            Value::Str(s) => {
-                *bytes += s.len();
-                Value::Str(Str::try_new_own(s.as_str(), self.strand)?)
-            }
-            Value::Bytes(b) => {
-                *bytes += b.len();
-                Value::Bytes(Bytes::try_new_own(b.as_slice(), self.strand)?)
-            }
-            Value::Variant(root) => Value::Variant(root.try_copy(
-                |v| Variant::try_with_capacity_own(v.tag(), v.len(), self.strand),
-                |leaf| self.heap_leaf(leaf, bytes),
-            )?),
-        })
-    }
-
-    /// The copy of a variant, in constant stack: its arrays from the strand's backend.
-    fn escape_variant(
-        &self,
-        root: &Variant<'_, A>,
-        bytes: &mut usize,
-    ) -> Result<Variant<'p, A>, AllocError> {
-        root.try_copy(
-            |v| Variant::try_with_capacity(v.tag(), v.len(), self.strand),
-            |leaf| self.escape_leaf(leaf, bytes),
-        )
+    /// A deep copy of `v` to `to`, counted as one escape of its strings' bytes.
+    fn copy_out(&self, v: &Value<'_, A>, to: To) -> Result<Value<'p, A>, AllocError> {
+        let mut bytes = 0;
+        let copy = self.copy_value(v, to, &mut bytes)?;
+        self.count_escape(bytes);
+        Ok(copy)
     }
 
     /// A copy of `s` in what encloses the scope (uncounted).
@@ -293,24 +262,40 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
         }
     }
 
-    /// The copy of a value in what encloses the scope (a variant's in constant stack).
-    fn escape_leaf(&self, v: &Value<'_, A>, bytes: &mut usize) -> Result<Value<'p, A>, AllocError> {
+    /// The copy of a value to `to` (a variant's in constant stack: `try_copy` opens a
+    /// frame for every variant, so this runs once per leaf).
+    fn copy_value(
+        &self,
+        v: &Value<'_, A>,
+        to: To,
+        bytes: &mut usize,
+    ) -> Result<Value<'p, A>, AllocError> {
         Ok(match v {
             Value::Int(i) => Value::Int(*i),
             Value::Float(x) => Value::Float(*x),
             Value::Bool(b) => Value::Bool(*b),
             Value::Str(s) => {
                 *bytes += s.len();
-                Value::Str(self.copy_str(s)?)
+                Value::Str(match to {
+                    To::Enclosing => self.copy_str(s)?,
+                    To::Heap => Str::try_new_own(s.as_str(), self.strand)?,
+                })
             }
             Value::Bytes(b) => {
                 *bytes += b.len();
-                Value::Bytes(match self.parent {
-                    Some(p) => p.try_bytes(b.as_slice())?,
-                    None => Bytes::try_new_in(b.as_slice(), self.strand)?,
+                Value::Bytes(match (to, self.parent) {
+                    (To::Enclosing, Some(p)) => p.try_bytes(b.as_slice())?,
+                    (To::Enclosing, None) => Bytes::try_new_in(b.as_slice(), self.strand)?,
+                    (To::Heap, _) => Bytes::try_new_own(b.as_slice(), self.strand)?,
                 })
             }
-            Value::Variant(v) => Value::Variant(self.escape_variant(v, bytes)?),
+            Value::Variant(root) => Value::Variant(root.try_copy(
+                |v| match to {
+                    To::Enclosing => Variant::try_with_capacity(v.tag(), v.len(), self.strand),
+                    To::Heap => Variant::try_with_capacity_own(v.tag(), v.len(), self.strand),
+                },
+                |leaf| self.copy_value(leaf, to, bytes),
+            )?),
         })
     }
 
@@ -318,6 +303,15 @@ impl<'p, A: ValueAllocator> Scope<'p, A> {
         self.strand.cx.count(Counter::Escapes, 1);
         self.strand.cx.count(Counter::EscapedBytes, bytes as u64);
     }
+}
+
+/// Where a deep copy out of a scope goes.
+#[derive(Clone, Copy)]
+enum To {
+    /// What encloses the scope: the enclosing scope, or the strand's backend.
+    Enclosing,
+    /// Heap allocations of the copy's own.
+    Heap,
 }
 
 /// The end of a scope, also when its closure unwinds: every value of the scope is gone

@@ -537,10 +537,11 @@ mod coroutines {
                             )
                         };
                         let fresh = Handle::<A>::new_str(&next).unwrap();
-                        // SAFETY: the owner shares its own live value; the old
-                        // state's one holder lets go.
+                        // SAFETY: the owner shares its own live value.
                         let fresh = unsafe { fresh.share() }.unwrap();
+                        // SAFETY: one of its two holders lets go.
                         unsafe { fresh.release() }.unwrap();
+                        // SAFETY: the old state's one holder lets go.
                         unsafe { state.release() }.unwrap();
                         state = fresh;
                         hop();

@@ -204,9 +204,13 @@ pub struct StrandCx {
     pub(crate) last_thread: Cell<u32>,
     /// Allocations larger than this go to the heap (see [`ValueAllocator::LARGE_APART`]).
     pub(crate) large: usize,
-    /// The strand limit in bytes ([`Config::strand_limit`]), `usize::MAX` for none: one
-    /// comparison on the allocation path either way.
+    /// The strand limit in bytes ([`Config::strand_limit`]), `usize::MAX` for none.
     pub(crate) limit: usize,
+    /// The sizes the allocation path takes without a second look: those `s` with
+    /// `s - 1 < usual` (wrapping, so never zero). `large` without a strand limit, zero
+    /// with one: a limited strand's every allocation goes the out-of-line way, which
+    /// tests the limit, and the usual path tests nothing but this.
+    pub(crate) usual: usize,
     /// Where the strand's live values sit, for a thread-bound backend: bytes in the
     /// arena of `last_thread`, and bytes in the arenas of other threads (stranded), by
     /// thread. Only moves and releases of stranded values touch the map.
@@ -233,13 +237,16 @@ impl StrandCx {
         slot: &'static StrandSlot,
     ) -> Self {
         let t = crate::thread::thread_index();
+        let large = if A::LARGE_APART {
+            config.large_value_size()
+        } else {
+            usize::MAX
+        };
+        let limit = config.strand_limit().unwrap_or(usize::MAX);
         StrandCx {
-            large: if A::LARGE_APART {
-                config.large_value_size()
-            } else {
-                usize::MAX
-            },
-            limit: config.strand_limit().unwrap_or(usize::MAX),
+            large,
+            limit,
+            usual: if limit == usize::MAX { large } else { 0 },
             id,
             name,
             config,

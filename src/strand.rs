@@ -224,36 +224,57 @@ impl<A: ValueAllocator> Strand<A> {
     /// pointer and touch no backend.
     ///
     /// Always inlined, and kept to what every value needs: one test sends the zero-sized,
-    /// the large and the over-aligned to [`Strand::alloc_unusual`], one tells whether
-    /// there is a strand limit (and then one more tests it), then the backend and the
-    /// figures.
+    /// the large, the over-aligned and every allocation of a strand with a limit to
+    /// [`Strand::alloc_unusual`], then the backend and the figures.
     #[inline(always)]
     pub(crate) fn alloc_raw(
         &self,
         layout: Layout,
         pinned: bool,
     ) -> Result<(NonNull<u8>, Ticket), AllocError> {
-        let size = layout.size();
         if self.unusual(layout) {
-            return self.alloc_unusual(layout);
+            return self.alloc_unusual(layout, pinned);
         }
-        if self.past_limit(size) {
-            return Err(self.over_limit(size));
-        }
+        self.alloc_usual(layout, pinned)
+    }
+
+    /// The backend's allocation and its figures, for a layout that is neither zero-sized
+    /// nor [apart](Strand::apart), once the strand limit (if any) allowed it.
+    #[inline(always)]
+    pub(crate) fn alloc_usual(
+        &self,
+        layout: Layout,
+        pinned: bool,
+    ) -> Result<(NonNull<u8>, Ticket), AllocError> {
         let done = A::try_alloc(&self.state, &self.cx, layout, pinned)?;
-        self.cx
-            .allocated::<A>(size, !pinned, || A::thread_of_last_alloc(&self.state));
+        self.cx.allocated::<A>(layout.size(), !pinned, || {
+            A::thread_of_last_alloc(&self.state)
+        });
         Ok(done)
     }
 
-    /// Whether `layout` is one the backend is not asked for: zero-sized, larger than the
-    /// large-value size, or aligned beyond [`MAX_ARENA_ALIGN`]. One comparison for the
-    /// size: `size - 1` wraps for a zero size, past any large-value size; and where the
-    /// backend takes every size ([`ValueAllocator::LARGE_APART`] is false, the
-    /// large-value size `usize::MAX`), the zero test alone, which the compiler folds away
-    /// wherever it knows the size is not zero.
+    /// Whether the allocation path leaves `layout` to [`Strand::alloc_unusual`]: a zero
+    /// size, a size past [`StrandCx::usual`] (the large-value size, or every size on a
+    /// strand with a limit), or an alignment past [`MAX_ARENA_ALIGN`]. One comparison for
+    /// the size: `size - 1` wraps for a zero size, past any bound.
     #[inline(always)]
-    fn unusual(&self, layout: Layout) -> bool {
+    pub(crate) fn unusual(&self, layout: Layout) -> bool {
+        self.unusual_size(layout.size()) || layout.align() > MAX_ARENA_ALIGN
+    }
+
+    /// The size half of [`Strand::unusual`], for byte arrays (alignment 1).
+    #[inline(always)]
+    pub(crate) fn unusual_size(&self, size: usize) -> bool {
+        size.wrapping_sub(1) >= self.cx.usual
+    }
+
+    /// Whether memory for `layout` is not the backend's: zero-sized, larger than the
+    /// large-value size, or aligned beyond [`MAX_ARENA_ALIGN`]. Where the backend takes
+    /// every size ([`ValueAllocator::LARGE_APART`] is false, the large-value size
+    /// `usize::MAX`), the zero test alone, which the compiler folds away wherever it
+    /// knows the size is not zero.
+    #[inline(always)]
+    fn apart(&self, layout: Layout) -> bool {
         let size_apart = if A::LARGE_APART {
             layout.size().wrapping_sub(1) >= self.cx.large
         } else {
@@ -281,11 +302,16 @@ impl<A: ValueAllocator> Strand<A> {
         }
     }
 
-    /// A zero-sized allocation (a dangling, aligned pointer; no backend), or one the
-    /// arenas do not serve (see [`Strand::alloc_large`]), after the strand limit.
+    /// The allocations [`Strand::unusual`] sends here: a zero-sized one (a dangling,
+    /// aligned pointer; no backend); past the strand limit, an error; one the arenas do
+    /// not serve (see [`Strand::alloc_large`]); else the backend's, as on the usual path.
     #[cold]
     #[inline(never)]
-    fn alloc_unusual(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
+    fn alloc_unusual(
+        &self,
+        layout: Layout,
+        pinned: bool,
+    ) -> Result<(NonNull<u8>, Ticket), AllocError> {
         if layout.size() == 0 {
             // SAFETY: an alignment is never zero.
             // (`NonNull::dangling` for this alignment: an address with no provenance,
@@ -295,16 +321,19 @@ impl<A: ValueAllocator> Strand<A> {
             };
             return Ok((p, Ticket::NONE));
         }
-        if self.past_limit(layout.size()) {
-            return Err(self.over_limit(layout.size()));
+        self.limit_check(layout.size())?;
+        if self.apart(layout) {
+            self.alloc_large(layout)
+        } else {
+            self.alloc_usual(layout, pinned)
         }
-        self.alloc_large(layout)
     }
 
     /// A value larger than the large-value size, or aligned beyond [`MAX_ARENA_ALIGN`]: a
     /// heap allocation of its own, reserved for this strand until it is released (see
-    /// [`ValueAllocator::LARGE_APART`]).
-    fn alloc_large(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
+    /// [`ValueAllocator::LARGE_APART`]), once the strand limit allowed it. Released by
+    /// [`Strand::heap_dealloc`].
+    pub(crate) fn alloc_large(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
         let ptr = self.heap_alloc(layout)?;
         self.cx.count(Counter::LargeValues, 1);
         Ok((ptr, Ticket::NONE))
@@ -381,10 +410,24 @@ impl<A: ValueAllocator> Strand<A> {
     /// released yet, and nothing uses the memory afterwards.
     #[inline(always)]
     pub(crate) unsafe fn dealloc_raw(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
-        if self.unusual(layout) {
+        if self.apart(layout) {
             // SAFETY: forwarded from this function's contract.
-            return unsafe { self.dealloc_unusual(ptr, layout) };
+            return unsafe { self.dealloc_apart(ptr, layout) };
         }
+        // SAFETY: forwarded from this function's contract; `layout` is not apart, so
+        // `alloc_raw` took it from the backend.
+        unsafe { self.dealloc_usual(ptr, layout, ticket) }
+    }
+
+    /// Releases memory the backend gave ([`Strand::alloc_usual`], directly or through
+    /// [`Strand::alloc_raw`]).
+    ///
+    /// # Safety
+    ///
+    /// The arguments come from one earlier `alloc_usual` on this strand that was not
+    /// released yet, and nothing uses the memory afterwards.
+    #[inline(always)]
+    pub(crate) unsafe fn dealloc_usual(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
         let home = if crate::FULL_FIGURES && A::THREAD_BOUND {
             A::home(&self.state, ticket)
         } else {
@@ -398,14 +441,15 @@ impl<A: ValueAllocator> Strand<A> {
         unsafe { A::dealloc(&self.state, &self.cx, ptr, layout, ticket) };
     }
 
-    /// Releases what [`Strand::alloc_unusual`] gave.
+    /// Releases an allocation of a layout that is [apart](Strand::apart): zero-sized
+    /// (nothing to do) or from [`Strand::alloc_large`].
     ///
     /// # Safety
     ///
-    /// As for [`Strand::dealloc_raw`], for an allocation `alloc_unusual` made.
+    /// As for [`Strand::dealloc_raw`], for an allocation of such a layout.
     #[cold]
     #[inline(never)]
-    unsafe fn dealloc_unusual(&self, ptr: NonNull<u8>, layout: Layout) {
+    unsafe fn dealloc_apart(&self, ptr: NonNull<u8>, layout: Layout) {
         if layout.size() == 0 {
             // `alloc_raw` gave a dangling pointer and touched no backend, whatever the
             // alignment: nothing to give back (and nothing the heap may be handed).

@@ -28,6 +28,9 @@ pub(crate) enum Origin {
     /// A heap allocation of its own that the strand made ([`crate::Scope::to_heap`]):
     /// counted in `used` and `reserved` until it drops, as a large value is.
     Own,
+    /// A heap allocation of its own for a value past the strand's large-value size
+    /// ([`Strand::alloc_large`]): counted as `Own` is, and as a large value.
+    Large,
     /// The arena of the scope it points at, which outlives the value (the value borrows
     /// the scope).
     Scope(NonNull<ScopeArena>),
@@ -47,20 +50,50 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
     // in the caller that is several times the allocation itself.
     #[inline(always)]
     pub fn try_new_in(b: &[u8], strand: &'s Strand<A>) -> Result<Self, AllocError> {
-        if b.is_empty() {
-            return Ok(Self::empty(strand));
-        }
-        let layout = Layout::array::<u8>(b.len()).map_err(|_| AllocError::invalid(b.len(), 1))?;
-        let (ptr, ticket) = strand.alloc_raw(layout, false)?;
-        // SAFETY: `ptr` is valid for `b.len()` bytes of writes (the backend's contract)
-        // and cannot overlap `b`, which the caller still borrows.
+        // One comparison sends the empty, the large and every value of a strand with a
+        // limit out of line. Both ways end in the one construction below, so that the
+        // caller gets the value built in place, not copied from one of two places.
+        let (ptr, origin) = if strand.unusual_size(b.len()) {
+            Self::alloc_unusual(b.len(), strand)?
+        } else {
+            // SAFETY: a slice's length is at most `isize::MAX`, and 1 is a power of two.
+            let layout = unsafe { Layout::from_size_align_unchecked(b.len(), 1) };
+            let (ptr, ticket) = strand.alloc_usual(layout, false)?;
+            (ptr, Origin::Backend(ticket))
+        };
+        // SAFETY: `ptr` is valid for `b.len()` bytes of writes (the allocation's
+        // contract; any aligned pointer for no bytes) and cannot overlap `b`, which the
+        // caller still borrows.
         unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), ptr.as_ptr(), b.len()) };
         Ok(Bytes {
             ptr,
             len: b.len(),
-            origin: Origin::Backend(ticket),
+            origin,
             strand,
         })
+    }
+
+    /// The memory of a byte string of `len` bytes that [`Bytes::try_new_in`]'s one
+    /// comparison sends here: none for the empty value, a heap allocation of its own past
+    /// the large-value size, and the backend's, after the limit, on a strand with one.
+    #[cold]
+    #[inline(never)]
+    fn alloc_unusual(
+        len: usize,
+        strand: &'s Strand<A>,
+    ) -> Result<(NonNull<u8>, Origin), AllocError> {
+        if len == 0 {
+            return Ok((NonNull::dangling(), Origin::Empty));
+        }
+        // SAFETY: as in `try_new_in`.
+        let layout = unsafe { Layout::from_size_align_unchecked(len, 1) };
+        strand.limit_check(len)?;
+        if len > strand.cx.large {
+            Ok((strand.alloc_large(layout)?.0, Origin::Large))
+        } else {
+            let (ptr, ticket) = strand.alloc_usual(layout, false)?;
+            Ok((ptr, Origin::Backend(ticket)))
+        }
     }
 
     /// Copies `b` into the arena of a scope, or where the scope's arena does not take it
@@ -211,14 +244,14 @@ impl<A: ValueAllocator> Drop for Bytes<'_, A> {
     #[inline(always)]
     fn drop(&mut self) {
         if let Origin::Backend(ticket) = self.origin {
-            // SAFETY: `try_new_in`, the only place that makes a backend value, returns
-            // the empty value before allocating: a backend value is never empty. (Told
-            // to the compiler, which then drops the release's zero-size test.)
+            // SAFETY: `try_new_in` and `alloc_unusual`, the only places that make a
+            // backend value, make the empty value without allocating: a backend value is
+            // never empty. (Told to the compiler, which may drop a backend's zero test.)
             unsafe { std::hint::assert_unchecked(self.len != 0) };
-            // SAFETY: `ptr`, this layout and `ticket` came from one `alloc_raw` on
+            // SAFETY: `ptr`, this layout and `ticket` came from one `alloc_usual` on
             // `strand` in `try_new_in`; this value is its only owner and is going away.
             unsafe {
-                self.strand.dealloc_raw(
+                self.strand.dealloc_usual(
                     self.ptr,
                     Layout::from_size_align_unchecked(self.len, 1),
                     ticket,
@@ -245,9 +278,10 @@ impl<A: ValueAllocator> Bytes<'_, A> {
                 // `from_heap`, owned by this value alone.
                 drop(unsafe { Box::from_raw(raw) });
             }
-            Origin::Own => {
-                // SAFETY: `ptr` came from `alloc_own` with this layout (a non-empty byte
-                // array) in `try_new_own`, owned by this value alone.
+            Origin::Own | Origin::Large => {
+                // SAFETY: `ptr` came from `alloc_own` (in `try_new_own`) or `alloc_large`
+                // (in `alloc_unusual`), both `heap_alloc`, with this layout (a
+                // non-empty byte array), owned by this value alone.
                 unsafe {
                     self.strand
                         .heap_dealloc(self.ptr, Layout::from_size_align_unchecked(self.len, 1))

@@ -53,6 +53,20 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
         // One comparison sends the empty, the large and every value of a strand with a
         // limit out of line. Both ways end in the one construction below, so that the
         // caller gets the value built in place, not copied from one of two places.
+        if !A::LARGE_APART {
+            // No large values: the origin is the backend's whatever the size, and the
+            // compiler builds the value without a choice of origins to merge.
+            if strand.unusual_size(b.len()) {
+                if b.is_empty() {
+                    return Ok(Self::empty(strand));
+                }
+                strand.limit_check(b.len())?;
+            }
+            // SAFETY: a slice's length is at most `isize::MAX`, and 1 is a power of two.
+            let layout = unsafe { Layout::from_size_align_unchecked(b.len(), 1) };
+            let (ptr, ticket) = strand.alloc_usual(layout, false)?;
+            return Ok(Self::filled(b, ptr, Origin::Backend(ticket), strand));
+        }
         let (ptr, origin) = if strand.unusual_size(b.len()) {
             Self::alloc_unusual(b.len(), strand)?
         } else {
@@ -61,16 +75,22 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
             let (ptr, ticket) = strand.alloc_usual(layout, false)?;
             (ptr, Origin::Backend(ticket))
         };
+        Ok(Self::filled(b, ptr, origin, strand))
+    }
+
+    /// The value of `origin` at `ptr`, memory for `b.len()` bytes, with `b` copied in.
+    #[inline(always)]
+    fn filled(b: &[u8], ptr: NonNull<u8>, origin: Origin, strand: &'s Strand<A>) -> Self {
         // SAFETY: `ptr` is valid for `b.len()` bytes of writes (the allocation's
         // contract; any aligned pointer for no bytes) and cannot overlap `b`, which the
         // caller still borrows.
         unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), ptr.as_ptr(), b.len()) };
-        Ok(Bytes {
+        Bytes {
             ptr,
             len: b.len(),
             origin,
             strand,
-        })
+        }
     }
 
     /// The memory of a byte string of `len` bytes that [`Bytes::try_new_in`]'s one

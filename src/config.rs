@@ -191,6 +191,9 @@ impl Config {
     }
 
     /// Limits the bytes one strand may hold (`None`: no limit). Zero is rejected.
+    ///
+    /// A strand without a limit never tests one; a strand with one tests it on every
+    /// allocation, out of line (a call more per value than an unlimited strand pays).
     pub fn with_strand_limit(mut self, limit: Option<usize>) -> Result<Self, ConfigError> {
         if limit == Some(0) {
             return Err(ConfigError::Zero {

@@ -148,7 +148,15 @@ pub use strand::Strand;
 pub use value::{Bytes, Str, Value};
 pub use variant::Variant;
 
-/// A snapshot of backend `A`'s statistics.
+/// A snapshot of backend `A`'s statistics: the totals of ended strands and the figures
+/// of running ones.
+///
+/// At the production level of figures (the default; see [`FULL_FIGURES`]) a running
+/// strand's allocations, their bytes, `used` and its peak are as of its last
+/// publication: when its backend reserved memory or reset or rotated (a new chunk or
+/// generation), at its resets, and whenever it read its own figures ([`Strand::stats`],
+/// [`current_figures`]); they are exact once it ends. At the full level they are exact at
+/// any time.
 pub fn stats<A: ValueAllocator>() -> StatsSnapshot {
     A::registry().snapshot()
 }

@@ -4,7 +4,9 @@
 //! strand writes its slot, with relaxed loads and stores (no read-modify-write), so
 //! counting costs what a plain write costs; anyone may read it at any time, which is how
 //! a snapshot (and the comparison's sampler) sees figures of strands that are still
-//! running. At the strand's end its counts are added to the registry's totals of exited
+//! running: at once at the full level of figures, and at the production level as of the
+//! strand's last publication of the per-value counts it keeps itself (see
+//! [`crate::stats()`]). At the strand's end its counts are added to the registry's totals of exited
 //! strands and the slot is kept for the next strand. Slots are never freed, so a reader
 //! never finds one gone.
 //!
@@ -26,7 +28,10 @@ use std::sync::Mutex;
 ///
 /// Every build counts what a runtime needs: allocations and their bytes, `used` and its
 /// peak (the strand limit reads them), `reserved`, resets, rotations, large values,
-/// copies, strands and hazards, each exact. The full level adds where a strand runs:
+/// copies, strands and hazards, each exact. Without the feature (the production level) a
+/// strand keeps its per-value counts (allocations, bytes, `used` and its peak) with plain
+/// arithmetic and publishes them where it is cheap (see [`crate::stats()`]); with it, every
+/// count is written where any thread reads it at once. The full level adds where a strand runs:
 /// [`Figures::migrations`], [`Figures::stranded`] and [`Figures::peak_stranded`]. Telling
 /// a move costs a thread-local read on every allocation, so without the feature those
 /// three stay zero. The feature only adds figures: it changes no API, and a crate that
@@ -244,6 +249,18 @@ impl StrandSlot {
             retired: AtomicI64::new(0),
             retired_live: AtomicI64::new(0),
         }
+    }
+
+    /// Writes the per-value figures a strand keeps itself at the production level (see
+    /// [`crate::StrandCx`]): its allocations, their bytes, `used` and the current phase's
+    /// peak of it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn publish(&self, allocs: u64, bytes: u64, used: i64, peak_used: i64) {
+        self.counts[Counter::Allocs as usize].store(allocs, Relaxed);
+        self.counts[Counter::BytesAllocated as usize].store(bytes, Relaxed);
+        self.used.store(used, Relaxed);
+        self.peak_used.store(peak_used, Relaxed);
     }
 
     /// Adds `n` to a count. Only the owning strand writes, so a load and a store do.

@@ -105,7 +105,7 @@ impl<A: ValueAllocator> Strand<A> {
         self.free_scope_spares();
         A::exit(state, &self.cx);
         self.cx.clear_used();
-        *out = self.cx.slot.figures();
+        *out = self.cx.figures();
         A::registry().end(self.cx.slot, out);
         true
     }
@@ -188,9 +188,12 @@ impl<A: ValueAllocator> Strand<A> {
         A::NAME
     }
 
-    /// The strand's figures so far. Exact: only this strand writes them.
+    /// The strand's figures so far. Exact: only this strand writes them. Reading them
+    /// also publishes them to the process-wide figures ([`crate::stats()`]), which at the
+    /// production level of figures see a running strand's per-value counts only so and
+    /// at its slow paths.
     pub fn stats(&self) -> Figures {
-        self.cx.slot.figures()
+        self.cx.figures()
     }
 
     /// Releases the strand's arena memory: everything it allocated so far on the arena

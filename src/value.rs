@@ -231,6 +231,9 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
 
     /// Whether the bytes live on the global heap (adopted from a portable value, or
     /// copied there by [`crate::Scope::to_heap`]) rather than in the strand's backend.
+    /// A value past the strand's large-value size is the backend's in this sense
+    /// (`false`): the strand gives it a heap allocation of its own as part of serving
+    /// it, counted as a large value ([`crate::Figures::large_values`]).
     pub fn is_heap(&self) -> bool {
         matches!(self.origin, Origin::Heap | Origin::Own)
     }
@@ -418,7 +421,8 @@ impl<'s, A: ValueAllocator> Str<'s, A> {
         &self.0
     }
 
-    /// Whether the bytes live on the global heap.
+    /// Whether the bytes live on the global heap, as [`Bytes::is_heap`] says (a large
+    /// value counts as the backend's).
     pub fn is_heap(&self) -> bool {
         self.0.is_heap()
     }

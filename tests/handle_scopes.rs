@@ -342,6 +342,8 @@ fn ended_mid_scope<A: ValueAllocator>() {
         let left: Vec<_> = (0..100)
             .map(|i| Handle::<A>::new_str(&format!("left in an open scope {i}")).unwrap())
             .collect();
+        // The strand's own figures, which also publishes them to the process-wide ones.
+        assert!(strand_alloc::current_figures::<A>().unwrap().used > 0);
         assert!(strand_alloc::stats::<A>().totals.used > base);
         left
     })

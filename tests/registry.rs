@@ -37,9 +37,11 @@ fn exact<A: ValueAllocator>() {
         // generation), then `a` churns past the threshold while they are held.
         let kept_a: Vec<Str<'_, A>> = (0..10).map(|i| a.str(&common::text(1, i, 100))).collect();
         let kept_b: Vec<Str<'_, A>> = (0..20).map(|i| b.str(&common::text(2, i, 50))).collect();
+        // A strand's own figures first: reading them publishes them (at the production
+        // level, a running strand's figures reach the process-wide ones only so).
+        let (fa, fb) = (a.stats(), b.stats());
         let mid = stats::<A>();
         let d = delta(&mid.totals, &b0.totals);
-        let (fa, fb) = (a.stats(), b.stats());
         assert_eq!(d.used, 10 * 100 + 20 * 50, "{}: {mid}", A::NAME);
         assert_eq!(d.used, fa.used + fb.used);
         assert_eq!(d.allocs, fa.allocs + fb.allocs);

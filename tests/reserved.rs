@@ -17,6 +17,8 @@ fn covered<A: ValueAllocator>() {
         let kept: Vec<_> = (0..100_000)
             .map(|i| s.str(["a", "b", "c"][i % 3]))
             .collect();
+        // The strand's own figures first: reading them publishes them.
+        s.stats();
         let now = stats::<A>().totals;
         let (used, reserved) = (now.used - before.used, now.reserved - before.reserved);
         assert_eq!(used, 100_000, "{}", A::NAME);
@@ -31,6 +33,7 @@ fn covered<A: ValueAllocator>() {
         for i in 0..20_000 {
             held.push(Value::from(s.str("p")));
             held.push(s.variant(1, [Value::Int(i)]).into());
+            s.stats();
             let now = stats::<A>().totals;
             let (used, reserved) = (now.used, now.reserved);
             assert!(

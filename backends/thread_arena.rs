@@ -647,6 +647,10 @@ fn slow_alloc(
     cx: &StrandCx,
     layout: Layout,
 ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+    // The strand's figures reach the process-wide ones at the slow path (a new chunk or
+    // generation, the first allocation on a thread): the thread's chunks are not the
+    // strand's, so no reserve of the strand's publishes them here.
+    cx.publish();
     with_thread(|st| {
         let charge = charge(layout);
         let threshold = cx.config.threshold();

@@ -342,9 +342,10 @@ impl StrandCx {
 
     /// Writes the figures the strand keeps itself (the production level's per-value
     /// ones) to its slot, where the rest of the process reads them. Called where it is
-    /// cheap: when the backend reports reserved memory or a reset or rotation (a new
-    /// chunk, a new generation), at a reset and at the exit, and when the strand reads
-    /// its own figures. Nothing to do at the full level, which writes through.
+    /// cheap: on the arenas' allocation slow paths (strand-arena's reserve of a new
+    /// chunk, thread-arena's slow path), when the backend reports reserved memory or a
+    /// reset or rotation, at a reset and at the exit, and when the strand reads its own
+    /// figures. Nothing to do at the full level, which writes through.
     #[inline]
     pub(crate) fn publish(&self) {
         if !crate::FULL_FIGURES {

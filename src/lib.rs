@@ -153,10 +153,17 @@ pub use variant::Variant;
 ///
 /// At the production level of figures (the default; see [`FULL_FIGURES`]) a running
 /// strand's allocations, their bytes, `used` and its peak are as of its last
-/// publication: when its backend reserved memory or reset or rotated (a new chunk or
-/// generation), at its resets, and whenever it read its own figures ([`Strand::stats`],
-/// [`current_figures`]); they are exact once it ends. At the full level they are exact at
-/// any time.
+/// publication: when its allocation last took an arena's slow path (a new chunk or
+/// generation, the first allocation on a thread) or its backend reported memory reserved
+/// for it, at its resets, and whenever it read its own figures ([`Strand::stats`],
+/// [`current_figures`]). A global-malloc strand has no slow path: only its resets, its
+/// reads and its end publish. They are exact once the strand ends; a strand that never
+/// ends (leaked) keeps what it did not publish. At the full level they are exact at any
+/// time.
+///
+/// The snapshot is not one instant: it reads each strand's figures one after another
+/// while they change. Each figure obeys its definition (`peak_used` and
+/// `bytes_allocated` never below `used`, `stranded` never above it).
 pub fn stats<A: ValueAllocator>() -> StatsSnapshot {
     A::registry().snapshot()
 }

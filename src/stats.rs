@@ -363,18 +363,21 @@ impl StrandSlot {
             peak_reserved = peak_reserved.max(reserved + phase);
             reserved += used;
         }
+        let counts = Figures::from_counts(&c);
+        // A reader on another thread may see the figures from different moments; each
+        // keeps to its definition: the peak and the bytes allocated are never below the
+        // used bytes, the stranded bytes part of them.
         Figures {
             used,
             reserved,
-            peak_used: phase.max(self.peak_used_before.load(Relaxed)),
+            peak_used: phase.max(self.peak_used_before.load(Relaxed)).max(used),
             peak_reserved,
-            // A reader on another thread may see the two gauges from different moments;
-            // stranded bytes are part of the used ones by definition.
             stranded: self.stranded.load(Relaxed).min(used),
             peak_stranded: self.peak_stranded.load(Relaxed),
             retired: self.retired.load(Relaxed),
             retired_live: self.retired_live.load(Relaxed),
-            ..Figures::from_counts(&c)
+            bytes_allocated: counts.bytes_allocated.max(used.max(0) as u64),
+            ..counts
         }
     }
 
@@ -623,7 +626,9 @@ pub struct StrandReport {
     pub name: Option<String>,
     /// The backend that served it.
     pub backend: std::borrow::Cow<'static, str>,
-    /// Its figures at exit (gauges are what it still held just before exit).
+    /// Its figures at exit: the counts and peaks of its whole life; `used` is zero (values
+    /// it never released stop counting as used when it ends) and `reserved` is what it
+    /// left reserved (on global-malloc, the values it leaked).
     pub figures: Figures,
     /// The OS thread it began on and the one it ended on.
     pub first_thread: u32,
@@ -712,5 +717,31 @@ impl fmt::Display for StatsSnapshot {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StrandSlot;
+
+    /// A reader on another thread can see the gauges and counts of a slot from different
+    /// moments (a publication between its loads); what it gets keeps every figure to its
+    /// definition. Written here as the torn state itself.
+    #[test]
+    fn figures_read_mid_change_keep_to_their_definitions() {
+        let slot = StrandSlot::new(false);
+        slot.publish(3, 40, 100, 50);
+        let f = slot.figures();
+        assert_eq!(f.used, 100);
+        assert_eq!(f.peak_used, 100, "a peak is never below the gauge");
+        assert_eq!(
+            f.bytes_allocated, 100,
+            "never fewer bytes allocated than used"
+        );
+        assert_eq!(f.allocs, 3);
+        // A consistent state is read as it is.
+        slot.publish(3, 140, 100, 120);
+        let f = slot.figures();
+        assert_eq!((f.bytes_allocated, f.peak_used), (140, 120));
     }
 }

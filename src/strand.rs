@@ -348,8 +348,10 @@ impl<A: ValueAllocator> Strand<A> {
         // SAFETY: `layout` has a non-zero size (by this function's contract).
         let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
             .ok_or(AllocError::oom(A::NAME, layout))?;
-        self.cx.reserve(layout.size() as i64);
+        // Counted before the reserve, which publishes the figures: the snapshot then
+        // sees the value with its memory.
         self.cx.allocated::<A>(layout.size(), false, || None);
+        self.cx.reserve(layout.size() as i64);
         Ok(ptr)
     }
 
@@ -362,8 +364,10 @@ impl<A: ValueAllocator> Strand<A> {
         // SAFETY: forwarded from this function's contract.
         unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
         crate::trim::freed(layout.size());
-        self.cx.reserve(-(layout.size() as i64));
+        // Released before the reserve, which publishes the figures: the snapshot never
+        // sees the value's bytes used with its memory gone.
         self.cx.released::<A>(layout.size(), None, false);
+        self.cx.reserve(-(layout.size() as i64));
     }
 
     /// A heap allocation of its own for a value that leaves a scope for the heap

@@ -134,10 +134,11 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
         let Some((ptr, grown)) = arena.alloc(size, || strand.take_scope_arena()) else {
             return Self::try_new_in(b, strand);
         };
+        strand.cx.allocated::<A>(size, false, || None);
         if grown != 0 {
+            // After the count: the reserve publishes the figures.
             strand.cx.reserve(grown);
         }
-        strand.cx.allocated::<A>(size, false, || None);
         // SAFETY: `ptr` is `b.len()` fresh bytes of the arena, which `b` cannot overlap.
         unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), ptr.as_ptr(), b.len()) };
         Ok(Bytes {

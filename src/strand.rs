@@ -261,7 +261,7 @@ impl<A: ValueAllocator> Strand<A> {
     /// strand with a limit), or an alignment past [`MAX_ARENA_ALIGN`]. One comparison for
     /// the size: `size - 1` wraps for a zero size, past any bound.
     #[inline(always)]
-    pub(crate) fn unusual(&self, layout: Layout) -> bool {
+    fn unusual(&self, layout: Layout) -> bool {
         self.unusual_size(layout.size()) || layout.align() > MAX_ARENA_ALIGN
     }
 
@@ -277,7 +277,7 @@ impl<A: ValueAllocator> Strand<A> {
     /// `usize::MAX`), the zero test alone, which the compiler folds away wherever it
     /// knows the size is not zero.
     #[inline(always)]
-    fn apart(&self, layout: Layout) -> bool {
+    pub(crate) fn apart(&self, layout: Layout) -> bool {
         let size_apart = if A::LARGE_APART {
             layout.size().wrapping_sub(1) >= self.cx.large
         } else {
@@ -310,7 +310,7 @@ impl<A: ValueAllocator> Strand<A> {
     /// not serve (see [`Strand::alloc_large`]); else the backend's, as on the usual path.
     #[cold]
     #[inline(never)]
-    fn alloc_unusual(
+    pub(crate) fn alloc_unusual(
         &self,
         layout: Layout,
         pinned: bool,
@@ -336,7 +336,7 @@ impl<A: ValueAllocator> Strand<A> {
     /// heap allocation of its own, reserved for this strand until it is released (see
     /// [`ValueAllocator::LARGE_APART`]), once the strand limit allowed it. Released by
     /// [`Strand::heap_dealloc`].
-    pub(crate) fn alloc_large(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
+    fn alloc_large(&self, layout: Layout) -> Result<(NonNull<u8>, Ticket), AllocError> {
         let ptr = self.heap_alloc(layout)?;
         self.cx.count(Counter::LargeValues, 1);
         Ok((ptr, Ticket::NONE))

@@ -94,26 +94,26 @@ impl<'s, A: ValueAllocator> Bytes<'s, A> {
     }
 
     /// The memory of a byte string of `len` bytes that [`Bytes::try_new_in`]'s one
-    /// comparison sends here: none for the empty value, a heap allocation of its own past
-    /// the large-value size, and the backend's, after the limit, on a strand with one.
+    /// comparison sends here ([`Strand::alloc_unusual`]: none for the empty value, a heap
+    /// allocation of its own past the large-value size, and the backend's, after the
+    /// limit, on a strand with one), with the origin that says which.
     #[cold]
     #[inline(never)]
     fn alloc_unusual(
         len: usize,
         strand: &'s Strand<A>,
     ) -> Result<(NonNull<u8>, Origin), AllocError> {
-        if len == 0 {
-            return Ok((NonNull::dangling(), Origin::Empty));
-        }
         // SAFETY: as in `try_new_in`.
         let layout = unsafe { Layout::from_size_align_unchecked(len, 1) };
-        strand.limit_check(len)?;
-        if len > strand.cx.large {
-            Ok((strand.alloc_large(layout)?.0, Origin::Large))
+        let (ptr, ticket) = strand.alloc_unusual(layout, false)?;
+        let origin = if len == 0 {
+            Origin::Empty
+        } else if strand.apart(layout) {
+            Origin::Large
         } else {
-            let (ptr, ticket) = strand.alloc_usual(layout, false)?;
-            Ok((ptr, Origin::Backend(ticket)))
-        }
+            Origin::Backend(ticket)
+        };
+        Ok((ptr, origin))
     }
 
     /// Copies `b` into the arena of a scope, or where the scope's arena does not take it
@@ -304,7 +304,7 @@ impl<A: ValueAllocator> Bytes<'_, A> {
             }
             Origin::Own | Origin::Large => {
                 // SAFETY: `ptr` came from `alloc_own` (in `try_new_own`) or `alloc_large`
-                // (in `alloc_unusual`), both `heap_alloc`, with this layout (a
+                // (through `Strand::alloc_unusual`), both `heap_alloc`, with this layout (a
                 // non-empty byte array), owned by this value alone.
                 unsafe {
                     self.strand

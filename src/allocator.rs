@@ -114,6 +114,13 @@ pub unsafe trait ValueAllocator: Sized + 'static {
     /// the scope only counts.
     const SCOPE_ARENA: bool = true;
 
+    /// Whether the strands of this backend keep the full level of figures (migrations
+    /// and stranded bytes too, every count written where other threads read it at once)
+    /// whatever the build's features. False by default: the level is then the build's
+    /// ([`crate::FULL_FIGURES`]). [`crate::FullFigures`] sets it, so that one program can
+    /// run strands of the same backend at both levels.
+    const FULL_FIGURES: bool = false;
+
     /// What the backend keeps for each strand.
     type StrandState;
 
@@ -164,7 +171,7 @@ pub unsafe trait ValueAllocator: Sized + 'static {
 
     /// The OS thread (a [`crate::thread::thread_index`]) the strand runs on, as the backend
     /// learned it while making the allocation [`ValueAllocator::try_alloc`] just returned,
-    /// so that the full level of figures ([`crate::FULL_FIGURES`]) need not read it again.
+    /// so that the full level of figures ([`full_level`]) need not read it again.
     /// Called only at that level, right after a successful `try_alloc`. `None` (the
     /// default) means "not known": the library reads the thread itself. A wrong answer
     /// makes the migration and stranded figures wrong, and nothing else.
@@ -186,6 +193,14 @@ pub unsafe trait ValueAllocator: Sized + 'static {
     fn release_idle() {}
 }
 
+/// Whether the strands of backend `A` keep the full level of figures: the build's level
+/// ([`crate::FULL_FIGURES`]) or the backend's own ([`ValueAllocator::FULL_FIGURES`]).
+/// Known at compile time, so the production level's per-value path has no test of it.
+#[inline(always)]
+pub const fn full_level<A: ValueAllocator>() -> bool {
+    crate::FULL_FIGURES || A::FULL_FIGURES
+}
+
 /// What the library keeps for every strand whatever the backend: identity, settings,
 /// figures, and where the strand last ran.
 ///
@@ -202,6 +217,8 @@ pub struct StrandCx {
     /// The OS thread of the strand's latest allocation: where it runs, as far as the
     /// figures know.
     pub(crate) last_thread: Cell<u32>,
+    /// Whether the strand keeps the full level of figures ([`full_level`]).
+    full: bool,
     /// Allocations larger than this go to the heap (see [`ValueAllocator::LARGE_APART`]).
     pub(crate) large: usize,
     /// The strand limit in bytes ([`Config::strand_limit`]), `usize::MAX` for none.
@@ -248,6 +265,7 @@ impl StrandCx {
         };
         let limit = config.strand_limit().unwrap_or(usize::MAX);
         StrandCx {
+            full: full_level::<A>(),
             large,
             limit,
             usual: if limit == usize::MAX { large } else { 0 },
@@ -275,7 +293,7 @@ impl StrandCx {
     }
 
     /// Counts an allocation of `size` bytes. At the full level of figures
-    /// ([`crate::FULL_FIGURES`]) it also takes the calling thread (`thread`, where the
+    /// ([`full_level`]) it also takes the calling thread (`thread`, where the
     /// backend told it, or read here): a migration when that is not the thread of the
     /// strand's previous allocation. `placed` says the bytes sit
     /// in this thread's arena (on a thread-bound backend); pinned allocations (through the
@@ -288,7 +306,7 @@ impl StrandCx {
         placed: bool,
         thread: impl FnOnce() -> Option<u32>,
     ) {
-        if crate::FULL_FIGURES {
+        if full_level::<A>() {
             let thread = thread().unwrap_or_else(crate::thread::thread_index);
             if thread != self.last_thread.get() {
                 self.moved::<A>(thread);
@@ -297,7 +315,7 @@ impl StrandCx {
                 self.here_bytes.set(self.here_bytes.get() + size as u64);
             }
         }
-        if crate::FULL_FIGURES {
+        if full_level::<A>() {
             // One read of the slot's address: the stores below are atomic, and the
             // compiler would read it again after each.
             let slot = self.slot;
@@ -322,7 +340,7 @@ impl StrandCx {
     #[inline(always)]
     pub(crate) fn released<A: ValueAllocator>(&self, size: usize, home: Option<u32>, placed: bool) {
         // Only what `allocated` counted as sitting in a thread's arena comes off.
-        if crate::FULL_FIGURES && A::THREAD_BOUND && placed {
+        if full_level::<A>() && A::THREAD_BOUND && placed {
             match home {
                 Some(h) if h != self.last_thread.get() => self.unstrand(h, size as u64),
                 _ => self
@@ -330,7 +348,7 @@ impl StrandCx {
                     .set(self.here_bytes.get().saturating_sub(size as u64)),
             }
         }
-        if crate::FULL_FIGURES {
+        if full_level::<A>() {
             // Stranded bytes went down first: they never exceed the used ones.
             self.slot.unuse_bytes(size as i64);
         } else {
@@ -348,7 +366,7 @@ impl StrandCx {
     /// figures. Nothing to do at the full level, which writes through.
     #[inline]
     pub(crate) fn publish(&self) {
-        if !crate::FULL_FIGURES {
+        if !self.full {
             let l = &self.local;
             let bytes = l.released.get().wrapping_add(l.used.get() as u64);
             self.slot
@@ -440,7 +458,7 @@ impl StrandCx {
     /// Bytes of live values the strand holds now.
     #[inline]
     pub fn used(&self) -> usize {
-        let used = if crate::FULL_FIGURES {
+        let used = if self.full {
             self.slot.used()
         } else {
             self.local.used.get()

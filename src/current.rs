@@ -77,14 +77,20 @@ impl<A: ValueAllocator> Drop for Current<A> {
     }
 }
 
-/// A backend's identity for homes and caches: the address of its registry.
+/// A backend's identity for homes, slot blocks and caches: the address of its registry,
+/// plus one for a backend that keeps the full level of figures itself
+/// ([`ValueAllocator::FULL_FIGURES`]: a [`crate::FullFigures`] backend shares its registry
+/// with the backend it wraps, but not its strands, handles or homes). The type's own
+/// constant, not the build's level: with `full-figures` both types are at the full level
+/// and still two backends. A registry is aligned to 8, so the low bit is free.
 #[inline]
 pub(crate) fn backend_id<A: ValueAllocator>() -> usize {
-    A::registry() as *const crate::stats::Registry as usize
+    A::registry() as *const crate::stats::Registry as usize | A::FULL_FIGURES as usize
 }
 
-/// Every backend's strand of this context, one entry per backend used (at most the
-/// number of backends compiled in, so the search is short and bounded).
+/// Every backend's strand of this context, one entry per backend used (at most twice
+/// the number of backends compiled in, one per level of figures, so the search is short
+/// and bounded).
 ///
 /// Shared through `Arc`, not `Rc`: a call running on a generator's stack keeps its clone
 /// while the generator is resumed on another thread, and the coroutine can end (dropping

@@ -381,7 +381,7 @@ impl<A: ValueAllocator> Handle<A> {
             return None;
         }
         #[cfg(feature = "checked")]
-        if !crate::slot::is_slot(addr, A::registry()) {
+        if !crate::slot::is_slot(addr, crate::current::backend_id::<A>()) {
             return None;
         }
         // SAFETY: the caller's contract: the pointer names a slot.

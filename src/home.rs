@@ -70,7 +70,7 @@ pub(crate) const RETURNED: u64 = u64::MAX - 1;
 pub(crate) struct Home {
     /// The context the strand belongs to (see [`crate::current::context_key`]), or 0.
     pub(crate) key: AtomicUsize,
-    /// The backend, as the address of its registry.
+    /// The backend, as [`crate::current::backend_id`] names it.
     pub(crate) backend: AtomicUsize,
     /// The strand (`*const Strand<A>` for that backend).
     pub(crate) strand: AtomicPtr<()>,
@@ -225,7 +225,7 @@ impl Home {
     #[inline(never)]
     unsafe fn refill(&'static self, registry: &'static Registry) -> Option<&'static Slot> {
         loop {
-            let block = Block::take(registry)?;
+            let block = Block::take(registry, self.backend.load(Ordering::Relaxed))?;
             // SAFETY: owner-only field.
             unsafe { &mut *self.blocks.get() }.push(block);
             for i in (0..SLOTS_PER_BLOCK).rev() {
@@ -563,7 +563,7 @@ impl Home {
     /// # Safety
     ///
     /// As for [`Home::blocks`]; nothing of the strand uses the home afterwards.
-    pub(crate) unsafe fn retire(&'static self, registry: &'static Registry) {
+    pub(crate) unsafe fn retire(&'static self) {
         self.detach();
         self.strand.store(ptr::null_mut(), Ordering::Relaxed);
         // SAFETY: owner-only fields.
@@ -572,8 +572,9 @@ impl Home {
         drop(std::mem::take(unsafe { &mut *self.made.get() }));
         // SAFETY: as above.
         unsafe { self.clear_free() };
+        let backend = self.backend.load(Ordering::Relaxed);
         for b in blocks {
-            b.give_up(registry);
+            b.give_up(backend);
         }
         HOMES.lock().unwrap_or_else(|e| e.into_inner()).push(self);
     }

@@ -111,6 +111,7 @@ pub mod checked;
 pub mod config;
 pub mod current;
 pub mod error;
+pub mod full_figures;
 mod generation;
 pub mod handle;
 mod home;
@@ -135,6 +136,7 @@ pub use backends::types::*;
 pub use channel::{channel, RecvError, RecvInError, SendError, ValueReceiver, ValueSender};
 pub use config::Config;
 pub use error::{AllocError, ConfigError, CurrentError, Hazard, SpawnError};
+pub use full_figures::FullFigures;
 pub use handle::{
     current_figures, current_strand_id, enter_scope, leave_scope, reset_current, Field, Handle,
     HandleError, HandleKind, ScopeMark,

@@ -378,7 +378,7 @@ pub(crate) fn promote<A: ValueAllocator>(
 pub(crate) fn end_home<A: ValueAllocator>(home: &'static Home, strand: &mut Strand<A>) {
     sweep::<A>(home, strand, true);
     // SAFETY: the strand's own code (its end); nothing uses the home afterwards.
-    unsafe { home.retire(A::registry()) };
+    unsafe { home.retire() };
 }
 
 /// Frees every live owned value of `home` (of every open level) and starts a new epoch,

@@ -131,13 +131,13 @@ unsafe impl Send for Block {}
 unsafe impl Sync for Block {}
 
 /// Every block ever made, for the `checked` test of a forged word: its address and its
-/// backend (the address of the registry), sorted by address.
+/// backend ([`crate::current::backend_id`]), sorted by address.
 #[cfg(feature = "checked")]
 static ALL_BLOCKS: std::sync::RwLock<Vec<(usize, usize)>> = std::sync::RwLock::new(Vec::new());
 
-/// Blocks whose home ended, by backend (the address of its registry): a block stays
-/// with the backend that made it, which counts it as reserved. At most one entry per
-/// backend compiled in, so the search is short.
+/// Blocks whose home ended, by backend ([`crate::current::backend_id`]: a backend at each
+/// level of figures is one): a block stays with the backend that made it, which counts it
+/// as reserved. At most two entries per backend compiled in, so the search is short.
 static UNMANAGED: Mutex<Vec<(usize, Vec<Block>)>> = Mutex::new(Vec::new());
 static POOL_BYTES: AtomicUsize = AtomicUsize::new(0);
 
@@ -178,10 +178,10 @@ impl Block {
         unsafe { &*(self.base.as_ptr().add(i * SLOT_SIZE) as *const Slot) }
     }
 
-    /// A block for a home of the backend whose registry this is: an unmanaged one of that
-    /// backend if any, otherwise a fresh one, counted as reserved by no strand.
-    pub(crate) fn take(registry: &'static Registry) -> Option<Block> {
-        let backend = registry as *const Registry as usize;
+    /// A block for a home of `backend` (a [`crate::current::backend_id`]), whose registry
+    /// this is: an unmanaged one of that backend if any, otherwise a fresh one, counted
+    /// as reserved by no strand.
+    pub(crate) fn take(registry: &'static Registry, backend: usize) -> Option<Block> {
         let reused = UNMANAGED
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -198,8 +198,7 @@ impl Block {
 
     /// Gives the block up: its home ended. Its free slots are found by the next home of
     /// the same backend that takes it.
-    pub(crate) fn give_up(self, registry: &'static Registry) {
-        let backend = registry as *const Registry as usize;
+    pub(crate) fn give_up(self, backend: usize) {
         let mut unmanaged = UNMANAGED.lock().unwrap_or_else(|e| e.into_inner());
         match unmanaged.iter_mut().find(|(b, _)| *b == backend) {
             Some((_, blocks)) => blocks.push(self),
@@ -208,18 +207,19 @@ impl Block {
     }
 }
 
-/// Whether `addr` is the address of a slot in a block of the backend whose registry this
-/// is (the `checked` test of a word that may have been forged from an integer, or be
-/// another backend's).
+/// Whether `addr` is the address of a slot in a block of `backend` (a
+/// [`crate::current::backend_id`]: the `checked` test of a word that may have been forged
+/// from an integer, or be another backend's, or the same backend's at the other level of
+/// figures).
 #[cfg(feature = "checked")]
-pub(crate) fn is_slot(addr: usize, registry: &'static Registry) -> bool {
+pub(crate) fn is_slot(addr: usize, backend: usize) -> bool {
     if addr % SLOT_SIZE != 0 {
         return false;
     }
     let block = addr & !(BLOCK_SIZE - 1);
     let all = ALL_BLOCKS.read().unwrap_or_else(|e| e.into_inner());
     match all.binary_search_by_key(&block, |&(b, _)| b) {
-        Ok(i) => all[i].1 == registry as *const Registry as usize,
+        Ok(i) => all[i].1 == backend,
         Err(_) => false,
     }
 }

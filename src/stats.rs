@@ -21,7 +21,7 @@
 
 use std::fmt;
 use std::ptr;
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 /// Whether this build keeps the full level of figures (the `full-figures` feature).
@@ -36,8 +36,10 @@ use std::sync::Mutex;
 /// a move costs a thread-local read on every allocation, so without the feature those
 /// three stay zero. The feature only adds figures: it changes no API, and a crate that
 /// enables it anywhere in a build gets the migration figures for every strand of that
-/// build, at that cost (measured in docs/PERFORMANCE.md). The comparison command enables
-/// it.
+/// build, at that cost (measured in docs/PERFORMANCE.md). To keep the full level for
+/// some strands only, whatever the features, run them on [`crate::FullFigures`]`<A>`
+/// (the comparison command times its workloads on `A` and counts their figures on
+/// `FullFigures<A>`).
 pub const FULL_FIGURES: bool = cfg!(feature = "full-figures");
 
 /// Defines the counted events once: the `Counter` index, the fields of [`Figures`], and
@@ -82,8 +84,9 @@ macro_rules! counters {
             pub peak_reserved: i64,
             /// Bytes of live values *stranded* now: sitting in the arena of an OS thread
             /// other than the one the strand last allocated on (only thread-bound
-            /// backends strand anything). Always at most `used`. Counted at the full level
-            /// of figures only ([`FULL_FIGURES`]); zero otherwise.
+            /// backends strand anything). Always at most `used`. Counted for strands at the
+            /// full level of figures only ([`FULL_FIGURES`], [`crate::FullFigures`]); zero
+            /// for the others.
             pub stranded: i64,
             /// Highest `stranded` seen (summed like `peak_used`; full level only).
             pub peak_stranded: i64,
@@ -149,7 +152,8 @@ counters! {
     /// Times an arena generation with live values was set aside for a fresh one.
     Rotations => rotations,
     /// Allocations made on a different OS thread than the strand's previous allocation.
-    /// Counted at the full level of figures only ([`FULL_FIGURES`]); zero otherwise.
+    /// Counted for strands at the full level of figures only ([`FULL_FIGURES`],
+    /// [`crate::FullFigures`]); zero for the others.
     Migrations => migrations,
     /// Allocations given a heap allocation of their own instead of backend memory:
     /// larger than the large-value size, or aligned beyond
@@ -432,6 +436,10 @@ pub struct Registry {
     shared_used: AtomicI64,
     /// Handles refused by `checked` outside any strand's own figures.
     refused: AtomicU64,
+    /// Whether a strand at the production level, or one at the full level, ever began
+    /// here (see [`StatsSnapshot::full_level`]).
+    began_production: AtomicBool,
+    began_full: AtomicBool,
 }
 
 impl fmt::Debug for Registry {
@@ -461,6 +469,8 @@ impl Registry {
             reserved_follows_used: false,
             shared_used: AtomicI64::new(0),
             refused: AtomicU64::new(0),
+            began_production: AtomicBool::new(false),
+            began_full: AtomicBool::new(false),
         }
     }
 
@@ -486,9 +496,20 @@ impl Registry {
         self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A slot for a strand that begins: an exited strand's, or a new one.
-    pub(crate) fn begin(&'static self) -> &'static StrandSlot {
+    /// A slot for a strand that begins, at the full level of figures or not: an exited
+    /// strand's, or a new one.
+    pub(crate) fn begin(&'static self, full: bool) -> &'static StrandSlot {
         self.live.fetch_add(1, Relaxed);
+        let began = if full {
+            &self.began_full
+        } else {
+            &self.began_production
+        };
+        // Read first: after the first strand of each level, beginning writes no shared
+        // line.
+        if !began.load(Relaxed) {
+            began.store(true, Relaxed);
+        }
         if let Some(slot) = self.free().pop() {
             return slot;
         }
@@ -593,6 +614,8 @@ impl Registry {
                 .counts_retired_live
                 .then_some((totals.retired - totals.retired_live).max(0)),
             live_strands: self.live.load(Relaxed),
+            full_level: FULL_FIGURES
+                || (self.began_full.load(Relaxed) && !self.began_production.load(Relaxed)),
             rss: resident_bytes(),
             shared,
             totals,
@@ -669,6 +692,12 @@ pub struct StatsSnapshot {
     pub backend: String,
     /// Strands begun and not yet exited.
     pub live_strands: i64,
+    /// Whether every strand counted here kept the full level of figures, so that
+    /// [`Figures::migrations`], [`Figures::stranded`] and [`Figures::peak_stranded`] are
+    /// counted for all of them: the build has `full-figures` ([`FULL_FIGURES`]), or only
+    /// strands of [`crate::FullFigures`] have begun on this backend. `false` before any
+    /// strand began (in a build without the feature).
+    pub full_level: bool,
     /// The whole process's resident set size when the snapshot was taken, in bytes
     /// (Linux; `None` elsewhere): to read next to `totals.reserved`, since memory a
     /// backend has given back may still be kept by the system allocator (see
@@ -697,7 +726,7 @@ impl fmt::Display for StatsSnapshot {
             self.backend,
             self.live_strands,
             t.used,
-            if FULL_FIGURES {
+            if self.full_level {
                 format!("{} B", t.stranded)
             } else {
                 "uncounted".to_string()
@@ -710,8 +739,8 @@ impl fmt::Display for StatsSnapshot {
             self.rss.map_or("unknown".to_string(), |r| format!("{r} B"))
         )?;
         for (name, n) in t.named() {
-            if name == "migrations" && !FULL_FIGURES {
-                writeln!(f, "  {name:<17} uncounted (full-figures)")?;
+            if name == "migrations" && !self.full_level {
+                writeln!(f, "  {name:<17} uncounted (production level)")?;
             } else {
                 writeln!(f, "  {name:<17} {n}")?;
             }

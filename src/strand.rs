@@ -73,7 +73,12 @@ impl<A: ValueAllocator> std::fmt::Debug for Strand<A> {
 impl<A: ValueAllocator> Strand<A> {
     pub(crate) fn begin(name: Option<String>, config: Config) -> Self {
         let id = NEXT_STRAND.fetch_add(1, Ordering::Relaxed);
-        let cx = StrandCx::new::<A>(id, name, config, A::registry().begin());
+        let cx = StrandCx::new::<A>(
+            id,
+            name,
+            config,
+            A::registry().begin(crate::allocator::full_level::<A>()),
+        );
         cx.count(Counter::StrandsBegun, 1);
         let state = A::begin(&cx);
         Strand {
@@ -435,7 +440,7 @@ impl<A: ValueAllocator> Strand<A> {
     /// released yet, and nothing uses the memory afterwards.
     #[inline(always)]
     pub(crate) unsafe fn dealloc_usual(&self, ptr: NonNull<u8>, layout: Layout, ticket: Ticket) {
-        let home = if crate::FULL_FIGURES && A::THREAD_BOUND {
+        let home = if crate::allocator::full_level::<A>() && A::THREAD_BOUND {
             A::home(&self.state, ticket)
         } else {
             None

@@ -151,7 +151,7 @@ fn level_shown<A: ValueAllocator>() {
         assert!(migrations.trim_end().ends_with(char::is_numeric), "{out}");
     } else {
         assert!(out.contains("(uncounted stranded)"), "{out}");
-        assert!(migrations.contains("uncounted (full-figures)"), "{out}");
+        assert!(migrations.contains("uncounted (production level)"), "{out}");
     }
 }
 

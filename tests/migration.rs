@@ -1,19 +1,23 @@
 //! Strands forced to move between OS threads keep every value intact, and the migration
 //! figures count exactly the moves the strands made between allocations, and on a
 //! thread-bound backend exactly the live bytes they left on threads they had moved from.
-//! Those figures are the full level's (`full-figures`): without it they stay zero while
-//! the strands move just as much, and these tests check that too.
+//! Those figures are the full level's: strands of `FullFigures<A>` count them in every
+//! build, strands of `A` only with `full-figures`; otherwise they stay zero while the
+//! strands move just as much. Each test runs every backend at both levels and checks
+//! both ways.
 #![cfg(not(miri))]
 
 mod common;
 use common::*;
-use strand_alloc::{thread::thread_index, Builder, Str, ValueAllocator};
+use strand_alloc::allocator::full_level;
+use strand_alloc::{thread::thread_index, Builder, FullFigures, Str, ValueAllocator};
 
 const STRANDS: usize = 8;
 
-/// What a migration figure reads: `n` at the full level of figures, zero without it.
-fn full<T: Default>(n: T) -> T {
-    if strand_alloc::FULL_FIGURES {
+/// What a migration figure of a strand of `A` reads: `n` at the full level of figures,
+/// zero without it.
+fn full<A: ValueAllocator, T: Default>(n: T) -> T {
+    if full_level::<A>() {
         n
     } else {
         T::default()
@@ -81,14 +85,14 @@ fn forced_migration<A: ValueAllocator>() {
         peaks += report.figures.peak_stranded;
         assert_eq!(
             report.figures.migrations,
-            full(moves),
+            full::<A, _>(moves),
             "migrations counted exactly"
         );
         assert_eq!(report.figures.allocs, ROUNDS as u64);
         if A::THREAD_BOUND {
             assert_eq!(
                 report.figures.peak_stranded,
-                full(peak_away as i64),
+                full::<A, _>(peak_away as i64),
                 "stranded bytes are exactly the live bytes left on other threads"
             );
             if moves > 0 {
@@ -116,9 +120,22 @@ fn forced_migration<A: ValueAllocator>() {
     assert!(threads.len() >= 2, "strands ran on {threads:?}");
 }
 
+/// Runs `$f` on every backend at the production level of the build and at the full
+/// level (`FullFigures`).
+macro_rules! at_both_levels {
+    ($f:ident) => {{
+        fn both<A: ValueAllocator>() {
+            $f::<A>();
+            eprintln!("-- {} at the full level (FullFigures)", A::NAME);
+            $f::<FullFigures<A>>();
+        }
+        for_each_backend!(both);
+    }};
+}
+
 #[test]
 fn forced_migration_keeps_every_value() {
-    for_each_backend!(forced_migration);
+    at_both_levels!(forced_migration);
 }
 
 /// Large values (on the heap) and allocator-api2 memory sit in no thread's arena: their
@@ -126,11 +143,16 @@ fn forced_migration_keeps_every_value() {
 #[cfg(feature = "thread-arena")]
 #[test]
 fn heap_values_do_not_disturb_the_stranded_figure() {
-    use strand_alloc::ThreadArena;
+    heap_values::<strand_alloc::ThreadArena>();
+    heap_values::<FullFigures<strand_alloc::ThreadArena>>();
+}
+
+#[cfg(feature = "thread-arena")]
+fn heap_values<A: ValueAllocator>() {
     setup();
     // SAFETY: the closure keeps no thread-local borrow and nothing `!Send` across a hop.
     let h = unsafe {
-        Builder::<ThreadArena>::new().spawn(|s| {
+        Builder::<A>::new().spawn(|s| {
             let kept = s.str(&"k".repeat(1000));
             let big = s.str(&"B".repeat(s.config().large_value_size() + 1));
             drop(big);
@@ -156,7 +178,11 @@ fn heap_values_do_not_disturb_the_stranded_figure() {
     }
     .unwrap();
     if let Some(stranded) = join(h) {
-        assert_eq!(stranded, full(1000), "exactly the arena value left behind");
+        assert_eq!(
+            stranded,
+            full::<A, _>(1000),
+            "exactly the arena value left behind"
+        );
     }
 }
 
@@ -200,7 +226,7 @@ fn released_where_made<A: ValueAllocator>() {
 
 #[test]
 fn values_released_where_they_were_made_leave_nothing_stranded() {
-    for_each_backend!(released_where_made);
+    at_both_levels!(released_where_made);
 }
 
 /// Hops until the strand runs on `thread` (or on any other thread than `thread` when
@@ -222,7 +248,7 @@ fn stranded_then_released<A: ValueAllocator>() {
     // point where the strand can move.
     let h = unsafe {
         Builder::<A>::new().spawn(|s| {
-            let bound = |n: i64| if A::THREAD_BOUND { full(n) } else { 0 };
+            let bound = |n: i64| if A::THREAD_BOUND { full::<A, _>(n) } else { 0 };
             let first = thread_index();
             let a = s.str(&"a".repeat(100));
             let b = s.str(&"b".repeat(50));
@@ -248,5 +274,5 @@ fn stranded_then_released<A: ValueAllocator>() {
 
 #[test]
 fn stranded_values_released_elsewhere_come_off_exactly() {
-    for_each_backend!(stranded_then_released);
+    at_both_levels!(stranded_then_released);
 }

@@ -154,6 +154,9 @@ pub struct ServeArgs {
     /// The port to listen on, on 127.0.0.1.
     #[arg(long)]
     pub port: u16,
+    /// Serve at the full level of figures (`FullFigures` of the backend).
+    #[arg(long)]
+    pub full_figures: bool,
 }
 
 /// The stress run's parameters.

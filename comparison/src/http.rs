@@ -24,7 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use strand_alloc::backends::{self, BackendVisitor};
-use strand_alloc::{Config, SchedulerConfig, Strand, Value, ValueAllocator};
+use strand_alloc::{Config, FullFigures, SchedulerConfig, Strand, Value, ValueAllocator};
 
 /// Tags of the request's strand values.
 const REQUEST: u32 = 1;
@@ -182,11 +182,22 @@ pub fn serve(args: &crate::cli::ServeArgs) -> std::process::ExitCode {
 
 struct Start {
     port: u16,
+    full: bool,
 }
 
 impl BackendVisitor for Start {
     type Output = std::io::Result<may::coroutine::JoinHandle<()>>;
     fn visit<A: ValueAllocator>(&mut self) -> Self::Output {
+        if self.full {
+            self.start::<FullFigures<A>>()
+        } else {
+            self.start::<A>()
+        }
+    }
+}
+
+impl Start {
+    fn start<A: ValueAllocator>(&self) -> std::io::Result<may::coroutine::JoinHandle<()>> {
         let echo = Echo::<A> {
             scratch: String::new(),
             _backend: std::marker::PhantomData,
@@ -204,7 +215,11 @@ fn serve_inner(args: &crate::cli::ServeArgs) -> Result<(), String> {
         .with_threshold(args.threshold)
         .map_err(|e| e.to_string())?
         .install();
-    let server = backends::visit(args.backend, &mut Start { port: args.port })
+    let mut start = Start {
+        port: args.port,
+        full: args.full_figures,
+    };
+    let server = backends::visit(args.backend, &mut start)
         .ok_or_else(|| format!("backend {} is not compiled in", args.backend))?
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
     println!("listening");
@@ -261,7 +276,8 @@ pub struct HttpRow {
     /// status errors.
     pub bad_responses: u64,
     pub errors: u64,
-    /// Answers checked field by field before the load.
+    /// Answers checked field by field before the load, on both servers (the production
+    /// level's and the full level's).
     pub checked: u64,
     /// The server process's peak RSS (VmHWM), bytes.
     pub peak_rss: u64,
@@ -384,7 +400,12 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(backend: &str, threshold: usize, workers: usize) -> Result<Server, String> {
+    fn start(
+        backend: &str,
+        threshold: usize,
+        workers: usize,
+        full: bool,
+    ) -> Result<Server, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut last = String::new();
         // A port taken between `free_port` and the bind: try another.
@@ -403,6 +424,7 @@ impl Server {
                 .args(["--threshold", &threshold.to_string()])
                 .args(["--workers", &workers.to_string()])
                 .args(["--port", &port.to_string()])
+                .args(full.then_some("--full-figures"))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -570,7 +592,10 @@ fn load(wrk: &PathBuf, server: &Server, l: Load) -> Result<[f64; 6], String> {
     Ok([requests, micros / 1e6, bad, errors, p50, p99])
 }
 
-/// Runs the workload on one backend and threshold.
+/// Runs the workload on one backend and threshold: served at the production level of
+/// figures for the times, peak RSS and allocations, then again under the same load at
+/// the full level (`FullFigures`) for the migrations and stranded bytes (in a build with
+/// `full-figures`, both are at the full level).
 pub fn run_one(
     wrk: &PathBuf,
     backend: &str,
@@ -578,7 +603,28 @@ pub fn run_one(
     workers: usize,
     l: Load,
 ) -> Result<HttpRow, String> {
-    let server = Server::start(backend, threshold, workers)?;
+    let timed = serve_and_load(wrk, backend, threshold, workers, l, false)?;
+    let counted = serve_and_load(wrk, backend, threshold, workers, l, true)?;
+    Ok(HttpRow {
+        checked: timed.checked + counted.checked,
+        bad_responses: timed.bad_responses + counted.bad_responses,
+        errors: timed.errors + counted.errors,
+        migrations: counted.migrations,
+        peak_stranded: counted.peak_stranded,
+        ..timed
+    })
+}
+
+/// One server at one level of figures, checked and loaded.
+fn serve_and_load(
+    wrk: &PathBuf,
+    backend: &str,
+    threshold: usize,
+    workers: usize,
+    l: Load,
+    full: bool,
+) -> Result<HttpRow, String> {
+    let server = Server::start(backend, threshold, workers, full)?;
     let checked = check_answers(&server, 50)?;
     let before = server.figures()?;
     let [requests, seconds, bad, errors, p50, p99] = load(wrk, &server, l)?;

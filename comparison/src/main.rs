@@ -26,7 +26,7 @@ use crate::workload::{Kind, Workload};
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Choice, Cli, Command};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use measure::{Measurement, Spec};
+use measure::{Level, Measurement, Spec};
 use report::Row;
 use serde::Serialize;
 use std::path::Path;
@@ -113,15 +113,15 @@ fn memory_return() -> String {
     format!("memory given back (strand_alloc::trim::enable): {step}, {thresholds}")
 }
 
-/// The level of the library's figures the comparison measures at, and what that means for
-/// its timings.
+/// The levels of the library's figures the comparison measures at.
 fn figures_level() -> &'static str {
     if strand_alloc::FULL_FIGURES {
-        "figures at the full level (full-figures: migrations and stranded bytes counted); \
-         the timings include that level's cost per value, measured against the production \
-         level by benches/strand_path.rs (docs/PERFORMANCE.md)"
+        "figures and times at the full level (this build has full-figures, so every \
+         backend keeps it)"
     } else {
-        "figures at the production level (migrations and stranded bytes not counted)"
+        "times at the production level (each backend as a runtime ships it); memory and \
+         figures from a second process per repetition at the full level (FullFigures: \
+         migrations and stranded bytes counted)"
     }
 }
 
@@ -548,14 +548,19 @@ fn compare(cli: &Cli) -> Result<ExitCode, String> {
             for rep in 0..repeat {
                 for (bi, b) in backends.iter().enumerate() {
                     bar.set_message(format!("{} · {} · rep {}", w.kind, b, rep + 1));
-                    let spec = Spec {
+                    let spec = |level| Spec {
                         backend: b.to_string(),
                         workload: *w,
                         threshold,
                         workers,
                         sample_every: Duration::from_millis(2),
+                        level,
                     };
-                    match run_child(&spec) {
+                    // Timed as a runtime ships the backend, counted at the full level.
+                    match run_child(&spec(Level::Production)).and_then(|timed| {
+                        let counted = run_child(&spec(Level::Full))?;
+                        Ok(Measurement::merge(timed, counted))
+                    }) {
                         Ok(m) => runs[bi].push(m),
                         Err(e) => failures.push(e),
                     }

@@ -4,6 +4,11 @@
 //! [`Spec`]; the child runs the workload, samples its memory while it runs, and prints
 //! one [`Measurement`] as JSON on standard output. Running each measurement in its own
 //! process makes peak RSS, CPU time and page faults belong to that backend alone.
+//!
+//! Each repetition is two such processes: one at the production level of figures (the
+//! backend's own type, as a runtime ships it), whose times are the ones reported, and one
+//! at the full level (`FullFigures<A>`), whose memory, migration and stranded figures are
+//! ([`Measurement::merge`]).
 
 use crate::workload::{self, Workload};
 use serde::{Deserialize, Serialize};
@@ -11,7 +16,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strand_alloc::backends::{self, BackendVisitor};
-use strand_alloc::{Config, Figures, SchedulerConfig, ValueAllocator};
+use strand_alloc::{Config, Figures, FullFigures, SchedulerConfig, ValueAllocator};
+
+/// The level of figures a measurement process runs its backend at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// The backend's own type: what a runtime ships. Its times are reported.
+    Production,
+    /// `FullFigures<A>`: every figure counted as it happens, migrations and stranded
+    /// bytes included. Its memory and figures are reported.
+    Full,
+}
 
 /// What one child process runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +42,8 @@ pub struct Spec {
     pub workers: usize,
     /// Take a memory sample this often.
     pub sample_every: Duration,
+    /// The level of figures the backend runs at.
+    pub level: Level,
 }
 
 /// One memory sample.
@@ -72,8 +90,11 @@ pub struct Measurement {
     pub stranded_byte_seconds: f64,
     /// Highest sampled `retired`.
     pub peak_retired: i64,
-    /// The allocator's own cost per value, ns (see `workload::own_cost`).
+    /// The allocator's own cost per value at the production level, ns (see
+    /// `workload::own_cost`).
     pub own_ns: f64,
+    /// The same at the full level of figures, measured in the full-level process.
+    pub own_full_ns: f64,
     /// Peak resident set size of the process, bytes.
     pub peak_rss: u64,
     /// User CPU time during the workload, nanoseconds.
@@ -124,10 +145,41 @@ struct Child<'a> {
     spec: &'a Spec,
 }
 
+impl Measurement {
+    /// One repetition from its two processes: the times from the production level's
+    /// (`timed`: wall and CPU time, the allocator alone, page faults), everything else
+    /// from the full level's (`counted`: peak RSS, memory samples, figures), and the
+    /// allocator alone at both.
+    pub fn merge(timed: Measurement, counted: Measurement) -> Measurement {
+        Measurement {
+            spec: Spec {
+                level: Level::Production,
+                ..counted.spec
+            },
+            wall_ns: timed.wall_ns,
+            user_ns: timed.user_ns,
+            sys_ns: timed.sys_ns,
+            own_ns: timed.own_ns,
+            own_full_ns: counted.own_ns,
+            minor_faults: timed.minor_faults,
+            ..counted
+        }
+    }
+}
+
 impl BackendVisitor for Child<'_> {
     type Output = Result<Measurement, String>;
 
     fn visit<A: ValueAllocator>(&mut self) -> Self::Output {
+        match self.spec.level {
+            Level::Production => self.measure::<A>(),
+            Level::Full => self.measure::<FullFigures<A>>(),
+        }
+    }
+}
+
+impl Child<'_> {
+    fn measure<A: ValueAllocator>(&mut self) -> Result<Measurement, String> {
         let spec = self.spec.clone();
         let config = Config::default()
             .with_threshold(spec.threshold)
@@ -202,6 +254,7 @@ impl BackendVisitor for Child<'_> {
             stranded_byte_seconds,
             peak_retired: peak(|s| s.retired),
             own_ns,
+            own_full_ns: 0.0, // set by `merge`
             peak_rss: after.max_rss,
             user_ns: after.user_ns - before.user_ns,
             sys_ns: after.sys_ns - before.sys_ns,

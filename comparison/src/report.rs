@@ -107,6 +107,12 @@ metrics! {
          same process. Method: the allocation loop alone, timed apart, so the workload's own \
          timing is not disturbed; inside the workload, where memory is reused in other \
          patterns, the cost per value can differ.";
+    OWN_FULL_NS = "allocator_full_ns_per_value", "allocator alone, full level ns/value", Ns,
+        |m| m.own_full_ns,
+        "The same loop at the full level of figures (FullFigures: migrations and stranded \
+         bytes counted, every count written where other threads read it), timed in the \
+         repetition's full-level process: beside the column before it, what the figures the \
+         memory columns come from cost per value.";
     OWN_SHARE = "allocator_share", "allocator share of CPU", Share,
         |m| m.own_ns * m.figures.allocs as f64 / (m.user_ns + m.sys_ns).max(1) as f64,
         "Allocations times the allocator's own cost, divided by the CPU time: the estimated \
@@ -188,6 +194,15 @@ pub const TERMS: &[(&str, &str)] = &[
     (
         "vs heap",
         "The median divided by global-malloc's median on the same workload and threshold.",
+    ),
+    (
+        "levels",
+        "Each repetition runs twice, each time in a process of its own: at the production \
+         level of figures (the backend as a runtime ships it), which gives the wall and CPU \
+         times, the allocator alone, its share and the page faults; and at the full level \
+         (FullFigures), which gives peak RSS and every memory and event figure, migrations \
+         and stranded bytes included. A build with full-figures runs both at the full \
+         level.",
     ),
     (
         "median (min–max)",
@@ -547,6 +562,7 @@ pub fn render(rows: &[Row], verdicts: &[Verdict], width: u16) -> String {
             col(WALL_MS.title, &|r| r.shown(&WALL_MS)),
             col("vs heap", &|r| ratio(r.wall_vs_global_malloc)),
             col(OWN_NS.title, &|r| r.shown(&OWN_NS)),
+            col(OWN_FULL_NS.title, &|r| r.shown(&OWN_FULL_NS)),
             col(OWN_SHARE.title, &|r| OWN_SHARE.show(r.median(&OWN_SHARE))),
             col(CPU_MS.title, &|r| CPU_MS.show(r.median(&CPU_MS))),
             col(MINOR_FAULTS.title, &|r| count(r.median(&MINOR_FAULTS))),

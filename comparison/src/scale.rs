@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strand_alloc::backends::{self, BackendVisitor};
-use strand_alloc::{Builder, Config, SchedulerConfig, ValueAllocator};
+use strand_alloc::{Builder, Config, FullFigures, SchedulerConfig, ValueAllocator};
 
 /// Runs the scale test for each selected backend (each in a child process), or for the
 /// one backend named, in this process.
@@ -102,6 +102,14 @@ impl BackendVisitor for OneBackend<'_> {
     type Output = Result<bool, String>;
 
     fn visit<A: ValueAllocator>(&mut self) -> Self::Output {
+        // The figures are read while the strands hold their values: at the full level,
+        // where every count is written as it happens.
+        self.run::<FullFigures<A>>()
+    }
+}
+
+impl OneBackend<'_> {
+    fn run<A: ValueAllocator>(&mut self) -> Result<bool, String> {
         let args = self.args;
         let n = args.strands;
         let per_strand = args.bytes.div_ceil(args.string);

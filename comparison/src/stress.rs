@@ -13,7 +13,7 @@ use crate::workload::{self, Kind, Workload};
 use std::process::ExitCode;
 use std::time::Instant;
 use strand_alloc::backends::{self, BackendVisitor};
-use strand_alloc::{Config, Figures, SchedulerConfig, ValueAllocator};
+use strand_alloc::{Config, Figures, FullFigures, SchedulerConfig, ValueAllocator};
 
 /// Runs the stress test for every selected backend; exit code 0 only if every check held.
 pub fn run(args: &StressArgs) -> ExitCode {
@@ -112,6 +112,13 @@ impl BackendVisitor for OneBackend<'_> {
     type Output = Result<(bool, Vec<String>), String>;
 
     fn visit<A: ValueAllocator>(&mut self) -> Self::Output {
+        // Migrations are the run's subject: counted at the full level.
+        self.run::<FullFigures<A>>()
+    }
+}
+
+impl OneBackend<'_> {
+    fn run<A: ValueAllocator>(&mut self) -> Result<(bool, Vec<String>), String> {
         let started = Instant::now();
         let (mut f, mut checked, mut refused) = (Figures::default(), 0, 0);
         let mut left = self.args.strands;

@@ -115,7 +115,8 @@ fn check_http(doc: &Json) {
     for r in rows {
         let f = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k} in {r}"));
         assert_eq!((f("bad_responses"), f("errors")), (0.0, 0.0), "{r}");
-        assert_eq!(f("checked"), 50.0, "answers checked field by field: {r}");
+        // 50 on each server: the production level's, then the full level's.
+        assert_eq!(f("checked"), 100.0, "answers checked field by field: {r}");
         assert!(
             f("requests") > 100.0 * load["seconds"].as_f64().unwrap(),
             "{r}"
@@ -154,6 +155,14 @@ fn quick_comparison_figures_are_consistent() {
     let doc: Json = serde_json::from_slice(&out.stdout).expect("--json - prints JSON");
     assert_eq!(doc["failures"].as_array().unwrap().len(), 0);
     assert_eq!(doc["workers"], 2);
+    assert!(
+        doc["figures_level"]
+            .as_str()
+            .unwrap()
+            .starts_with("times at the production level"),
+        "{}",
+        doc["figures_level"]
+    );
     check_verdicts(&doc);
     check_http(&doc);
     // Every figure reported is defined.
@@ -192,6 +201,12 @@ fn quick_comparison_figures_are_consistent() {
             let runs = r["runs"].as_array().unwrap();
             assert_eq!(runs.len(), 4);
             for m in runs {
+                // Each repetition: timed at the production level, counted at the full
+                // level, the allocator alone at both.
+                assert_eq!(m["spec"]["level"], "production", "{w}/{backend}");
+                for key in ["own_ns", "own_full_ns"] {
+                    assert!(m[key].as_f64().unwrap() > 0.0, "{w}/{backend}: {key}");
+                }
                 // Stranded bytes are live bytes: from the same samples, never more than
                 // the used ones, for every backend.
                 assert!(

@@ -29,8 +29,9 @@ MIRIFLAGS="$flags" cargo +nightly miri test --no-default-features --features "$f
 # thread-local until thread exit), so Miri's leak report is expected there and turned off.
 MIRIFLAGS="$flags -Zmiri-ignore-leaks" cargo +nightly miri test --no-default-features \
     --features "$features" --test thread_exit "$@"
-# The one-word handles (slots, homes, shared values, releases from other threads) under
-# Tree Borrows too: what Stacked Borrows accepts for them, Tree Borrows must as well.
+# The one-word handles (slots, homes, shared values, releases from other threads, both
+# levels of figures side by side) under Tree Borrows too: what Stacked Borrows accepts
+# for them, Tree Borrows must as well.
 MIRIFLAGS="$flags -Zmiri-tree-borrows" cargo +nightly miri test --no-default-features \
     --features "$features" --test handles --test handle_threads --test handle_leaks \
-    --test handle_scopes "$@"
+    --test handle_scopes --test full_figures "$@"

@@ -85,6 +85,17 @@ impl Ticket {
 ///    returned, each once.
 /// 4. No method yields to the scheduler, calls user code, or panics while holding a
 ///    borrow of thread-local data.
+/// 5. [`ValueAllocator::registry`] returns a registry no other type returns (a `static`
+///    of the backend's own), so that strands, handles and current strands of two types
+///    are never taken for each other. [`crate::FullFigures`]`<A>`, which returns `A`'s
+///    and sets [`ValueAllocator::FULL_FIGURES`], is told apart by that constant; a
+///    wrapper of your own cannot be, so it needs a registry of its own. Breaking this is
+///    undefined behaviour: one type's strand may be used as the other's. The library
+///    catches it where that costs nothing per value, with a panic that names both types:
+///    when a strand of the second type begins (a strand of a `FULL_FIGURES` another type
+///    of the registry began strands with first), or when a context's current strand of
+///    one is looked up as the other's; not on a call that finds the other type's current
+///    strand in its cache.
 pub unsafe trait ValueAllocator: Sized + 'static {
     /// The backend's name, as the cargo feature spells it (`thread-arena`, ...).
     const NAME: &'static str;

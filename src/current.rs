@@ -333,9 +333,13 @@ fn find_home<A: ValueAllocator>(key: usize) -> Result<&'static Home, CurrentErro
 
 fn lookup<A: ValueAllocator>(all: &Strands) -> Option<&'static Home> {
     let all = all.try_borrow().ok()?;
-    all.iter()
-        .find(|e| e.backend == backend_id::<A>())
-        .map(|e| e.home)
+    let entry = all.iter().find(|e| e.backend == backend_id::<A>())?;
+    if !entry.current.is::<Current<A>>() {
+        // Another type's strand under this one's identity: a registry shared against
+        // the backend contract (promise 5), caught where it can be.
+        crate::stats::shared_registry::<A>(A::NAME);
+    }
+    Some(entry.home)
 }
 
 fn record<A: ValueAllocator>(
@@ -469,9 +473,10 @@ impl<A: ValueAllocator> Strand<A> {
             return Err(CurrentError::NotInCoroutine);
         }
         let any = current_arc::<A>()?;
-        let current = any
-            .downcast_ref::<Current<A>>()
-            .expect("strand-alloc: a current strand is stored under its backend's id");
+        let Some(current) = any.downcast_ref::<Current<A>>() else {
+            // As in `lookup`: a registry shared against the backend contract.
+            crate::stats::shared_registry::<A>(A::NAME)
+        };
         // Acquire: whatever an earlier call did with the strand, perhaps on another
         // thread (a generator resumed there), happened before this call uses it.
         if current.home.busy.swap(true, Ordering::Acquire) {

@@ -15,8 +15,10 @@
 //! [`crate::Strand<FullFigures<A>>`] is not a [`crate::Strand<A>`], and a `checked` build
 //! refuses the handle word of one type passed to the other (in a build with
 //! `full-figures` too, where both keep the full level). `A` must not keep the full level
-//! itself ([`ValueAllocator::FULL_FIGURES`]): a program that uses
-//! `FullFigures<FullFigures<A>>` fails to build.
+//! itself ([`ValueAllocator::FULL_FIGURES`]): a program whose code reaches a strand of
+//! `FullFigures<FullFigures<A>>` fails to build, with a message that says so (at code
+//! generation: `cargo check` does not see it). A report says which level its strand kept
+//! ([`crate::StrandReport::full_level`]); the backend's name is the same at both.
 
 use crate::allocator::{StrandCx, Ticket, ValueAllocator};
 use crate::error::AllocError;

@@ -19,10 +19,11 @@
 //! Each counted event is defined once, in the `counters!` list below, which gives its
 //! name, its documentation, its field in [`Figures`] and its place in [`Figures::named`].
 
+use std::any::TypeId;
 use std::fmt;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Whether this build keeps the full level of figures (the `full-figures` feature).
 ///
@@ -408,6 +409,10 @@ impl StrandSlot {
 
 /// The statistics of one backend: its strands' slots, the totals of strands that have
 /// exited, and memory that belongs to no strand.
+///
+/// A backend keeps its own in a `static` and returns it from
+/// [`crate::ValueAllocator::registry`]; no other type may return it (promise 5 of that
+/// trait), except [`crate::FullFigures`] of the backend.
 pub struct Registry {
     backend: &'static str,
     /// Every slot ever made (a list that only grows).
@@ -440,6 +445,10 @@ pub struct Registry {
     /// here (see [`StatsSnapshot::full_level`]).
     began_production: AtomicBool,
     began_full: AtomicBool,
+    /// The backend types whose strands this registry counts: one that keeps the full
+    /// level itself ([`crate::ValueAllocator::FULL_FIGURES`]) and one that does not, each
+    /// set by its first strand (see [`Registry::begin`]).
+    owners: [OnceLock<TypeId>; 2],
 }
 
 impl fmt::Debug for Registry {
@@ -471,6 +480,7 @@ impl Registry {
             refused: AtomicU64::new(0),
             began_production: AtomicBool::new(false),
             began_full: AtomicBool::new(false),
+            owners: [const { OnceLock::new() }; 2],
         }
     }
 
@@ -496,9 +506,23 @@ impl Registry {
         self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A slot for a strand that begins, at the full level of figures or not: an exited
-    /// strand's, or a new one.
-    pub(crate) fn begin(&'static self, full: bool) -> &'static StrandSlot {
+    /// A slot for a strand of backend `A` that begins, at the full level of figures or
+    /// not: an exited strand's, or a new one.
+    ///
+    /// # Panics
+    ///
+    /// When another backend type, with the same [`crate::ValueAllocator::FULL_FIGURES`],
+    /// began strands here first: a backend's registry is its own (promise 5 of
+    /// [`crate::ValueAllocator`]). Strands, handles and current strands tell backends
+    /// apart by their registry, so a second type would be taken for the first.
+    pub(crate) fn begin<A: crate::ValueAllocator>(
+        &'static self,
+        full: bool,
+    ) -> &'static StrandSlot {
+        let owner = self.owners[A::FULL_FIGURES as usize].get_or_init(TypeId::of::<A>);
+        if *owner != TypeId::of::<A>() {
+            shared_registry::<A>(self.backend);
+        }
         self.live.fetch_add(1, Relaxed);
         let began = if full {
             &self.began_full
@@ -623,6 +647,19 @@ impl Registry {
     }
 }
 
+/// A second backend type began a strand in a registry that is another's, or found
+/// another type's strand under its identity.
+#[cold]
+#[inline(never)]
+pub(crate) fn shared_registry<A: crate::ValueAllocator>(registry: &str) -> ! {
+    panic!(
+        "strand-alloc: backend type {} returns the registry of backend {registry:?}, which \
+         another type used first; a backend's registry must be its own (the safety \
+         contract of ValueAllocator, promise 5)",
+        std::any::type_name::<A>()
+    )
+}
+
 /// The process's resident set size, from `/proc/self/statm`.
 fn resident_bytes() -> Option<u64> {
     #[cfg(all(target_os = "linux", not(miri)))]
@@ -659,6 +696,10 @@ pub struct StrandReport {
     pub last_thread: u32,
     /// Whether it ended by panicking (or being cancelled).
     pub panicked: bool,
+    /// Whether it kept the full level of figures ([`crate::allocator::full_level`]): its
+    /// [`Figures::migrations`] and stranded bytes are counted, not left at zero.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub full_level: bool,
 }
 
 /// Memory a backend reserved for no strand in particular.
@@ -697,6 +738,7 @@ pub struct StatsSnapshot {
     /// counted for all of them: the build has `full-figures` ([`FULL_FIGURES`]), or only
     /// strands of [`crate::FullFigures`] have begun on this backend. `false` before any
     /// strand began (in a build without the feature).
+    #[cfg_attr(feature = "serde", serde(default))]
     pub full_level: bool,
     /// The whole process's resident set size when the snapshot was taken, in bytes
     /// (Linux; `None` elsewhere): to read next to `totals.reserved`, since memory a

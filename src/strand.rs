@@ -77,7 +77,7 @@ impl<A: ValueAllocator> Strand<A> {
             id,
             name,
             config,
-            A::registry().begin(crate::allocator::full_level::<A>()),
+            A::registry().begin::<A>(crate::allocator::full_level::<A>()),
         );
         cx.count(Counter::StrandsBegun, 1);
         let state = A::begin(&cx);
@@ -126,6 +126,7 @@ impl<A: ValueAllocator> Strand<A> {
             first_thread: self.cx.first_thread,
             last_thread: crate::thread::thread_index(),
             panicked,
+            full_level: crate::allocator::full_level::<A>(),
         });
         self.end_into(&mut report.figures);
         report

@@ -59,7 +59,8 @@ mod misplaced {
     use strand_alloc::{AllocError, StrandCx, Ticket, ValueAllocator};
 
     pub struct Misplaced<const M: u8>;
-    static REGISTRY: Registry = Registry::new("misplaced");
+    /// A registry per kind: each type's own (promise 5 of the contract).
+    static REGISTRIES: [Registry; 4] = [const { Registry::new("misplaced") }; 4];
     static NEXT: AtomicU32 = AtomicU32::new(0);
 
     // SAFETY: every allocation is the global allocator's, valid until its `dealloc`; the
@@ -69,7 +70,7 @@ mod misplaced {
         const THREAD_BOUND: bool = true;
         type StrandState = ();
         fn registry() -> &'static Registry {
-            &REGISTRY
+            &REGISTRIES[M as usize]
         }
         fn begin(_: &StrandCx) {}
         fn try_alloc(
@@ -144,8 +145,9 @@ fn a_backend_that_misplaces_its_values_spoils_only_the_stranded_figures() {
     misplaced_homes::<3>();
 }
 
-/// A backend sees its strand's id through `StrandCx::id`: the id the strand reports,
-/// different for every strand.
+/// Backends on `Rounded`'s memory: one that sees its strand's id through `StrandCx::id`
+/// (the id the strand reports, different for every strand), and one that shares
+/// `Rounded`'s registry against the contract.
 mod probe {
     use super::rounded::Rounded;
     use std::alloc::Layout;
@@ -153,6 +155,26 @@ mod probe {
     use std::ptr::NonNull;
     use strand_alloc::stats::Registry;
     use strand_alloc::{AllocError, StrandCx, Ticket, ValueAllocator};
+
+    /// The memory of a backend that is `Rounded`'s, which upholds promises 1 to 4.
+    macro_rules! rounded_memory {
+        () => {
+            fn try_alloc(
+                s: &(),
+                cx: &StrandCx,
+                layout: Layout,
+                pinned: bool,
+            ) -> Result<(NonNull<u8>, Ticket), AllocError> {
+                Rounded::try_alloc(s, cx, layout, pinned)
+            }
+            unsafe fn dealloc(s: &(), cx: &StrandCx, p: NonNull<u8>, layout: Layout, t: Ticket) {
+                // SAFETY: forwarded: `p` came from `Rounded::try_alloc` with this layout.
+                unsafe { Rounded::dealloc(s, cx, p, layout, t) }
+            }
+            fn reset(_: &mut (), _: &StrandCx) {}
+            fn exit(_: (), _: &StrandCx) {}
+        };
+    }
 
     pub struct IdProbe;
     static REGISTRY: Registry = Registry::new("id-probe");
@@ -173,20 +195,29 @@ mod probe {
         fn begin(cx: &StrandCx) {
             SEEN.with(|s| s.borrow_mut().push(cx.id()));
         }
-        fn try_alloc(
-            s: &(),
-            cx: &StrandCx,
-            layout: Layout,
-            pinned: bool,
-        ) -> Result<(NonNull<u8>, Ticket), AllocError> {
-            Rounded::try_alloc(s, cx, layout, pinned)
+        rounded_memory!();
+    }
+
+    /// A backend that forwards everything to `Rounded`, its registry included, against
+    /// promise 5 of the contract: its first strand is refused with a panic that names
+    /// both, before anything of it is made, so it is never taken for `Rounded` (nor
+    /// `Rounded` for it). `FullFigures<Rounded>`, which shares the registry by design, is
+    /// not refused.
+    pub struct Forwarding;
+
+    // SAFETY: promises 1 to 4 are `Rounded`'s; promise 5 is broken on purpose, which the
+    // library refuses (`a_second_type_on_a_backends_registry_is_refused`).
+    unsafe impl ValueAllocator for Forwarding {
+        const NAME: &'static str = "forwarding";
+        const THREAD_BOUND: bool = false;
+        type StrandState = ();
+        fn registry() -> &'static Registry {
+            Rounded::registry()
         }
-        unsafe fn dealloc(s: &(), cx: &StrandCx, p: NonNull<u8>, layout: Layout, t: Ticket) {
-            // SAFETY: forwarded: `p` came from `Rounded::try_alloc` with this layout.
-            unsafe { Rounded::dealloc(s, cx, p, layout, t) }
+        fn begin(cx: &StrandCx) {
+            Rounded::begin(cx)
         }
-        fn reset(_: &mut (), _: &StrandCx) {}
-        fn exit(_: (), _: &StrandCx) {}
+        rounded_memory!();
     }
 }
 
@@ -198,4 +229,51 @@ fn a_backend_sees_its_strands_id() {
     assert_ne!(a.id(), b.id());
     assert_eq!(SEEN.with(|s| s.borrow().clone()), [a.id(), b.id()]);
     assert_eq!(a.str("kept").as_str(), "kept");
+}
+
+#[test]
+fn a_second_type_on_a_backends_registry_is_refused() {
+    use probe::Forwarding;
+    use strand_alloc::{FullFigures, Handle};
+    // The registry's own type, and its full level, begin strands as usual (on a thread
+    // of their own: a context's current strand is the one thing a second type could be
+    // given without a check, see promise 5).
+    std::thread::spawn(|| {
+        let own = Handle::<Rounded>::new_str("own").unwrap();
+        let full = Strand::<FullFigures<Rounded>>::local().unwrap();
+        assert_eq!(full.str("full").as_str(), "full");
+        // SAFETY: owned, read and released once.
+        unsafe {
+            assert_eq!(own.as_str().unwrap(), "own");
+            own.release().unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    std::thread::spawn(|| {
+        // The wrapper's strands are refused, plain or current (for a handle).
+        let refused = std::panic::catch_unwind(|| Handle::<Forwarding>::new_str("x"));
+        let message = match refused {
+            Err(payload) => payload,
+            Ok(answer) => panic!("not refused: {answer:?}"),
+        };
+        let message = message
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        assert!(
+            message.contains("Forwarding") && message.contains("must be its own"),
+            "{message}"
+        );
+        assert!(std::panic::catch_unwind(Strand::<Forwarding>::local).is_err());
+        // The registry's own strands carry on, unconfused.
+        let again = Handle::<Rounded>::new_str("again").unwrap();
+        // SAFETY: owned, read and released once, by its own type.
+        unsafe {
+            assert_eq!(again.as_str().unwrap(), "again");
+            again.release().unwrap();
+        }
+    })
+    .join()
+    .unwrap();
 }

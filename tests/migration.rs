@@ -82,6 +82,11 @@ fn forced_migration<A: ValueAllocator>() {
     let mut threads = std::collections::BTreeSet::new();
     for h in handles {
         let ((moves, t, peak_away), report) = join_report(h);
+        assert_eq!(
+            report.full_level,
+            full_level::<A>(),
+            "the report says its level"
+        );
         peaks += report.figures.peak_stranded;
         assert_eq!(
             report.figures.migrations,

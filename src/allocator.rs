@@ -212,6 +212,15 @@ pub const fn full_level<A: ValueAllocator>() -> bool {
     crate::FULL_FIGURES || A::FULL_FIGURES
 }
 
+/// Backend `A` as its registry tells types apart (promise 5 of [`ValueAllocator`]).
+pub(crate) fn backend_type<A: ValueAllocator>() -> crate::stats::BackendType {
+    crate::stats::BackendType {
+        keeps_full: A::FULL_FIGURES,
+        id: std::any::TypeId::of::<A>(),
+        name: std::any::type_name::<A>(),
+    }
+}
+
 /// What the library keeps for every strand whatever the backend: identity, settings,
 /// figures, and where the strand last ran.
 ///

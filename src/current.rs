@@ -337,7 +337,7 @@ fn lookup<A: ValueAllocator>(all: &Strands) -> Option<&'static Home> {
     if !entry.current.is::<Current<A>>() {
         // Another type's strand under this one's identity: a registry shared against
         // the backend contract (promise 5), caught where it can be.
-        crate::stats::shared_registry::<A>(A::NAME);
+        crate::stats::shared_registry(std::any::type_name::<A>(), A::NAME);
     }
     Some(entry.home)
 }
@@ -475,7 +475,7 @@ impl<A: ValueAllocator> Strand<A> {
         let any = current_arc::<A>()?;
         let Some(current) = any.downcast_ref::<Current<A>>() else {
             // As in `lookup`: a registry shared against the backend contract.
-            crate::stats::shared_registry::<A>(A::NAME)
+            crate::stats::shared_registry(std::any::type_name::<A>(), A::NAME)
         };
         // Acquire: whatever an earlier call did with the strand, perhaps on another
         // thread (a generator resumed there), happened before this call uses it.

@@ -506,7 +506,7 @@ impl Registry {
         self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A slot for a strand of backend `A` that begins, at the full level of figures or
+    /// A slot for a strand of `backend` that begins, at the full level of figures or
     /// not: an exited strand's, or a new one.
     ///
     /// # Panics
@@ -515,13 +515,10 @@ impl Registry {
     /// began strands here first: a backend's registry is its own (promise 5 of
     /// [`crate::ValueAllocator`]). Strands, handles and current strands tell backends
     /// apart by their registry, so a second type would be taken for the first.
-    pub(crate) fn begin<A: crate::ValueAllocator>(
-        &'static self,
-        full: bool,
-    ) -> &'static StrandSlot {
-        let owner = self.owners[A::FULL_FIGURES as usize].get_or_init(TypeId::of::<A>);
-        if *owner != TypeId::of::<A>() {
-            shared_registry::<A>(self.backend);
+    pub(crate) fn begin(&'static self, full: bool, backend: BackendType) -> &'static StrandSlot {
+        let owner = self.owners[backend.keeps_full as usize].get_or_init(|| backend.id);
+        if *owner != backend.id {
+            shared_registry(backend.name, self.backend);
         }
         self.live.fetch_add(1, Relaxed);
         let began = if full {
@@ -647,16 +644,26 @@ impl Registry {
     }
 }
 
-/// A second backend type began a strand in a registry that is another's, or found
-/// another type's strand under its identity.
+/// A backend type as a registry tells them apart ([`Registry::begin`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BackendType {
+    /// Whether the type keeps the full level of figures itself (its
+    /// `ValueAllocator::FULL_FIGURES`).
+    pub(crate) keeps_full: bool,
+    pub(crate) id: TypeId,
+    /// Its name, for the panic.
+    pub(crate) name: &'static str,
+}
+
+/// Backend type `name` began a strand in a registry that is another's, or found another
+/// type's strand under its identity.
 #[cold]
 #[inline(never)]
-pub(crate) fn shared_registry<A: crate::ValueAllocator>(registry: &str) -> ! {
+pub(crate) fn shared_registry(name: &str, registry: &str) -> ! {
     panic!(
-        "strand-alloc: backend type {} returns the registry of backend {registry:?}, which \
-         another type used first; a backend's registry must be its own (the safety \
-         contract of ValueAllocator, promise 5)",
-        std::any::type_name::<A>()
+        "strand-alloc: backend type {name} returns the registry of backend {registry:?}, \
+         which another type used first; a backend's registry must be its own (the safety \
+         contract of ValueAllocator, promise 5)"
     )
 }
 

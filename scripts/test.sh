@@ -65,8 +65,9 @@ cargo test --no-default-features --features all-backends,seed-arena,full-figures
 step "the comparison command's tests (its quick suite on every backend, bad input, outputs)"
 cargo test -p strand-alloc-comparison
 
-step "the comparison command's tests with the seed policy beside the safe backends"
-cargo test -p strand-alloc-comparison --features seed-arena
+step "the comparison command's quick suite with the seed policy beside the safe backends"
+cargo test -p strand-alloc-comparison --features seed-arena --test comparison -- \
+    quick_comparison_figures_are_consistent
 
 step "the runtime example (one-word handles, extern \"C\" calls, shared values) on every backend, plain and checked"
 cargo run --profile test --no-default-features --features all-backends --example runtime
@@ -75,8 +76,8 @@ cargo run --profile test --no-default-features --features all-backends,checked -
 step "the runtime example and the guard against May's sleep race under AddressSanitizer (nightly)"
 bash scripts/asan.sh
 
-step "cargo-fuzz: every target for 30 s (installs nightly and cargo-fuzz if missing)"
-bash scripts/fuzz.sh 30
+step "cargo-fuzz: every target for 20 s (installs nightly and cargo-fuzz if missing; longer: bash scripts/fuzz.sh SECONDS)"
+bash scripts/fuzz.sh 20
 
 step "Miri (strict provenance) on every test that does not need May (installs Miri if missing)"
 bash scripts/miri.sh

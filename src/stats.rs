@@ -22,7 +22,7 @@
 use std::any::TypeId;
 use std::fmt;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 
 /// Whether this build keeps the full level of figures (the `full-figures` feature).
@@ -441,13 +441,10 @@ pub struct Registry {
     shared_used: AtomicI64,
     /// Handles refused by `checked` outside any strand's own figures.
     refused: AtomicU64,
-    /// Whether a strand at the production level, or one at the full level, ever began
-    /// here (see [`StatsSnapshot::full_level`]).
-    began_production: AtomicBool,
-    began_full: AtomicBool,
-    /// The backend types whose strands this registry counts: one that keeps the full
-    /// level itself ([`crate::ValueAllocator::FULL_FIGURES`]) and one that does not, each
-    /// set by its first strand (see [`Registry::begin`]).
+    /// The backend types whose strands this registry counts: one that does not keep the
+    /// full level itself ([`crate::ValueAllocator::FULL_FIGURES`]) and one that does, each
+    /// set by its first strand (see [`Registry::begin`]). Also what tells whether
+    /// strands of each level began here ([`StatsSnapshot::full_level`]).
     owners: [OnceLock<TypeId>; 2],
 }
 
@@ -478,8 +475,6 @@ impl Registry {
             reserved_follows_used: false,
             shared_used: AtomicI64::new(0),
             refused: AtomicU64::new(0),
-            began_production: AtomicBool::new(false),
-            began_full: AtomicBool::new(false),
             owners: [const { OnceLock::new() }; 2],
         }
     }
@@ -515,22 +510,12 @@ impl Registry {
     /// began strands here first: a backend's registry is its own (promise 5 of
     /// [`crate::ValueAllocator`]). Strands, handles and current strands tell backends
     /// apart by their registry, so a second type would be taken for the first.
-    pub(crate) fn begin(&'static self, full: bool, backend: BackendType) -> &'static StrandSlot {
+    pub(crate) fn begin(&'static self, backend: BackendType) -> &'static StrandSlot {
         let owner = self.owners[backend.keeps_full as usize].get_or_init(|| backend.id);
         if *owner != backend.id {
             shared_registry(backend.name, self.backend);
         }
         self.live.fetch_add(1, Relaxed);
-        let began = if full {
-            &self.began_full
-        } else {
-            &self.began_production
-        };
-        // Read first: after the first strand of each level, beginning writes no shared
-        // line.
-        if !began.load(Relaxed) {
-            began.store(true, Relaxed);
-        }
         if let Some(slot) = self.free().pop() {
             return slot;
         }
@@ -635,8 +620,10 @@ impl Registry {
                 .counts_retired_live
                 .then_some((totals.retired - totals.retired_live).max(0)),
             live_strands: self.live.load(Relaxed),
+            // Without the feature, a type's strands keep the full level exactly when the
+            // type keeps it itself: the owner of the second kind.
             full_level: FULL_FIGURES
-                || (self.began_full.load(Relaxed) && !self.began_production.load(Relaxed)),
+                || (self.owners[1].get().is_some() && self.owners[0].get().is_none()),
             rss: resident_bytes(),
             shared,
             totals,

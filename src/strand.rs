@@ -77,10 +77,7 @@ impl<A: ValueAllocator> Strand<A> {
             id,
             name,
             config,
-            A::registry().begin(
-                crate::allocator::full_level::<A>(),
-                crate::allocator::backend_type::<A>(),
-            ),
+            A::registry().begin(crate::allocator::backend_type::<A>()),
         );
         cx.count(Counter::StrandsBegun, 1);
         let state = A::begin(&cx);

@@ -475,6 +475,27 @@ impl Server {
         serde_json::from_str(&body).map_err(|e| format!("the server's figures: {e}"))
     }
 
+    /// The figures once every connection's strand has ended. At the production level a
+    /// running strand's counts are as of its last publication (`strand_alloc::stats`),
+    /// and a connection's coroutine ends a little after its client closes; an ended
+    /// strand's counts are exact, so figures read then count every answered request.
+    fn settled_figures(&self) -> Result<ServerFigures, String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let figures = self.figures()?;
+            if figures.stats.live_strands == 0 {
+                return Ok(figures);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} strands of the server still ran 10 s after its clients closed",
+                    figures.stats.live_strands
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn peak_rss(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
@@ -626,9 +647,9 @@ fn serve_and_load(
 ) -> Result<HttpRow, String> {
     let server = Server::start(backend, threshold, workers, full)?;
     let checked = check_answers(&server, 50)?;
-    let before = server.figures()?;
+    let before = server.settled_figures()?;
     let [requests, seconds, bad, errors, p50, p99] = load(wrk, &server, l)?;
-    let after = server.figures()?;
+    let after = server.settled_figures()?;
     let peak_rss = server.peak_rss();
     drop(server);
     let answered = (after.answered - before.answered).max(1) as f64;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, rustdoc, the feature matrix (each backend
 # alone and all together, the comparison's quick suite with its `http` workload under
-# wrk), the runtime example (plain, checked and under AddressSanitizer), fuzzing, Miri,
-# a share of the mutation tests, the stress run, the benchmarks' quick runs, and the
-# check that a build with no backend fails with a clear message.
+# wrk), the runtime example (plain, checked and under AddressSanitizer), fuzzing, Miri
+# (on one core, beside the steps after it), a share of the mutation tests, the stress
+# run, the benchmarks' quick runs, and the check that a build with no backend fails with
+# a clear message.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,14 +74,23 @@ step "the runtime example (one-word handles, extern \"C\" calls, shared values) 
 cargo run --profile test --no-default-features --features all-backends --example runtime
 cargo run --profile test --no-default-features --features all-backends,checked --example runtime
 
+# Miri interprets on one core for about 20 minutes. Installed and built here, it then
+# runs in the background (a process group of its own) while the steps below, most of
+# which use one core (fuzzing, Callgrind), use the other; its output is printed, and its
+# result checked, at the end.
+step "Miri (strict provenance) on every test that does not need May: installed and built, then run in the background (alone: bash scripts/miri.sh)"
+bash scripts/miri.sh --no-run
+miri_log=$(mktemp)
+setsid bash scripts/miri.sh >"$miri_log" 2>&1 &
+miri_pid=$!
+# A step that fails stops the suite, and the background run with it.
+trap 'kill -- "-$miri_pid" 2>/dev/null || true' EXIT
+
 step "the runtime example and the guard against May's sleep race under AddressSanitizer (nightly)"
 bash scripts/asan.sh
 
 step "cargo-fuzz: every target for 20 s (installs nightly and cargo-fuzz if missing; longer: bash scripts/fuzz.sh SECONDS)"
 bash scripts/fuzz.sh 20
-
-step "Miri (strict provenance) on every test that does not need May (installs Miri if missing)"
-bash scripts/miri.sh
 
 step "mutation testing: this commit's share, about 4 mutants (the full run and samples: scripts/mutants.sh)"
 bash scripts/mutants.sh share 4
@@ -122,5 +132,15 @@ bash scripts/additive.sh
 
 step "the declared minimum Rust version builds the library, with the committed lock (installs it with rustup if missing)"
 bash scripts/msrv.sh
+
+step "Miri's result (the run started above)"
+if wait "$miri_pid"; then
+    grep -E '^(     Running|test result)' "$miri_log"
+    trap - EXIT
+else
+    cat "$miri_log"
+    echo "Miri failed (its whole output is above)" >&2
+    exit 1
+fi
 
 step "all checks passed"

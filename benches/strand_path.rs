@@ -32,6 +32,19 @@
 //! STRAND_ALLOC_BENCH_RECORD=1`): the loops' lengths decide how many threshold resets a
 //! count includes, so only runs of the same lengths compare. Needs valgrind
 //! (`scripts/bench.sh` installs it).
+//!
+//! Built with `--cfg strand_alloc_bench_mimalloc` (`scripts/bench.sh
+//! strand-path-mimalloc`, in a target directory of its own), the process's global
+//! allocator is mimalloc, as in a runtime built on it: global-malloc's values and
+//! `Box<str>` then both come from mimalloc, and the target is global-malloc at most 1.15x
+//! `Box<str>` on that same allocator. That run prints its ratios and gates nothing.
+
+#[cfg(strand_alloc_bench_mimalloc)]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Whether the process's global allocator is mimalloc (see the module's documentation).
+const MIMALLOC_GLOBAL: bool = cfg!(strand_alloc_bench_mimalloc);
 
 #[path = "support/callgrind.rs"]
 mod callgrind;
@@ -260,20 +273,32 @@ fn main() {
     let full = strand_alloc::FULL_FIGURES;
     println!("per value inside a spawned strand, make + drop (Callgrind instructions; wall time");
     println!(
-        "from one native run); figures at the {} level",
+        "from one native run); figures at the {} level;\nthe global allocator is {}",
         if full {
             "full (`full-figures`: migrations and stranded bytes too)"
         } else {
             "production (the default)"
+        },
+        if MIMALLOC_GLOBAL {
+            "mimalloc"
+        } else {
+            "glibc's"
         }
     );
+    // `Box<str>` on the global allocator: glibc's, or mimalloc in the mimalloc build (the
+    // header says which; the key stays short for 80 columns).
+    let (global_box, global_box_key) = if MIMALLOC_GLOBAL {
+        ("Box<str>, global mimalloc", "global Box<str>")
+    } else {
+        ("Box<str> on glibc", "Box<str> glibc")
+    };
     // key, ratio, time ratio, target
     let mut ratios: Vec<(String, f64, f64, Option<f64>)> = Vec::new();
     for t in THRESHOLDS {
         for len in SIZES {
             println!("{len} B, threshold {} KiB", t >> 10);
             let bump = row("raw bumpalo (reset at the threshold)", "bump", len, t);
-            let glibc = row("Box<str> on glibc", "box-glibc", len, t);
+            let glibc = row(global_box, "box-glibc", len, t);
             let mi = row("Box<str> on mimalloc", "box-mimalloc", len, t);
             for name in BACKENDS {
                 let r = row(name, &format!("strand:{name}"), len, t);
@@ -283,8 +308,8 @@ fn main() {
                     ("strand-arena", true) => (bump, "raw bumpalo", Some(2.0)),
                     ("thread-arena", false) => (bump, "raw bumpalo", Some(2.0)),
                     ("thread-arena", true) => (bump, "raw bumpalo", Some(2.5)),
-                    (_, false) => (glibc, "Box<str> glibc", Some(1.15)),
-                    (_, true) => (glibc, "Box<str> glibc", None),
+                    (_, false) => (glibc, global_box_key, Some(1.15)),
+                    (_, true) => (glibc, global_box_key, None),
                 };
                 ratios.push((
                     format!("{name} / {base_name}, {at}"),
@@ -330,7 +355,7 @@ fn main() {
         println!("  {what:<48} {ratio:>6.2}x (at most {target}x) {verdict:<6} time {time:.2}x");
     }
 
-    if !quick || full {
+    if !quick || full || MIMALLOC_GLOBAL {
         return;
     }
     if std::env::var_os("STRAND_ALLOC_BENCH_RECORD").is_some() {

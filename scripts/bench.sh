@@ -4,7 +4,9 @@
 #      each backend against raw bumpalo resetting at the same threshold and Box<str> on
 #      glibc and mimalloc, spawn and join against May's; the production level of figures,
 #      which a build with `full-figures` measures the full one of), and timed
-#      (benches/per_value.rs, shown beside, never judged);
+#      (benches/per_value.rs, shown beside, never judged); `strand-path-mimalloc`: the
+#      same built with mimalloc as the global allocator, global-malloc against Box<str>
+#      on it;
 #   1. criterion wall-clock benchmarks: allocation, bulk, reset and copy on send
 #      (benches/alloc.rs), each backend against raw bumpalo, Box<str> and global-malloc;
 #      spawn and join (benches/spawn.rs) against plain May;
@@ -19,13 +21,13 @@
 #      without a scope.
 # Installs valgrind (when run as root) and gungraun-runner when they are missing.
 # Everything printed is also kept in target/bench/.
-# Usage: bash scripts/bench.sh [strand-path|per-value|runtime-path|scope|alloc|spawn|checked|instructions|scale ...]
+# Usage: bash scripts/bench.sh [strand-path|strand-path-mimalloc|per-value|runtime-path|scope|alloc|spawn|checked|instructions|scale ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 parts=("$@")
 if [ ${#parts[@]} -eq 0 ]; then
-    parts=(strand-path per-value runtime-path scope alloc spawn checked instructions scale)
+    parts=(strand-path strand-path-mimalloc per-value runtime-path scope alloc spawn checked instructions scale)
 fi
 out=target/bench
 mkdir -p "$out"
@@ -40,6 +42,12 @@ for part in "${parts[@]}"; do
     strand-path)
         step "per value inside spawned strands and spawn + join, counted by Callgrind: the targets' ratios"
         cargo bench --features all-backends --bench strand_path | tee "$out/strand_path.txt"
+        ;;
+    strand-path-mimalloc)
+        step "per value inside spawned strands with mimalloc as the global allocator: global-malloc against Box<str> on it"
+        RUSTFLAGS="${RUSTFLAGS:-} --cfg strand_alloc_bench_mimalloc" \
+            CARGO_TARGET_DIR=target/mimalloc-global \
+            cargo bench --features all-backends --bench strand_path | tee "$out/strand_path_mimalloc.txt"
         ;;
     scope)
         step "scopes inside spawned strands, counted by Callgrind: the empty scope's target"

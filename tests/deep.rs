@@ -5,6 +5,8 @@
 
 mod common;
 
+// Only the May tests, compiled out under Miri, use the shared helpers.
+#[cfg_attr(miri, allow(unused_imports))]
 use common::*;
 use strand_alloc::{PortableValue, PortableVariant, Strand, Value, ValueAllocator};
 

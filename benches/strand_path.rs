@@ -298,7 +298,7 @@ fn main() {
         for len in SIZES {
             println!("{len} B, threshold {} KiB", t >> 10);
             let bump = row("raw bumpalo (reset at the threshold)", "bump", len, t);
-            let glibc = row(global_box, "box-glibc", len, t);
+            let global = row(global_box, "box-glibc", len, t);
             let mi = row("Box<str> on mimalloc", "box-mimalloc", len, t);
             for name in BACKENDS {
                 let r = row(name, &format!("strand:{name}"), len, t);
@@ -308,8 +308,8 @@ fn main() {
                     ("strand-arena", true) => (bump, "raw bumpalo", Some(2.0)),
                     ("thread-arena", false) => (bump, "raw bumpalo", Some(2.0)),
                     ("thread-arena", true) => (bump, "raw bumpalo", Some(2.5)),
-                    (_, false) => (glibc, global_box_key, Some(1.15)),
-                    (_, true) => (glibc, global_box_key, None),
+                    (_, false) => (global, global_box_key, Some(1.15)),
+                    (_, true) => (global, global_box_key, None),
                 };
                 ratios.push((
                     format!("{name} / {base_name}, {at}"),
